@@ -1,0 +1,143 @@
+//! Plain, validated description of a deployment: what the `DynamoGraphDeploymentRequest` (or a real
+//! `DynamoGraphDeployment`) says, after defaults and `--set` overrides. Built by `scenario`.
+
+/// Serving framework on every worker; selects its per-step overhead and all-reduce kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Trtllm,
+    Vllm,
+    Sglang,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Trtllm => "trtllm",
+            Backend::Vllm => "vllm",
+            Backend::Sglang => "sglang",
+        }
+    }
+}
+
+/// Disaggregated (separate prefill and decode pools) or aggregated (one pool, chunked prefill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Disaggregated,
+    Aggregated,
+}
+
+/// The path KV caches take from a prefill worker to a decode worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KvBackend {
+    /// Same node, GPU to GPU over NVLink.
+    Nvlink,
+    /// GPUDirect RDMA through NCCL send/recv.
+    Nccl,
+    /// GPUDirect RDMA through NIXL (UCX).
+    Nixl,
+    /// Host-staged TCP.
+    Tcp,
+}
+
+impl KvBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            KvBackend::Nvlink => "nvlink",
+            KvBackend::Nccl => "nccl",
+            KvBackend::Nixl => "nixl",
+            KvBackend::Tcp => "tcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lz4,
+}
+
+/// Request router in front of the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterPolicy {
+    RoundRobin,
+    LeastLoaded,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrontendConfig {
+    /// Requests in the system beyond this are rejected at arrival.
+    pub max_concurrent_requests: u32,
+    /// A request not finished this long after arrival times out and frees what it holds.
+    pub request_timeout_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrefillPoolConfig {
+    pub replicas: u32,
+    pub tp: u32,
+    /// Most requests in one prefill batch.
+    pub max_batch_size: u32,
+    /// Most prompt tokens in one prefill batch (a longer single prompt still runs, alone).
+    pub max_batch_tokens: u32,
+    /// Prompts longer than this are rejected.
+    pub max_input_length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodePoolConfig {
+    pub replicas: u32,
+    pub tp: u32,
+    /// Most sequences in one continuous batch.
+    pub max_batch_size: u32,
+    /// Output is cut at this many tokens.
+    pub max_output_length: u32,
+    /// Share of GPU memory the worker may use for weights, activations and KV cache.
+    pub kv_cache_memory_fraction: f64,
+}
+
+/// The single pool of aggregated mode: every worker prefills (in chunks mixed into decode steps) and decodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregatedPoolConfig {
+    pub replicas: u32,
+    pub tp: u32,
+    pub max_batch_size: u32,
+    /// Token budget of one step (decode tokens plus the prefill chunk).
+    pub max_batch_tokens: u32,
+    pub max_input_length: u32,
+    pub max_output_length: u32,
+    pub kv_cache_memory_fraction: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvTransferConfig {
+    pub backend: KvBackend,
+    pub compression: Compression,
+    /// Concurrent transfers out of one prefill worker; more wait in FIFO order.
+    pub max_in_flight_transfers: u32,
+    /// Transfer granularity: KV moves in blocks of this size.
+    pub block_size_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    pub mode: Mode,
+    pub backend: Backend,
+    pub frontend: FrontendConfig,
+    pub router: RouterPolicy,
+    pub prefill: PrefillPoolConfig,
+    pub decode: DecodePoolConfig,
+    pub aggregated: AggregatedPoolConfig,
+    pub kv_transfer: KvTransferConfig,
+}
+
+impl ClusterConfig {
+    /// GPUs the deployment holds in its mode.
+    pub fn total_gpus(&self) -> u32 {
+        match self.mode {
+            Mode::Disaggregated => {
+                self.prefill.replicas * self.prefill.tp + self.decode.replicas * self.decode.tp
+            }
+            Mode::Aggregated => self.aggregated.replicas * self.aggregated.tp,
+        }
+    }
+}

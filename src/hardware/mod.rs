@@ -1,0 +1,170 @@
+//! GPU, node and link specifications.
+//!
+//! Today one profile, `h100-sxm`, built from published specs and the measured facts collected in
+//! `../shared/calibration-data/` (sources beside every number). The cost functions read only this
+//! struct, so a fitted profile (`calibration/profiles/*.toml`) can replace these numbers without
+//! touching them.
+
+use thiserror::Error;
+
+use crate::cluster::config::KvBackend;
+
+/// A measured latency curve: `(message_bytes, latency_us)` points, increasing in bytes.
+pub type LatencyCurve = &'static [(f64, f64)];
+
+/// One KV-transfer path: `time = setup + bytes / (bandwidth per GPU pair * GPUs sending)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvLinkSpec {
+    /// Fixed cost of one transfer (handshake, descriptor exchange, first-byte latency).
+    pub setup_ns: u64,
+    /// Effective bandwidth of one sending GPU (each GPU of a TP group moves its own shard of the KV).
+    pub bytes_per_s_per_gpu: f64,
+    pub source: &'static str,
+}
+
+/// Everything the cost model needs to know about a GPU type and its interconnects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardwareProfile {
+    pub name: &'static str,
+    pub gpu_memory_bytes: u64,
+    /// Dense bf16 Tensor Core peak (no sparsity).
+    pub peak_bf16_flops: f64,
+    pub peak_fp8_flops: f64,
+    /// Best measured large-GEMM share of peak, bf16 and fp8.
+    pub gemm_eff_bf16: f64,
+    pub gemm_eff_fp8: f64,
+    /// Rate a memory-bound (small-m) GEMM streams its weights, bytes/s, bf16 and fp8 kernels.
+    pub weight_stream_bf16_bytes_per_s: f64,
+    pub weight_stream_fp8_bytes_per_s: f64,
+    /// Shortest time of one GEMM kernel.
+    pub gemm_floor_ns: u64,
+    /// Prefill (context) attention throughput on long sequences, FLOP/s, and its per-call floor.
+    pub prefill_attn_flops: f64,
+    pub prefill_attn_floor_ns: u64,
+    /// Decode attention: KV read rate, bytes/s, and per-call floor.
+    pub decode_attn_bytes_per_s: f64,
+    pub decode_attn_floor_ns: u64,
+    /// Measured all-reduce latency curves for 2, 4 and 8 GPUs of one NVLink node.
+    pub allreduce_2: LatencyCurve,
+    pub allreduce_4: LatencyCurve,
+    pub allreduce_8: LatencyCurve,
+    pub gpus_per_node: u32,
+    pub nvlink: KvLinkSpec,
+    pub rdma: KvLinkSpec,
+    pub tcp: KvLinkSpec,
+    /// Price used when a scenario names none.
+    pub usd_per_gpu_hour_default: f64,
+}
+
+#[derive(Debug, Error)]
+pub enum HardwareError {
+    #[error("unknown hardware profile '{0}': expected one of: h100-sxm")]
+    Unknown(String),
+}
+
+/// Trtllm custom all-reduce, bf16, H100 SXM 8-GPU HGX, from
+/// `aiconfigurator-h100/custom_allreduce_perf.trtllm-1.3.0rc20.csv` (message_size elements x 2 bytes,
+/// latency ms -> us), every 4th power of two.
+const AR2: LatencyCurve = &[
+    (256.0, 2.66), (1024.0, 2.71), (4096.0, 2.87), (16384.0, 2.85), (65536.0, 3.06), (262144.0, 3.76),
+    (1048576.0, 6.10), (4194304.0, 17.13), (16777216.0, 78.53), (67108864.0, 254.23),
+    (268435456.0, 887.85), (1073741824.0, 3243.16),
+];
+const AR4: LatencyCurve = &[
+    (256.0, 2.80), (1024.0, 2.91), (4096.0, 3.14), (16384.0, 3.27), (65536.0, 3.68), (262144.0, 5.48),
+    (1048576.0, 12.91), (4194304.0, 39.74), (16777216.0, 100.74), (67108864.0, 329.23),
+    (268435456.0, 1191.84), (1073741824.0, 4534.37),
+];
+const AR8: LatencyCurve = &[
+    (256.0, 3.23), (1024.0, 3.17), (4096.0, 3.53), (16384.0, 3.56), (65536.0, 4.59), (262144.0, 10.17),
+    (1048576.0, 25.96), (4194304.0, 51.90), (16777216.0, 122.32), (67108864.0, 322.47),
+    (268435456.0, 1089.62), (1073741824.0, 4007.81),
+];
+
+impl HardwareProfile {
+    pub fn by_name(name: &str) -> Result<HardwareProfile, HardwareError> {
+        match name.to_ascii_lowercase().as_str() {
+            "h100-sxm" | "h100" | "h100_sxm" => Ok(HardwareProfile::h100_sxm()),
+            _ => Err(HardwareError::Unknown(name.to_string())),
+        }
+    }
+
+    /// NVIDIA H100 SXM5 80 GB in an 8-GPU HGX node.
+    pub fn h100_sxm() -> HardwareProfile {
+        HardwareProfile {
+            name: "h100-sxm",
+            // NVIDIA H100 datasheet: 80 GB HBM3 (80 * 10^9 bytes as nvidia-smi reports 81559 MiB).
+            gpu_memory_bytes: 80_000_000_000,
+            // NVIDIA H100 datasheet, SXM5: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8.
+            peak_bf16_flops: 989.4e12,
+            peak_fp8_flops: 1978.9e12,
+            // aiconfigurator gemm_perf.trtllm: 8192^3 bf16 in 1.405 ms = 783 TFLOP/s (79%);
+            // fp8 8192^3 in 0.885 ms = 1242 TFLOP/s (63%).
+            gemm_eff_bf16: 783.0 / 989.4,
+            gemm_eff_fp8: 1242.0 / 1978.9,
+            // aiconfigurator gemm_perf.trtllm: m=1..64, n=k=8192 streams the weight matrix at
+            // 2.66-2.73 TB/s in bf16 and 1.70-1.79 TB/s in fp8 (bytes of weights read per second).
+            weight_stream_bf16_bytes_per_s: 2.70e12,
+            weight_stream_fp8_bytes_per_s: 1.74e12,
+            // aiconfigurator gemm_perf.trtllm: smallest bf16 GEMMs (m<=8, n,k<=256) take 2.54-2.58 us.
+            gemm_floor_ns: 2_550,
+            // aiconfigurator context_attention_perf.trtllm, bf16, head_dim 128, isl 8192: 450-526
+            // TFLOP/s of causal attention (4*b*h*d*s^2/2 FLOP); isl 1024 with 8 heads: ~29-30 us per call.
+            prefill_attn_flops: 500e12,
+            prefill_attn_floor_ns: 26_000,
+            // aiconfigurator generation_attention_perf.trtllm, bf16 KV, 16 heads / 2 KV heads / d 128:
+            // batch 1 step 1 = 8.65 us; batch 64 step 16383 reads 1.07 GB in 368 us (2.91 TB/s).
+            decode_attn_bytes_per_s: 2.9e12,
+            decode_attn_floor_ns: 8_650,
+            allreduce_2: AR2,
+            allreduce_4: AR4,
+            allreduce_8: AR8,
+            gpus_per_node: 8,
+            // NVLink4 GPU->GPU one-way p2p writes 371-377 GB/s (cuda-samples p2pBandwidthLatencyTest,
+            // NVIDIA/nccl #1264, interconnect facts p2p1); setup from NCCL send/recv on one node,
+            // vidur h100_dgx send_recv.csv devices_per_node=2 small messages (~17 us).
+            nvlink: KvLinkSpec {
+                setup_ns: 17_000,
+                bytes_per_s_per_gpu: 371e9,
+                source: "p2pBandwidthLatencyTest 371-377 GB/s (NVIDIA/nccl #1264); vidur send_recv floor",
+            },
+            // GPUDirect RDMA measured inside real P/D serving: vLLM + MooncakeConnector, 2x8 H800 with
+            // 8x CX7 400G RoCE, TP8->TP8: transfer = 0.54 ms + bytes / 144 GB/s
+            // (kv-transfer/vllm_pd_mooncakeconnector_h800_qwen3_8b.csv), i.e. 18 GB/s per GPU/NIC pair.
+            rdma: KvLinkSpec {
+                setup_ns: 540_000,
+                bytes_per_s_per_gpu: 144e9 / 8.0,
+                source: "vLLM MooncakeConnector KV transfer fit 0.54 ms + B/144 GB/s over 8 NICs",
+            },
+            // Host-staged TCP on the same 8-NIC class of node: Mooncake FAST'25 §5.4.1 measures TCP
+            // 2.4x slower than its RDMA transfer engine on 4x200G (87 -> ~36 GB/s, interconnect facts
+            // tcp1), so 144/2.4 = 60 GB/s per 8 GPUs. Setup: NIXL GPUDirect-TCPXO 4 KiB blocks average
+            // ~600 us (ai-dynamo/nixl PR #2276, interconnect facts tcp3).
+            tcp: KvLinkSpec {
+                setup_ns: 600_000,
+                bytes_per_s_per_gpu: 144e9 / 2.4 / 8.0,
+                source: "Mooncake FAST'25 TCP = RDMA/2.4 (tcp1); NIXL TCPXO small-block latency ~600 us (tcp3)",
+            },
+            // Lambda on-demand 8x H100 SXM list price, $2.99 per GPU-hour (2025).
+            usd_per_gpu_hour_default: 2.99,
+        }
+    }
+
+    /// The KV link a backend uses.
+    pub fn kv_link(&self, backend: KvBackend) -> &KvLinkSpec {
+        match backend {
+            KvBackend::Nvlink => &self.nvlink,
+            KvBackend::Nccl | KvBackend::Nixl => &self.rdma,
+            KvBackend::Tcp => &self.tcp,
+        }
+    }
+
+    /// The measured all-reduce curve for `gpus` GPUs (2, 4 or 8; others use the next larger).
+    pub fn allreduce_curve(&self, gpus: u32) -> LatencyCurve {
+        match gpus {
+            0..=2 => self.allreduce_2,
+            3..=4 => self.allreduce_4,
+            _ => self.allreduce_8,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Traffic: synthetic generators, closed-loop clients, trace readers.
+
+pub mod spec;
