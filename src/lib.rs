@@ -11,6 +11,7 @@ pub mod hardware;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod workload;
 

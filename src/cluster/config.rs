@@ -134,9 +134,7 @@ impl ClusterConfig {
     /// GPUs the deployment holds in its mode.
     pub fn total_gpus(&self) -> u32 {
         match self.mode {
-            Mode::Disaggregated => {
-                self.prefill.replicas * self.prefill.tp + self.decode.replicas * self.decode.tp
-            }
+            Mode::Disaggregated => self.prefill.replicas * self.prefill.tp + self.decode.replicas * self.decode.tp,
             Mode::Aggregated => self.aggregated.replicas * self.aggregated.tp,
         }
     }

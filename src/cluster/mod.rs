@@ -1,11 +1,60 @@
 //! The serving cluster: frontend, prefill pool, KV links, decode pool (or one aggregated pool).
 
+pub mod capacity;
 pub mod config;
+pub mod sim;
 
+use crate::cluster::capacity::{memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
+use crate::cluster::config::{Compression, Mode};
 use crate::scenario::Scenario;
 
-/// Checks that the deployment can run at all: weights fit each GPU at its TP, with room for KV cache.
-/// Errors name the scenario key (`decode.tp`, ...) and what would fit.
-pub fn validate_deployment(_s: &Scenario) -> Result<(), String> {
+const GB: f64 = 1e9;
+
+/// Checks that the deployment can run at all: weights fit each GPU at its TP with room left for KV
+/// cache, and every setting is one the simulator models. Errors name the scenario key.
+pub fn validate_deployment(s: &Scenario) -> Result<(), String> {
+    let c = &s.cluster;
+    if c.kv_transfer.compression == Compression::Lz4 && c.mode == Mode::Disaggregated {
+        return Err("kvTransfer.compression: lz4 is not modelled yet (no measured compression ratio or \
+                    throughput for KV caches in the calibration data); use none"
+            .into());
+    }
+    let check = |key: &str, tp: u32, fraction: f64, step_tok: u64, seqs: u64| -> Result<MemoryPlan, String> {
+        let pool = PoolMemory { tp, fraction, max_step_tok: step_tok, max_seqs: seqs };
+        let plan = memory_plan(&s.model, &s.hardware, s.weights_dtype, s.kv_dtype, pool);
+        if plan.kv_capacity_tok == 0 {
+            return Err(format!(
+                "{key}.tp: {} weights need {:.1} GB per GPU at tp={tp} ({}), plus {:.1} GB of activations, \
+                 but {:.0}% of the {:.0} GB GPU is {:.1} GB: nothing is left for KV cache. Expected a larger tp, \
+                 a larger kvCacheMemoryFraction, or weights_dtype=fp8",
+                s.model.name,
+                plan.weights_per_gpu_bytes as f64 / GB,
+                s.weights_dtype.name(),
+                plan.activations_per_gpu_bytes as f64 / GB,
+                fraction * 100.0,
+                s.hardware.gpu_memory_bytes as f64 / GB,
+                plan.budget_per_gpu_bytes as f64 / GB,
+            ));
+        }
+        Ok(plan)
+    };
+    match c.mode {
+        Mode::Disaggregated => {
+            let p = &c.prefill;
+            check("prefill", p.tp, PREFILL_MEMORY_FRACTION, p.max_batch_tokens as u64, p.max_batch_size as u64)?;
+            let d = &c.decode;
+            check("decode", d.tp, d.kv_cache_memory_fraction, d.max_batch_size as u64, d.max_batch_size as u64)?;
+        }
+        Mode::Aggregated => {
+            let a = &c.aggregated;
+            check(
+                "aggregated",
+                a.tp,
+                a.kv_cache_memory_fraction,
+                a.max_batch_tokens.max(a.max_batch_size) as u64,
+                a.max_batch_size as u64,
+            )?;
+        }
+    }
     Ok(())
 }

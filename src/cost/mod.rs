@@ -1,1 +1,283 @@
-//! cost
+//! Pure cost functions: how long one GEMM, attention call, all-reduce, model step or KV transfer
+//! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
+//! cites its measurements; the formulas are here.
+
+use crate::cluster::config::{Backend, KvBackend};
+use crate::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
+use crate::model::{Dtype, ModelSpec};
+
+/// Time of one GEMM `[m x k] * [k x n]` with weights of `weight_bytes` bytes per element:
+/// `max(2mnk / (peak * eff), n*k*weight_bytes / stream_rate, floor)`.
+///
+/// A roofline: large-m GEMMs are compute-bound at the measured large-GEMM efficiency, small-m GEMMs
+/// stream the weight matrix at the measured rate (both from aiconfigurator's H100 GEMM sweep), and no
+/// kernel is faster than the measured floor.
+pub fn gemm_ns(hw: &HardwareProfile, dtype: Dtype, m: u64, n: u64, k: u64) -> f64 {
+    if m == 0 {
+        return 0.0;
+    }
+    let (peak, eff, stream) = match dtype {
+        Dtype::Bf16 => (hw.peak_bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
+        Dtype::Fp8 => (hw.peak_fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
+    };
+    let compute = 2.0 * m as f64 * n as f64 * k as f64 / (peak * eff);
+    let memory = (n * k * dtype.bytes()) as f64 / stream;
+    (compute.max(memory) * 1e9).max(hw.gemm_floor_ns as f64)
+}
+
+/// Causal prefill attention of one layer on one GPU shard, for a batch whose sequences add up to
+/// `pairs` query-key pairs (`sum_i s_i*(c_i + s_i/2)` for `s_i` new tokens over `c_i` cached ones):
+/// `floor + 4 * heads_per_gpu * head_dim * pairs / rate` (2 FLOP per multiply-add, QK^T and PV).
+pub fn prefill_attention_ns(hw: &HardwareProfile, heads_per_gpu: u64, head_dim: u64, pairs: f64) -> f64 {
+    if pairs <= 0.0 {
+        return 0.0;
+    }
+    let flops = 4.0 * heads_per_gpu as f64 * head_dim as f64 * pairs;
+    hw.prefill_attn_floor_ns as f64 + flops / hw.prefill_attn_flops * 1e9
+}
+
+/// Decode attention of one layer on one GPU shard: every running sequence reads its whole KV once:
+/// `floor + ctx_tokens * kv_bytes_per_token_per_layer_per_gpu / kv_read_rate`.
+pub fn decode_attention_ns(hw: &HardwareProfile, ctx_tok: u64, kv_bytes_per_tok_layer_gpu: u64) -> f64 {
+    if ctx_tok == 0 {
+        return 0.0;
+    }
+    hw.decode_attn_floor_ns as f64 + (ctx_tok * kv_bytes_per_tok_layer_gpu) as f64 / hw.decode_attn_bytes_per_s * 1e9
+}
+
+/// Latency of one all-reduce of `bytes` across `gpus` GPUs of a node, by log-log interpolation of
+/// the measured curve (linear extrapolation in bytes past its ends). Zero for one GPU.
+pub fn allreduce_ns(hw: &HardwareProfile, gpus: u32, bytes: u64) -> f64 {
+    if gpus <= 1 || bytes == 0 {
+        return 0.0;
+    }
+    interpolate_loglog(hw.allreduce_curve(gpus), bytes as f64) * 1e3
+}
+
+fn interpolate_loglog(curve: LatencyCurve, x: f64) -> f64 {
+    let (x0, y0) = curve[0];
+    if x <= x0 {
+        return y0;
+    }
+    let (xn, yn) = curve[curve.len() - 1];
+    if x >= xn {
+        return yn * x / xn;
+    }
+    let i = curve.partition_point(|&(cx, _)| cx <= x);
+    let (xa, ya) = curve[i - 1];
+    let (xb, yb) = curve[i];
+    let t = (x.ln() - xa.ln()) / (xb.ln() - xa.ln());
+    (ya.ln() + t * (yb.ln() - ya.ln())).exp()
+}
+
+/// KV transfer time of `bytes` over an idle link with `lanes` GPU pairs moving shards in parallel:
+/// `setup + bytes / (lanes * per_gpu_bandwidth)`.
+pub fn kv_transfer_ns(link: &KvLinkSpec, lanes: u32, bytes: u64) -> f64 {
+    link.setup_ns as f64 + bytes as f64 / (lanes.max(1) as f64 * link.bytes_per_s_per_gpu) * 1e9
+}
+
+/// What one model step does: `decode_seqs` sequences each add one token over `decode_ctx_tok`
+/// cached tokens in total, and `prefill_seqs` sequences prefill `prefill_tok` new tokens forming
+/// `prefill_pairs` causal query-key pairs. A pure prefill batch has no decode part.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepShape {
+    pub decode_seqs: u64,
+    pub decode_ctx_tok: u64,
+    pub prefill_seqs: u64,
+    pub prefill_tok: u64,
+    pub prefill_pairs: f64,
+}
+
+impl StepShape {
+    /// A prefill of `new_tok` tokens over `cached_tok` already in the KV cache.
+    pub fn add_prefill(&mut self, new_tok: u64, cached_tok: u64) {
+        self.prefill_seqs += 1;
+        self.prefill_tok += new_tok;
+        self.prefill_pairs += new_tok as f64 * (cached_tok as f64 + new_tok as f64 / 2.0);
+    }
+}
+
+/// Where the time of one step goes (nanoseconds, whole model, one GPU of the TP group).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepBreakdown {
+    pub gemm_ns: f64,
+    pub attention_ns: f64,
+    pub allreduce_ns: f64,
+    pub elementwise_ns: f64,
+    pub overhead_ns: f64,
+}
+
+impl StepBreakdown {
+    pub fn total_ns(&self) -> f64 {
+        self.gemm_ns + self.attention_ns + self.allreduce_ns + self.elementwise_ns + self.overhead_ns
+    }
+}
+
+/// Per-step framework overhead (scheduler, sampling, host-side launch) of each serving backend.
+///
+/// Not yet fitted: the per-backend fit against measured end-to-end serving is calibration work
+/// (issue 3); until then no overhead is added rather than an invented one.
+pub fn step_overhead_ns(_backend: Backend) -> f64 {
+    0.0
+}
+
+/// Step cost of one worker: the model, hardware, dtypes, TP and backend fixed; shape-independent
+/// sizes precomputed so the simulator's hot loop evaluates a step in a few dozen flops.
+#[derive(Debug, Clone)]
+pub struct WorkerCost {
+    pub hw: HardwareProfile,
+    pub weights_dtype: Dtype,
+    pub tp: u32,
+    pub backend: Backend,
+    layers: f64,
+    hidden: u64,
+    /// Per-GPU GEMM shapes of one layer as `(n, k)`: QKV, O, gate+up, down.
+    layer_gemms: [(u64, u64); 4],
+    lm_head: (u64, u64),
+    heads_per_gpu: u64,
+    head_dim: u64,
+    kv_bytes_per_tok_layer_gpu: u64,
+    /// Bytes read and written by elementwise kernels (norms, RoPE, SiLU-mul) per token per layer.
+    elementwise_bytes_per_tok_layer: u64,
+}
+
+impl WorkerCost {
+    pub fn new(model: &ModelSpec, hw: &HardwareProfile, weights: Dtype, kv: Dtype, tp: u32, backend: Backend) -> Self {
+        let t = tp.max(1) as u64;
+        let h = model.hidden_size;
+        let kv_heads_per_gpu = model.num_kv_heads.div_ceil(t);
+        let act = 2; // activations stay bf16 even with fp8 weights
+        WorkerCost {
+            hw: hw.clone(),
+            weights_dtype: weights,
+            tp: tp.max(1),
+            backend,
+            layers: model.num_layers as f64,
+            hidden: h,
+            layer_gemms: [
+                (model.qkv_width().div_ceil(t), h),
+                (h, (model.num_heads * model.head_dim).div_ceil(t)),
+                (2 * model.intermediate_size.div_ceil(t), h),
+                (h, model.intermediate_size.div_ceil(t)),
+            ],
+            lm_head: (model.vocab_size.div_ceil(t), h),
+            heads_per_gpu: model.num_heads.div_ceil(t),
+            head_dim: model.head_dim,
+            kv_bytes_per_tok_layer_gpu: 2 * kv_heads_per_gpu * model.head_dim * kv.bytes(),
+            // Two RMSNorms (read+write hidden each), SiLU-mul (read 2, write 1 x intermediate/tp),
+            // RoPE on Q and K (read+write).
+            elementwise_bytes_per_tok_layer: act
+                * (4 * h
+                    + 3 * model.intermediate_size.div_ceil(t)
+                    + 2 * (model.num_heads + model.num_kv_heads).div_ceil(t) * model.head_dim),
+        }
+    }
+
+    /// Time of one step and where it goes. See [`StepShape`].
+    pub fn step(&self, s: &StepShape) -> StepBreakdown {
+        let hw = &self.hw;
+        let m = s.decode_seqs + s.prefill_tok;
+        if m == 0 {
+            return StepBreakdown::default();
+        }
+        let per_layer_gemm: f64 = self.layer_gemms.iter().map(|&(n, k)| gemm_ns(hw, self.weights_dtype, m, n, k)).sum();
+        let logits = s.decode_seqs + s.prefill_seqs;
+        let lm = gemm_ns(hw, self.weights_dtype, logits, self.lm_head.0, self.lm_head.1);
+        let attn = decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu)
+            + prefill_attention_ns(hw, self.heads_per_gpu, self.head_dim, s.prefill_pairs);
+        let ar = 2.0 * allreduce_ns(hw, self.tp, m * self.hidden * 2);
+        let elementwise = (m * self.elementwise_bytes_per_tok_layer) as f64 / hw.decode_attn_bytes_per_s * 1e9;
+        StepBreakdown {
+            gemm_ns: per_layer_gemm * self.layers + lm,
+            attention_ns: attn * self.layers,
+            allreduce_ns: ar * self.layers,
+            elementwise_ns: elementwise * self.layers,
+            overhead_ns: step_overhead_ns(self.backend),
+        }
+    }
+
+    /// Total step time rounded to whole nanoseconds (at least 1).
+    pub fn step_ns(&self, s: &StepShape) -> u64 {
+        (self.step(s).total_ns().round() as u64).max(1)
+    }
+}
+
+/// The link a KV transfer takes, with its parallel lanes: each GPU of the smaller TP group moves its
+/// shard on its own NIC (RDMA, TCP) or NVLink port.
+pub fn kv_link_lanes(backend: KvBackend, prefill_tp: u32, decode_tp: u32) -> u32 {
+    let _ = backend;
+    prefill_tp.min(decode_tp).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h100() -> HardwareProfile {
+        HardwareProfile::h100_sxm()
+    }
+
+    #[test]
+    fn gemm_roofline_hits_measured_points() {
+        let hw = h100();
+        // aiconfigurator gemm_perf.trtllm: bf16 8192^3 = 1404.8 us, m=1 n=k=8192 = 49.2 us.
+        let big = gemm_ns(&hw, Dtype::Bf16, 8192, 8192, 8192) / 1e3;
+        assert!((big - 1404.8).abs() / 1404.8 < 0.02, "{big}");
+        let small = gemm_ns(&hw, Dtype::Bf16, 1, 8192, 8192) / 1e3;
+        assert!((small - 49.2).abs() / 49.2 < 0.05, "{small}");
+        assert_eq!(gemm_ns(&hw, Dtype::Bf16, 1, 32, 32), hw.gemm_floor_ns as f64);
+    }
+
+    #[test]
+    fn attention_matches_measured_points() {
+        let hw = h100();
+        // context_attention trtllm: b=1, isl=8192, 64 heads, d=128: 2.11-2.37 ms.
+        let s = 8192.0;
+        let t = prefill_attention_ns(&hw, 64, 128, s * s / 2.0) / 1e6;
+        assert!((2.0..2.5).contains(&t), "{t}");
+        // generation_attention trtllm: b=64, step 16383, 2 KV heads, d=128, bf16: 368 us.
+        let t = decode_attention_ns(&hw, 64 * 16383, 2 * 2 * 128 * 2) / 1e3;
+        assert!((t - 368.0).abs() / 368.0 < 0.05, "{t}");
+    }
+
+    #[test]
+    fn allreduce_interpolates_and_is_monotone() {
+        let hw = h100();
+        assert_eq!(allreduce_ns(&hw, 1, 1 << 20), 0.0);
+        assert!((allreduce_ns(&hw, 4, 1 << 20) - 12_910.0).abs() < 1.0);
+        let mut last = 0.0;
+        for p in 8..32 {
+            let t = allreduce_ns(&hw, 8, 1u64 << p);
+            assert!(t >= last * 0.98, "not monotone at 2^{p}");
+            last = t;
+        }
+    }
+
+    #[test]
+    fn rdma_beats_tcp_by_measured_ratio() {
+        let hw = h100();
+        let bytes = 1u64 << 30;
+        let rdma = kv_transfer_ns(&hw.rdma, 4, bytes) - hw.rdma.setup_ns as f64;
+        let tcp = kv_transfer_ns(&hw.tcp, 4, bytes) - hw.tcp.setup_ns as f64;
+        assert!((tcp / rdma - 2.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn decode_is_memory_bound_and_prefill_compute_bound() {
+        let m = ModelSpec::preset("llama-3.1-70b").unwrap();
+        let hw = h100();
+        let w = WorkerCost::new(&m, &hw, Dtype::Bf16, Dtype::Bf16, 4, Backend::Trtllm);
+        let one = w.step(&StepShape { decode_seqs: 1, decode_ctx_tok: 1000, ..Default::default() });
+        let weights_per_gpu = m.weight_bytes(Dtype::Bf16) as f64 / 4.0;
+        let stream_ns = weights_per_gpu / hw.weight_stream_bf16_bytes_per_s * 1e9;
+        // batch-1 decode is bounded below by streaming the weights once
+        assert!(one.gemm_ns >= stream_ns * 0.97 && one.gemm_ns < stream_ns * 1.1, "{one:?}");
+        // doubling a large prefill batch roughly doubles the time (compute-bound)
+        let mut a = StepShape::default();
+        a.add_prefill(8192, 0);
+        let mut b = a;
+        b.add_prefill(8192, 0);
+        let (ta, tb) = (w.step_ns(&a) as f64, w.step_ns(&b) as f64);
+        assert!(tb / ta > 1.8 && tb / ta < 2.3, "{ta} {tb}");
+    }
+}

@@ -66,8 +66,7 @@ pub enum ModelError {
     Moe { path: String, field: &'static str },
 }
 
-const PRESET_NAMES: &str =
-    "llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, llama-2-70b, qwen3-32b";
+const PRESET_NAMES: &str = "llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, llama-2-70b, qwen3-32b";
 
 #[derive(Deserialize)]
 struct HfConfig {
@@ -107,13 +106,9 @@ impl ModelSpec {
         };
         Ok(match key {
             // meta-llama/Llama-3.1-8B config.json
-            "llama-3.1-8b" | "meta-llama-3.1-8b" => {
-                llama("Llama-3.1-8B", 32, 4096, 32, 8, 14336, 128256, 131072)
-            }
+            "llama-3.1-8b" | "meta-llama-3.1-8b" => llama("Llama-3.1-8B", 32, 4096, 32, 8, 14336, 128256, 131072),
             // meta-llama/Llama-3.1-70B config.json
-            "llama-3.1-70b" | "meta-llama-3.1-70b" => {
-                llama("Llama-3.1-70B", 80, 8192, 64, 8, 28672, 128256, 131072)
-            }
+            "llama-3.1-70b" | "meta-llama-3.1-70b" => llama("Llama-3.1-70B", 80, 8192, 64, 8, 28672, 128256, 131072),
             // meta-llama/Llama-3.1-405B config.json
             "llama-3.1-405b" | "meta-llama-3.1-405b" => {
                 llama("Llama-3.1-405B", 126, 16384, 128, 8, 53248, 128256, 131072)
@@ -123,10 +118,7 @@ impl ModelSpec {
                 llama("Llama-2-70B", 80, 8192, 64, 8, 28672, 32000, 4096)
             }
             // Qwen/Qwen3-32B config.json: head_dim 128 is set explicitly (64 x 128 != 5120).
-            "qwen3-32b" => ModelSpec {
-                head_dim: 128,
-                ..llama("Qwen3-32B", 64, 5120, 64, 8, 25600, 151936, 40960)
-            },
+            "qwen3-32b" => ModelSpec { head_dim: 128, ..llama("Qwen3-32B", 64, 5120, 64, 8, 25600, 151936, 40960) },
             _ => return Err(ModelError::UnknownPreset(name.to_string())),
         })
     }
@@ -154,8 +146,7 @@ impl ModelSpec {
     /// Reads a dense model from a Hugging Face `config.json`.
     pub fn from_hf_config(path: &Path) -> Result<ModelSpec, ModelError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ModelError::Io { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?;
         ModelSpec::from_hf_json(&text, &shown)
     }
 
@@ -211,12 +202,7 @@ impl ModelSpec {
         let name = c
             ._name_or_path
             .clone()
-            .or_else(|| {
-                Path::new(path)
-                    .parent()
-                    .and_then(|p| p.file_name())
-                    .map(|s| s.to_string_lossy().into_owned())
-            })
+            .or_else(|| Path::new(path).parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| path.to_string());
         Ok(ModelSpec {
             name,

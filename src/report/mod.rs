@@ -1,1 +1,429 @@
-//! report
+//! Turning metrics into what people and tools read: the summary object (`summary.json`, `--json`),
+//! the human table, `requests.csv` and `timeseries.csv`. Files are written whole or not at all.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::cluster::config::Mode;
+use crate::cluster::sim::SlaTargets;
+use crate::metrics::{LatencyStats, RequestRecord, RunMetrics, TimeseriesRow};
+use crate::scenario::Scenario;
+
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error("{path}: cannot write: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot encode: {msg}")]
+    Encode { path: PathBuf, msg: String },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RequestCounts {
+    pub arrived: u64,
+    pub completed: u64,
+    pub rejected: u64,
+    pub timed_out: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Throughput {
+    pub output_tok_s: f64,
+    pub input_tok_s: f64,
+    pub requests_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Sla {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    /// Share of arrived requests that completed within every target.
+    pub attainment: f64,
+    pub goodput_req_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PoolStats {
+    pub replicas_mean: f64,
+    pub replicas_max: u32,
+    pub gpus: u32,
+    /// Busy time / (replicas x run time).
+    pub utilization: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Pools {
+    pub prefill: Option<PoolStats>,
+    pub decode: PoolStats,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KvCache {
+    pub hit_ratio: f64,
+    pub preemptions: u64,
+    /// Highest share of one worker's KV capacity in use.
+    pub peak_usage: f64,
+    pub capacity_tok_per_worker: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Cost {
+    pub gpu_hours: f64,
+    pub usd_per_gpu_hour: f64,
+    pub usd_per_1m_output_tok: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SimInfo {
+    pub events: u64,
+    /// Wall-clock seconds; `null` unless asked for, so that the same scenario and seed give the
+    /// same bytes.
+    pub wall_s: Option<f64>,
+    pub simulated_s: f64,
+    pub seed: u64,
+    pub version: &'static str,
+}
+
+/// The summary object of DESIGN.md §5 (stable keys, units in names).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub model: String,
+    pub mode: &'static str,
+    pub backend: &'static str,
+    pub kv_transfer_backend: &'static str,
+    pub gpus: u32,
+    pub requests: RequestCounts,
+    pub ttft_ms: LatencyStats,
+    pub tpot_ms: LatencyStats,
+    pub itl_ms: LatencyStats,
+    pub e2e_ms: LatencyStats,
+    pub kv_transfer_ms: LatencyStats,
+    pub prefill_queue_ms: LatencyStats,
+    pub decode_queue_ms: LatencyStats,
+    pub throughput: Throughput,
+    pub sla: Sla,
+    pub pools: Pools,
+    pub kv_cache: KvCache,
+    pub cost: Cost,
+    pub alerts: Vec<serde_json::Value>,
+    pub sim: SimInfo,
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+fn round_stats(s: LatencyStats) -> LatencyStats {
+    LatencyStats {
+        mean: round(s.mean, 3),
+        p50: round(s.p50, 3),
+        p90: round(s.p90, 3),
+        p99: round(s.p99, 3),
+        max: round(s.max, 3),
+    }
+}
+
+impl Summary {
+    pub fn new(s: &Scenario, m: &RunMetrics, sla: SlaTargets, wall_s: Option<f64>) -> Summary {
+        let secs = m.makespan_ns as f64 / 1e9;
+        let per_s = |x: f64| if secs > 0.0 { x / secs } else { 0.0 };
+        let gpus = s.cluster.total_gpus();
+        let gpu_hours = gpus as f64 * secs / 3600.0;
+        let usd = gpu_hours * s.usd_per_gpu_hour;
+        let util = |busy: u64, replicas: u32| {
+            if replicas == 0 || m.makespan_ns == 0 {
+                0.0
+            } else {
+                round(busy as f64 / (replicas as f64 * m.makespan_ns as f64), 4)
+            }
+        };
+        let disagg = s.cluster.mode == Mode::Disaggregated;
+        Summary {
+            scenario: s.name.clone(),
+            model: s.model.name.clone(),
+            mode: if disagg { "disaggregated" } else { "aggregated" },
+            backend: s.cluster.backend.name(),
+            kv_transfer_backend: if disagg { s.cluster.kv_transfer.backend.name() } else { "none" },
+            gpus,
+            requests: RequestCounts {
+                arrived: m.arrived,
+                completed: m.completed,
+                rejected: m.rejected,
+                timed_out: m.timed_out,
+            },
+            ttft_ms: round_stats(m.ttft.stats_ms()),
+            tpot_ms: round_stats(m.tpot.stats_ms()),
+            itl_ms: round_stats(m.itl.stats_ms()),
+            e2e_ms: round_stats(m.e2e.stats_ms()),
+            kv_transfer_ms: round_stats(m.kv_transfer.stats_ms()),
+            prefill_queue_ms: round_stats(m.prefill_queue.stats_ms()),
+            decode_queue_ms: round_stats(m.decode_queue.stats_ms()),
+            throughput: Throughput {
+                output_tok_s: round(per_s(m.output_tok_completed as f64), 2),
+                input_tok_s: round(per_s(m.input_tok_completed as f64), 2),
+                requests_s: round(per_s(m.completed as f64), 4),
+            },
+            sla: Sla {
+                ttft_ms: sla.ttft_ms,
+                tpot_ms: sla.tpot_ms,
+                attainment: if m.arrived > 0 { round(m.sla_met as f64 / m.arrived as f64, 4) } else { 0.0 },
+                goodput_req_s: round(per_s(m.sla_met as f64), 4),
+            },
+            pools: Pools {
+                prefill: disagg.then(|| PoolStats {
+                    replicas_mean: m.prefill_replicas as f64,
+                    replicas_max: m.prefill_replicas,
+                    gpus: m.prefill_gpus,
+                    utilization: util(m.prefill_busy_ns, m.prefill_replicas),
+                }),
+                decode: PoolStats {
+                    replicas_mean: m.decode_replicas as f64,
+                    replicas_max: m.decode_replicas,
+                    gpus: m.decode_gpus,
+                    utilization: util(m.decode_busy_ns, m.decode_replicas),
+                },
+            },
+            kv_cache: KvCache {
+                hit_ratio: 0.0,
+                preemptions: m.preemptions,
+                peak_usage: round(m.kv_peak_usage, 4),
+                capacity_tok_per_worker: m.kv_capacity_tok_per_worker,
+            },
+            cost: Cost {
+                gpu_hours: round(gpu_hours, 4),
+                usd_per_gpu_hour: s.usd_per_gpu_hour,
+                usd_per_1m_output_tok: if m.output_tok_completed > 0 {
+                    round(usd / m.output_tok_completed as f64 * 1e6, 4)
+                } else {
+                    0.0
+                },
+            },
+            alerts: Vec::new(),
+            sim: SimInfo {
+                events: m.events,
+                wall_s,
+                simulated_s: round(secs, 6),
+                seed: s.seed,
+                version: crate::VERSION,
+            },
+        }
+    }
+
+    /// GPU utilization over the whole deployment, weighted by GPUs per pool.
+    pub fn gpu_utilization(&self) -> f64 {
+        let mut busy = self.pools.decode.utilization * self.pools.decode.gpus as f64;
+        let mut gpus = self.pools.decode.gpus as f64;
+        if let Some(p) = &self.pools.prefill {
+            busy += p.utilization * p.gpus as f64;
+            gpus += p.gpus as f64;
+        }
+        if gpus > 0.0 {
+            busy / gpus
+        } else {
+            0.0
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("summary serializes: plain numbers and strings") + "\n"
+    }
+
+    /// The human table `pdsim run` prints.
+    pub fn to_table(&self) -> String {
+        let mut o = String::new();
+        let r = &self.requests;
+        let _ = writeln!(
+            o,
+            "scenario  {}  ({}, {} GPUs, {}, {}, kv {})",
+            self.scenario, self.model, self.gpus, self.mode, self.backend, self.kv_transfer_backend
+        );
+        let _ = writeln!(
+            o,
+            "requests  {} arrived, {} completed, {} rejected, {} timed out",
+            r.arrived, r.completed, r.rejected, r.timed_out
+        );
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "{:<18} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "latency (ms)", "mean", "p50", "p90", "p99", "max"
+        );
+        for (name, s) in [
+            ("TTFT", &self.ttft_ms),
+            ("TPOT", &self.tpot_ms),
+            ("ITL", &self.itl_ms),
+            ("E2E", &self.e2e_ms),
+            ("KV transfer", &self.kv_transfer_ms),
+            ("prefill queue", &self.prefill_queue_ms),
+            ("decode queue", &self.decode_queue_ms),
+        ] {
+            let _ = writeln!(
+                o,
+                "{:<18} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
+                name, s.mean, s.p50, s.p90, s.p99, s.max
+            );
+        }
+        let _ = writeln!(o);
+        let t = &self.throughput;
+        let _ = writeln!(
+            o,
+            "throughput  {:.0} output tok/s, {:.0} input tok/s, {:.2} req/s",
+            t.output_tok_s, t.input_tok_s, t.requests_s
+        );
+        let mut pools = String::new();
+        if let Some(p) = &self.pools.prefill {
+            let _ = write!(pools, "prefill {} GPUs {:.0}%, ", p.gpus, p.utilization * 100.0);
+        }
+        let d = &self.pools.decode;
+        let _ = write!(
+            pools,
+            "{} {} GPUs {:.0}%",
+            if self.pools.prefill.is_some() { "decode" } else { "workers" },
+            d.gpus,
+            d.utilization * 100.0
+        );
+        let _ = writeln!(o, "GPU busy    {:.0}% ({pools})", self.gpu_utilization() * 100.0);
+        let k = &self.kv_cache;
+        let _ = writeln!(
+            o,
+            "KV cache    peak {:.0}% of {} tokens per worker, {} preemptions",
+            k.peak_usage * 100.0,
+            k.capacity_tok_per_worker,
+            k.preemptions
+        );
+        let c = &self.cost;
+        let _ = writeln!(
+            o,
+            "cost        ${:.2} per 1M output tokens ({:.2} GPU-hours at ${:.2})",
+            c.usd_per_1m_output_tok, c.gpu_hours, c.usd_per_gpu_hour
+        );
+        if self.sla.ttft_ms.is_some() || self.sla.tpot_ms.is_some() {
+            let _ = writeln!(
+                o,
+                "SLA         {:.1}% attainment, goodput {:.2} req/s",
+                self.sla.attainment * 100.0,
+                self.sla.goodput_req_s
+            );
+        }
+        let _ = writeln!(o, "simulated   {:.1} s, {} events", self.sim.simulated_s, self.sim.events);
+        o
+    }
+}
+
+fn ms(ns: Option<u64>, from: u64) -> String {
+    ns.map(|t| format!("{:.3}", (t - from) as f64 / 1e6)).unwrap_or_default()
+}
+
+fn opt<T: ToString>(x: Option<T>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// `requests.csv`: one row per request, raw ns timestamps plus the derived latencies in ms.
+pub fn requests_csv(records: &[RequestRecord]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "id",
+        "outcome",
+        "arrival_ns",
+        "input_tok",
+        "output_tok",
+        "prefill_start_ns",
+        "prefill_end_ns",
+        "kv_transfer_start_ns",
+        "kv_transfer_end_ns",
+        "first_token_ns",
+        "end_ns",
+        "prefill_worker",
+        "decode_worker",
+        "preemptions",
+        "ttft_ms",
+        "tpot_ms",
+        "e2e_ms",
+        "kv_transfer_ms",
+    ]);
+    let mut sorted: Vec<&RequestRecord> = records.iter().collect();
+    sorted.sort_by_key(|r| r.id);
+    for r in sorted {
+        let tpot = match (r.first_token_ns, r.outcome) {
+            (Some(f), crate::metrics::Outcome::Completed) if r.output_tok > 1 => {
+                format!("{:.3}", (r.end_ns - f) as f64 / (r.output_tok - 1) as f64 / 1e6)
+            }
+            _ => String::new(),
+        };
+        let xfer = match (r.kv_transfer_start_ns, r.kv_transfer_end_ns) {
+            (Some(a), Some(b)) => format!("{:.3}", (b - a) as f64 / 1e6),
+            _ => String::new(),
+        };
+        let _ = w.write_record([
+            r.id.to_string(),
+            r.outcome.name().to_string(),
+            r.arrival_ns.to_string(),
+            r.input_tok.to_string(),
+            r.output_tok.to_string(),
+            opt(r.prefill_start_ns),
+            opt(r.prefill_end_ns),
+            opt(r.kv_transfer_start_ns),
+            opt(r.kv_transfer_end_ns),
+            opt(r.first_token_ns),
+            r.end_ns.to_string(),
+            opt(r.prefill_worker),
+            opt(r.decode_worker),
+            r.preemptions.to_string(),
+            ms(r.first_token_ns, r.arrival_ns),
+            tpot,
+            format!("{:.3}", (r.end_ns - r.arrival_ns) as f64 / 1e6),
+            xfer,
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// `timeseries.csv`: one row per sample of the simulated clock.
+pub fn timeseries_csv(rows: &[TimeseriesRow]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        let _ = w.serialize(r);
+    }
+    if rows.is_empty() {
+        let _ = w.write_record(["time_s"]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Writes `name` under `dir` atomically: to a temporary file first, renamed into place, so a reader
+/// never sees half a file.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let io = |source| ReportError::Io { path: path.clone(), source };
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(())
+}
+
+/// Writes `summary.json`, `requests.csv` and `timeseries.csv` under `dir` (created if needed).
+pub fn write_run_outputs(
+    dir: &Path,
+    summary: &Summary,
+    records: &[RequestRecord],
+    series: &[TimeseriesRow],
+) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    // encode everything before writing anything
+    let files = [
+        ("summary.json", summary.to_json().into_bytes()),
+        ("requests.csv", requests_csv(records)),
+        ("timeseries.csv", timeseries_csv(series)),
+    ];
+    for (name, bytes) in &files {
+        write_atomic(dir, name, bytes)?;
+    }
+    Ok(())
+}

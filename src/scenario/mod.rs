@@ -1,7 +1,12 @@
 //! Scenario files: multi-document YAML (`kind: Scenario` plus Dynamo deployment documents), defaults,
 //! `--set` overrides, and validation with the file, line and field in every error.
+//!
+//! Layout: `raw` holds the serde shapes of `kind: Scenario` and `kind: DynamoGraphDeploymentRequest` and
+//! splits a stream by `kind`; `dgd` reads a real `DynamoGraphDeployment` manifest leniently; both flatten into
+//! `settings::Settings` (one value per setting key, with where it came from); `overrides` applies `--set`;
+//! `resolve` applies defaults, parses and checks every value and builds the `Scenario`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cluster::config::ClusterConfig;
 use crate::hardware::HardwareProfile;
@@ -32,4 +37,122 @@ pub struct Scenario {
     pub limits: RunLimits,
     pub seed: u64,
     pub usd_per_gpu_hour: f64,
+}
+
+mod dgd;
+mod error;
+mod overrides;
+mod raw;
+mod resolve;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+pub use error::{Origin, ScenarioError};
+pub use overrides::SET_KEYS;
+
+use raw::{Doc, Sink, Source};
+use settings::Settings;
+
+/// Reads one or more scenario files (each may hold several `---`-separated documents; all documents of all
+/// files form one scenario), applies `--set KEY=VALUE` overrides in order, and validates the result.
+///
+/// Documents, by `kind`:
+/// - `Scenario` (at most one): model, hardware, backend, mode, dtypes, router, workload, run length, seed,
+///   pricing, and an optional inline `aggregated:` pool.
+/// - `DynamoGraphDeploymentRequest` or `DynamoGraphDeployment` (exactly one of the two): the deployment.
+///
+/// Relative paths inside a file (a model `config.json`, a trace) are relative to that file's directory.
+pub fn load(paths: &[PathBuf], sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let mut sources = Vec::with_capacity(paths.len());
+    for p in paths {
+        let text = std::fs::read_to_string(p).map_err(|source| ScenarioError::Io { file: p.clone(), source })?;
+        let base_dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        sources.push(Source { name: p.display().to_string(), text, base_dir: Some(base_dir), path: p.clone() });
+    }
+    load_sources(&sources, sets)
+}
+
+/// Like [`load`], from texts in memory: `(display name, YAML text)` pairs, relative paths resolved against
+/// `base_dir`. The display names label errors and become [`Scenario::sources`].
+pub fn load_from_strs(docs: &[(&str, &str)], base_dir: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let sources: Vec<Source> = docs
+        .iter()
+        .map(|(name, text)| Source {
+            name: name.to_string(),
+            text: text.to_string(),
+            base_dir: Some(base_dir.to_path_buf()),
+            path: PathBuf::from(name),
+        })
+        .collect();
+    load_sources(&sources, sets)
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
+}
+
+fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let Some(first) = sources.first() else { return Err(ScenarioError::NoInput) };
+    let mut scenario: Option<(Origin, usize, Box<raw::ScenarioDoc>)> = None;
+    let mut deployment: Option<(Origin, usize, Doc)> = None;
+    for (i, src) in sources.iter().enumerate() {
+        for (origin, doc) in raw::read_documents(src)? {
+            match doc {
+                Doc::Scenario(d) => {
+                    if let Some((prev, _, _)) = &scenario {
+                        return Err(ScenarioError::document(
+                            &origin,
+                            format!(
+                                "a second `kind: Scenario` document (the first is at {prev}): expected at most one"
+                            ),
+                        ));
+                    }
+                    scenario = Some((origin, i, d));
+                }
+                d => {
+                    if let Some((prev, _, _)) = &deployment {
+                        return Err(ScenarioError::document(
+                            &origin,
+                            format!(
+                                "a second deployment document (the first is at {prev}): expected exactly one \
+                                 DynamoGraphDeploymentRequest or DynamoGraphDeployment per scenario"
+                            ),
+                        ));
+                    }
+                    deployment = Some((origin, i, d));
+                }
+            }
+        }
+    }
+    let first_file = Origin::whole_file(&first.name);
+    let Some((dep_origin, dep_src, dep)) = deployment else {
+        return Err(ScenarioError::document(
+            &first_file,
+            "no deployment: expected a `kind: DynamoGraphDeploymentRequest` (or `kind: DynamoGraphDeployment`) document",
+        ));
+    };
+    let mut settings = Settings {
+        sources: sources.iter().map(|s| s.path.clone()).collect(),
+        first_file: Some(first_file),
+        default_name: stem(&sources[scenario.as_ref().map_or(0, |s| s.1)].path),
+        deployment: Some(dep_origin.clone()),
+        scenario: scenario.as_ref().map(|s| s.0.clone()),
+        ..Settings::default()
+    };
+    // Deployment first, so that the Scenario document's values win.
+    let mut sink = Sink { src: &sources[dep_src], out: &mut settings };
+    match &dep {
+        Doc::Dgdr(d) => sink.dgdr(d)?,
+        Doc::Dgd(d) => dgd::flatten(&mut sink, d, &dep_origin)?,
+        Doc::Scenario(_) => unreachable!("scenario documents are kept apart"),
+    }
+    if let Some((_, i, d)) = &scenario {
+        Sink { src: &sources[*i], out: &mut settings }.scenario(d)?;
+    }
+    overrides::apply(&mut settings, sets)?;
+    resolve::resolve(&settings)
 }

@@ -1,5 +1,5 @@
 //! Plain, validated description of the traffic a scenario offers. Built by `scenario`, consumed by
-//! [`crate::workload::Workload`]; no I/O here.
+//! [`crate::workload::open_loop`]; no I/O here.
 
 use std::path::PathBuf;
 
@@ -16,9 +16,17 @@ pub struct RequestSpec {
 pub enum LengthDist {
     Fixed(u32),
     /// Inclusive on both ends.
-    Uniform { min: u32, max: u32 },
+    Uniform {
+        min: u32,
+        max: u32,
+    },
     /// Log-normal with the given arithmetic mean and log-space sigma, clamped to `[min, max]`.
-    LogNormal { mean: f64, sigma: f64, min: u32, max: u32 },
+    LogNormal {
+        mean: f64,
+        sigma: f64,
+        min: u32,
+        max: u32,
+    },
 }
 
 /// How requests arrive.
@@ -47,7 +55,15 @@ pub enum TraceFormat {
 /// Where requests come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkloadSpec {
-    Synthetic { arrival: Arrival, isl: LengthDist, osl: LengthDist },
+    Synthetic {
+        arrival: Arrival,
+        isl: LengthDist,
+        osl: LengthDist,
+    },
     /// Replay of a trace file. `speedup` = 2 replays twice as fast.
-    Trace { path: PathBuf, format: TraceFormat, speedup: f64 },
+    Trace {
+        path: PathBuf,
+        format: TraceFormat,
+        speedup: f64,
+    },
 }

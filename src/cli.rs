@@ -1,0 +1,224 @@
+//! The command line (DESIGN.md §4): the only place that prints for humans or decides exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use pdsim::cluster::config::Backend;
+use pdsim::cost::{StepShape, WorkerCost};
+use pdsim::hardware::HardwareProfile;
+use pdsim::model::{Dtype, ModelSpec};
+use pdsim::report::write_run_outputs;
+use pdsim::runner::{run, RunOptions};
+use pdsim::scenario;
+
+#[derive(Parser)]
+#[command(name = "pdsim", version, about = "Simulate disaggregated prefill/decode LLM serving clusters")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate one scenario and print its summary.
+    Run(RunArgs),
+    /// Time one prefill batch or decode step and show where the time goes.
+    Cost(CostArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario YAML files, merged as one multi-document scenario.
+    #[arg(required = true)]
+    scenario: Vec<PathBuf>,
+    /// Override one setting after merging, e.g. `--set decode.maxBatchSize=256` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// RNG seed (same as `--set seed=N`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Requests to offer (same as `--set requests=N`).
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Simulated time to offer traffic for, e.g. `600s`, `10m` (same as `--set duration=DUR`).
+    #[arg(long)]
+    duration: Option<String>,
+    /// Write summary.json, requests.csv and timeseries.csv here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print exactly one JSON object (the summary) on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Put the wall-clock time into the summary (it then differs between identical runs).
+    #[arg(long)]
+    timing: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Phase {
+    Prefill,
+    Decode,
+}
+
+#[derive(Args)]
+struct CostArgs {
+    /// Model preset or path to a Hugging Face config.json.
+    #[arg(long)]
+    model: String,
+    #[arg(long, default_value = "h100-sxm")]
+    hardware: String,
+    #[arg(long, default_value = "trtllm")]
+    backend: String,
+    #[arg(long, default_value_t = 1)]
+    tp: u32,
+    #[arg(long, value_enum)]
+    phase: Phase,
+    /// Sequences in the batch.
+    #[arg(long, default_value_t = 1)]
+    batch: u64,
+    /// Prompt tokens per sequence (prefill), or context per sequence when --ctx is not given (decode).
+    #[arg(long, default_value_t = 1024)]
+    isl: u64,
+    /// Decode: tokens already in each sequence's KV cache.
+    #[arg(long)]
+    ctx: Option<u64>,
+    #[arg(long, default_value = "bf16")]
+    weights_dtype: String,
+    #[arg(long, default_value = "bf16")]
+    kv_dtype: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Cost(a) => cmd_cost(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn cmd_run(a: RunArgs) -> Result<ExitCode> {
+    let mut sets = a.set.clone();
+    if let Some(s) = a.seed {
+        sets.push(format!("seed={s}"));
+    }
+    if let Some(n) = a.requests {
+        // the flags pick the run length outright, whatever the files say
+        sets.push(format!("requests={n}"));
+        sets.push("duration=none".into());
+    }
+    if let Some(d) = &a.duration {
+        sets.push(format!("duration={d}"));
+        sets.push("requests=none".into());
+    }
+    let sc = scenario::load(&a.scenario, &sets)?;
+    let opts = RunOptions { record_requests: a.out.is_some(), wall_time_in_summary: a.timing, ..RunOptions::default() };
+    let result = run(&sc, &opts).context("reading the workload")?;
+    if let Some(dir) = &a.out {
+        write_run_outputs(dir, &result.summary, &result.output.requests, &result.output.timeseries)?;
+    }
+    if a.json {
+        print!("{}", result.summary.to_json());
+    } else {
+        print!("{}", result.summary.to_table());
+        eprintln!(
+            "simulated {} requests in {:.2} s wall ({:.0} requests/s)",
+            result.summary.requests.arrived,
+            result.wall_s,
+            result.summary.requests.arrived as f64 / result.wall_s.max(1e-9)
+        );
+        if let Some(dir) = &a.out {
+            println!("wrote {}/summary.json, requests.csv, timeseries.csv", dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
+    let model = ModelSpec::resolve(&a.model, None)?;
+    let hw = HardwareProfile::by_name(&a.hardware)?;
+    let backend = match a.backend.as_str() {
+        "trtllm" => Backend::Trtllm,
+        "vllm" => Backend::Vllm,
+        "sglang" => Backend::Sglang,
+        other => bail!("--backend: expected trtllm, vllm or sglang, got '{other}'"),
+    };
+    let dtype =
+        |flag: &str, v: &str| Dtype::parse(v).with_context(|| format!("{flag}: expected bf16 or fp8, got '{v}'"));
+    let wd = dtype("--weights-dtype", &a.weights_dtype)?;
+    let kd = dtype("--kv-dtype", &a.kv_dtype)?;
+    if !(1..=8).contains(&a.tp) || !a.tp.is_power_of_two() {
+        bail!("--tp: expected 1, 2, 4 or 8 (one NVLink node), got {}", a.tp);
+    }
+    if a.batch == 0 || a.isl == 0 {
+        bail!("--batch and --isl: expected positive integers");
+    }
+    let cost = WorkerCost::new(&model, &hw, wd, kd, a.tp, backend);
+    let mut shape = StepShape::default();
+    match a.phase {
+        Phase::Prefill => {
+            for _ in 0..a.batch {
+                shape.add_prefill(a.isl, 0);
+            }
+        }
+        Phase::Decode => {
+            shape.decode_seqs = a.batch;
+            shape.decode_ctx_tok = a.batch * a.ctx.unwrap_or(a.isl);
+        }
+    }
+    let b = cost.step(&shape);
+    let total_ms = b.total_ns() / 1e6;
+    let tokens = match a.phase {
+        Phase::Prefill => a.batch * a.isl,
+        Phase::Decode => a.batch,
+    };
+    if a.json {
+        let v = serde_json::json!({
+            "model": model.name, "hardware": hw.name, "backend": backend.name(), "tp": a.tp,
+            "phase": match a.phase { Phase::Prefill => "prefill", Phase::Decode => "decode" },
+            "batch": a.batch, "isl": a.isl, "ctx": a.ctx,
+            "time_ms": total_ms,
+            "breakdown_ms": {
+                "gemm": b.gemm_ns / 1e6, "attention": b.attention_ns / 1e6, "allreduce": b.allreduce_ns / 1e6,
+                "elementwise": b.elementwise_ns / 1e6, "overhead": b.overhead_ns / 1e6,
+            },
+            "tokens_per_s": tokens as f64 / (total_ms / 1e3),
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{} on {} x{} ({}), {} step: {:.3} ms, {:.0} tok/s",
+            model.name,
+            hw.name,
+            a.tp,
+            backend.name(),
+            match a.phase {
+                Phase::Prefill => "prefill",
+                Phase::Decode => "decode",
+            },
+            total_ms,
+            tokens as f64 / (total_ms / 1e3)
+        );
+        for (name, ns) in [
+            ("GEMMs", b.gemm_ns),
+            ("attention", b.attention_ns),
+            ("all-reduce", b.allreduce_ns),
+            ("elementwise", b.elementwise_ns),
+            ("overhead", b.overhead_ns),
+        ] {
+            println!("  {:<12} {:>10.3} ms  {:>5.1}%", name, ns / 1e6, 100.0 * ns / b.total_ns().max(1e-9));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,78 @@
+//! `--set KEY=VALUE` overrides (DESIGN.md §4): applied in order after all documents are merged, each replacing
+//! one setting. Values are checked when the scenario is resolved, so a bad value is reported as
+//! `--set prefill.tp=3: prefill.tp: expected ...`.
+
+use super::error::{Origin, ScenarioError};
+use super::settings::{Settings, Val, Value};
+
+/// Every key `--set` accepts. Stable: scripts and CI rely on them (DESIGN.md §4).
+pub const SET_KEYS: &[&str] = &[
+    "model",
+    "hardware",
+    "backend",
+    "mode",
+    "weights_dtype",
+    "kv_dtype",
+    "prefill.replicas",
+    "prefill.tp",
+    "prefill.maxBatchSize",
+    "prefill.maxBatchTokens",
+    "prefill.maxInputLength",
+    "decode.replicas",
+    "decode.tp",
+    "decode.maxBatchSize",
+    "decode.maxOutputLength",
+    "decode.kvCacheMemoryFraction",
+    "aggregated.replicas",
+    "aggregated.tp",
+    "aggregated.maxBatchSize",
+    "aggregated.maxBatchTokens",
+    "aggregated.kvCacheMemoryFraction",
+    "kvTransfer.backend",
+    "kvTransfer.compression",
+    "kvTransfer.maxInFlightTransfers",
+    "kvTransfer.blockSizeKB",
+    "router.policy",
+    "prefixCache.capacity",
+    "workload.kind",
+    "workload.rate",
+    "workload.cv",
+    "workload.concurrency",
+    "workload.isl",
+    "workload.osl",
+    "workload.trace",
+    "workload.speedup",
+    "requests",
+    "duration",
+    "seed",
+    "autoscaler.enabled",
+    "pricing.usd_per_gpu_hour",
+];
+
+/// Applies `KEY=VALUE` arguments in order. An unknown key is an error listing the valid keys; a relative
+/// path value (`model`, `workload.trace`) is relative to the working directory.
+pub(crate) fn apply(settings: &mut Settings, sets: &[String]) -> Result<(), ScenarioError> {
+    for arg in sets {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(ScenarioError::Set {
+                arg: arg.clone(),
+                msg: "expected KEY=VALUE (e.g. decode.replicas=4)".into(),
+            });
+        };
+        let key = key.trim();
+        if !SET_KEYS.contains(&key) {
+            return Err(ScenarioError::Set {
+                arg: arg.clone(),
+                msg: format!("unknown key `{key}`: expected one of {}", SET_KEYS.join(", ")),
+            });
+        }
+        let v = Val {
+            value: Value::Text(value.trim().to_string()),
+            origin: Origin::Set(arg.clone()),
+            field: key.to_string(),
+            base_dir: None,
+        };
+        settings.set(key, v);
+    }
+    Ok(())
+}

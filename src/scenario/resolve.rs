@@ -1,0 +1,533 @@
+//! From merged [`Settings`] to a validated [`Scenario`]: defaults, parsing of every value, range checks, then
+//! [`crate::cluster::validate_deployment`]. Every error names where the value came from and its field.
+//!
+//! Defaults: hardware `h100-sxm`; backend `trtllm`; mode `disaggregated` when the deployment has a prefill
+//! pool, else `aggregated`; dtypes `bf16`; router `round_robin`; frontend maxConcurrentRequests 4096,
+//! requestTimeoutMs 600000; prefill replicas 1, tp 1, maxBatchSize 8, maxBatchTokens 16384, maxInputLength
+//! 131072; decode replicas 1, tp 1, maxBatchSize 64, maxOutputLength 131072, kvCacheMemoryFraction 0.8;
+//! aggregated: each setting from `aggregated.*`, else the decode component's, else replicas 1, tp 1,
+//! maxBatchSize 64, maxBatchTokens 8192, maxInputLength 131072, maxOutputLength 131072,
+//! kvCacheMemoryFraction 0.8; kvTransfer tcp, no compression, 16 transfers in flight, 512 KiB blocks;
+//! workload kind poisson, gamma cv 1, trace speedup 1; seed 42; price from the hardware profile.
+
+use std::path::{Path, PathBuf};
+
+use super::error::ScenarioError;
+use super::settings::{Settings, Val, Value};
+use super::{RunLimits, Scenario};
+use crate::cluster::config::{
+    AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
+    KvTransferConfig, Mode, PrefillPoolConfig, RouterPolicy,
+};
+use crate::hardware::HardwareProfile;
+use crate::model::{Dtype, ModelSpec};
+use crate::workload::spec::{Arrival, LengthDist, TraceFormat, WorkloadSpec};
+
+const DEFAULT_HARDWARE: &str = "h100-sxm";
+const DEFAULT_SEED: u64 = 42;
+const DEFAULT_MAX_LENGTH: u32 = 131_072;
+
+type Res<T> = Result<T, ScenarioError>;
+
+/// Typed access to the settings.
+struct Get<'a> {
+    s: &'a Settings,
+}
+
+impl<'a> Get<'a> {
+    fn val(&self, key: &str) -> Option<&'a Val> {
+        self.s.get(key)
+    }
+
+    /// The scalar text of `key` and its `Val`.
+    fn text(&self, key: &str) -> Res<Option<(&'a str, &'a Val)>> {
+        match self.val(key) {
+            None => Ok(None),
+            Some(v) => match v.text() {
+                Some(t) => Ok(Some((t, v))),
+                None => Err(ScenarioError::invalid(&v.origin, &v.field, "expected a scalar, got a mapping")),
+            },
+        }
+    }
+
+    fn opt<T>(&self, key: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Res<Option<T>> {
+        match self.text(key)? {
+            None => Ok(None),
+            Some((t, v)) => f(t).map(Some).map_err(|m| ScenarioError::invalid(&v.origin, &v.field, m)),
+        }
+    }
+
+    fn or<T>(&self, key: &str, default: T, f: impl FnOnce(&str) -> Result<T, String>) -> Res<T> {
+        Ok(self.opt(key, f)?.unwrap_or(default))
+    }
+
+    /// The first of `keys` that is set, parsed; else `default`.
+    fn first<T>(&self, keys: &[&str], default: T, f: impl FnOnce(&str) -> Result<T, String>) -> Res<T> {
+        match keys.iter().find(|k| self.val(k).is_some()) {
+            Some(k) => self.or(k, default, f),
+            None => Ok(default),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Value parsers: Err says what was expected and what was found.
+// ---------------------------------------------------------------------------------------------------------
+
+fn positive_u32(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive integer, got {s}")),
+    }
+}
+
+fn non_negative_u32(s: &str) -> Result<u32, String> {
+    s.trim().parse::<u32>().map_err(|_| format!("expected a non-negative integer, got {s}"))
+}
+
+fn positive_u64(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive integer, got {s}")),
+    }
+}
+
+fn any_u64(s: &str) -> Result<u64, String> {
+    s.trim().parse::<u64>().map_err(|_| format!("expected a non-negative integer, got {s}"))
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("expected a number > 0, got {s}")),
+    }
+}
+
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("expected a number >= 0, got {s}")),
+    }
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!("expected a fraction in (0, 1], got {s}")),
+    }
+}
+
+/// A TP size: a power of two that fits one NVLink node (`gpus_per_node`, 8 on HGX H100), since a TP group's
+/// two all-reduces per layer must stay on NVLink.
+fn tp_size(gpus_per_node: u32) -> impl Fn(&str) -> Result<u32, String> {
+    move |s| match s.trim().parse::<u32>() {
+        Ok(n) if n.is_power_of_two() && n <= gpus_per_node => Ok(n),
+        _ => Err(format!(
+            "expected a power of two from 1 to {gpus_per_node} (a TP group must fit in one {gpus_per_node}-GPU \
+             NVLink node), got {s}"
+        )),
+    }
+}
+
+/// `600` (seconds), `600s`, `1500ms`, `10m`, `1h`, `1.5h`.
+pub(crate) fn duration_ns(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let bad = || format!("expected a duration > 0 such as 600, 600s, 1500ms, 10m or 1h, got {s}");
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e6)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1e9)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60e9)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600e9)
+    } else {
+        (t, 1e9)
+    };
+    let x: f64 = num.trim().parse().map_err(|_| bad())?;
+    let ns = x * scale;
+    if !(ns.is_finite() && ns >= 1.0 && ns < u64::MAX as f64) {
+        return Err(bad());
+    }
+    Ok(ns.round() as u64)
+}
+
+/// One of `options` (case-insensitive, `-` and `_` alike).
+fn choice<'a, T: Copy>(options: &'a [(&'a str, T)]) -> impl Fn(&str) -> Result<T, String> + 'a {
+    move |s| {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        options.iter().find(|(n, _)| *n == norm).map(|(_, v)| *v).ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            format!("expected one of {}, got {s}", names.join(", "))
+        })
+    }
+}
+
+fn is_off(s: &str) -> bool {
+    matches!(s.trim().to_ascii_lowercase().as_str(), "off" | "false" | "none" | "disabled" | "0")
+}
+
+/// Resolves defaults, parses and checks every setting, and checks that the deployment can run.
+pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
+    let g = Get { s };
+
+    let hw_name = g.text("hardware")?;
+    let hardware = match hw_name {
+        None => HardwareProfile::by_name(DEFAULT_HARDWARE).expect("the default hardware profile exists"),
+        Some((t, v)) => {
+            HardwareProfile::by_name(t).map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e.to_string()))?
+        }
+    };
+    let model = match g.text("model")? {
+        None => return Err(ScenarioError::document(
+            &s.scenario_origin(),
+            "no model: expected `model:` in the Scenario document, `spec.model` in the deployment, or --set model=...",
+        )),
+        Some((t, v)) => model(t, v)?,
+    };
+    let dtype = |s: &str| Dtype::parse(s).ok_or_else(|| format!("expected bf16 or fp8, got {s}"));
+    let weights_dtype = g.or("weights_dtype", Dtype::Bf16, dtype)?;
+    let kv_dtype = g.or("kv_dtype", Dtype::Bf16, dtype)?;
+    let backend = g.or(
+        "backend",
+        Backend::Trtllm,
+        choice(&[("trtllm", Backend::Trtllm), ("vllm", Backend::Vllm), ("sglang", Backend::Sglang)]),
+    )?;
+    let default_mode = if s.has_prefill { Mode::Disaggregated } else { Mode::Aggregated };
+    let mode = g.or(
+        "mode",
+        default_mode,
+        choice(&[("disaggregated", Mode::Disaggregated), ("aggregated", Mode::Aggregated)]),
+    )?;
+
+    // Frontend and router.
+    g.opt("frontend.replicas", positive_u32)?;
+    let max_concurrent_requests = g.or("frontend.maxConcurrentRequests", 4096, positive_u32)?;
+    let timeout_ms = g.or("frontend.requestTimeoutMs", 600_000, positive_u64)?;
+    let request_timeout_ns = timeout_ms.checked_mul(1_000_000).ok_or_else(|| {
+        let v = g.val("frontend.requestTimeoutMs").expect("only a given value can overflow");
+        ScenarioError::invalid(
+            &v.origin,
+            &v.field,
+            format!("expected at most {} ms, got {timeout_ms}", u64::MAX / 1_000_000),
+        )
+    })?;
+    let router = g.or("router.policy", RouterPolicy::RoundRobin, |t| {
+        let norm = t.trim().to_ascii_lowercase().replace('-', "_");
+        if norm == "kv_aware" || norm == "kv" {
+            return Err(format!(
+                "{t} is not supported yet (prefix-cache-aware routing is not modelled yet): expected round_robin or least_loaded"
+            ));
+        }
+        choice(&[("round_robin", RouterPolicy::RoundRobin), ("least_loaded", RouterPolicy::LeastLoaded)])(t)
+    })?;
+    g.opt("prefixCache.capacity", |t| {
+        if is_off(t) {
+            Ok(())
+        } else {
+            Err(format!("{t} is not supported yet (prefix caching is not modelled yet): expected off"))
+        }
+    })?;
+    g.opt("autoscaler.enabled", |t| {
+        if is_off(t) {
+            Ok(())
+        } else if matches!(t.trim().to_ascii_lowercase().as_str(), "true" | "on" | "yes") {
+            Err(format!("{t} is not supported yet (the autoscaler is not modelled yet): expected false"))
+        } else {
+            Err(format!("expected false, got {t}"))
+        }
+    })?;
+
+    // Pools.
+    let tp = tp_size(hardware.gpus_per_node);
+    let prefill = PrefillPoolConfig {
+        replicas: g.or("prefill.replicas", 1, non_negative_u32)?,
+        tp: g.or("prefill.tp", 1, &tp)?,
+        max_batch_size: g.or("prefill.maxBatchSize", 8, positive_u32)?,
+        max_batch_tokens: g.or("prefill.maxBatchTokens", 16_384, positive_u32)?,
+        max_input_length: g.or("prefill.maxInputLength", DEFAULT_MAX_LENGTH, positive_u32)?,
+    };
+    let decode = DecodePoolConfig {
+        replicas: g.or("decode.replicas", 1, non_negative_u32)?,
+        tp: g.or("decode.tp", 1, &tp)?,
+        max_batch_size: g.or("decode.maxBatchSize", 64, positive_u32)?,
+        max_output_length: g.or("decode.maxOutputLength", DEFAULT_MAX_LENGTH, positive_u32)?,
+        kv_cache_memory_fraction: g.or("decode.kvCacheMemoryFraction", 0.8, fraction)?,
+    };
+    // Decode-only keys that matter when the decode component is the aggregated pool.
+    g.opt("decode.maxBatchTokens", positive_u32)?;
+    g.opt("decode.maxInputLength", positive_u32)?;
+    let first = |k: &str, default: u32, f: &dyn Fn(&str) -> Result<u32, String>| {
+        let (a, d) = (format!("aggregated.{k}"), format!("decode.{k}"));
+        g.first(&[a.as_str(), d.as_str()], default, f)
+    };
+    let aggregated = AggregatedPoolConfig {
+        replicas: first("replicas", 1, &non_negative_u32)?,
+        tp: first("tp", 1, &tp)?,
+        max_batch_size: first("maxBatchSize", 64, &positive_u32)?,
+        max_batch_tokens: first("maxBatchTokens", 8192, &positive_u32)?,
+        max_input_length: first("maxInputLength", DEFAULT_MAX_LENGTH, &positive_u32)?,
+        max_output_length: first("maxOutputLength", DEFAULT_MAX_LENGTH, &positive_u32)?,
+        kv_cache_memory_fraction: g.first(
+            &["aggregated.kvCacheMemoryFraction", "decode.kvCacheMemoryFraction"],
+            0.8,
+            fraction,
+        )?,
+    };
+    let in_use: &[(&str, u32)] = match mode {
+        Mode::Disaggregated => &[("prefill", prefill.replicas), ("decode", decode.replicas)],
+        Mode::Aggregated => &[("aggregated", aggregated.replicas)],
+    };
+    for (pool, replicas) in in_use {
+        if *replicas == 0 {
+            let key = format!("{pool}.replicas");
+            let v = [key.clone(), "decode.replicas".to_string()]
+                .iter()
+                .find_map(|k| g.val(k))
+                .expect("a zero count was given");
+            return Err(ScenarioError::invalid(
+                &v.origin,
+                &v.field,
+                format!("expected a positive integer, got 0 (the {pool} pool is in use in {} mode)", mode_name(mode)),
+            ));
+        }
+    }
+
+    let kv_transfer = KvTransferConfig {
+        backend: g.or(
+            "kvTransfer.backend",
+            KvBackend::Tcp,
+            choice(&[
+                ("nccl", KvBackend::Nccl),
+                ("nixl", KvBackend::Nixl),
+                ("tcp", KvBackend::Tcp),
+                ("nvlink", KvBackend::Nvlink),
+            ]),
+        )?,
+        compression: g.or(
+            "kvTransfer.compression",
+            Compression::None,
+            choice(&[("none", Compression::None), ("lz4", Compression::Lz4)]),
+        )?,
+        max_in_flight_transfers: g.or("kvTransfer.maxInFlightTransfers", 16, positive_u32)?,
+        block_size_bytes: g.or("kvTransfer.blockSizeKB", 512, positive_u64)?.saturating_mul(1024),
+    };
+
+    let workload = workload(&g, s)?;
+
+    let none_or = |f: fn(&str) -> Result<u64, String>| move |t: &str| if is_off(t) { Ok(None) } else { f(t).map(Some) };
+    let limits = RunLimits {
+        requests: g.or("requests", None, none_or(positive_u64))?,
+        duration_ns: g.or("duration", None, none_or(duration_ns))?,
+    };
+    let seed = g.or("seed", DEFAULT_SEED, any_u64)?;
+    let usd_per_gpu_hour = g.or("pricing.usd_per_gpu_hour", hardware.usd_per_gpu_hour_default, non_negative_f64)?;
+    let name = match g.text("name")? {
+        Some((t, _)) => t.to_string(),
+        None => s.default_name.clone(),
+    };
+
+    let scenario = Scenario {
+        name,
+        sources: s.sources.clone(),
+        model,
+        weights_dtype,
+        kv_dtype,
+        hardware,
+        cluster: ClusterConfig {
+            mode,
+            backend,
+            frontend: FrontendConfig { max_concurrent_requests, request_timeout_ns },
+            router,
+            prefill,
+            decode,
+            aggregated,
+            kv_transfer,
+        },
+        workload,
+        limits,
+        seed,
+        usd_per_gpu_hour,
+    };
+    crate::cluster::validate_deployment(&scenario).map_err(|msg| {
+        // The message starts with the key it is about (`decode.tp: ...`): point at where that key was set.
+        let key = msg.split(':').next().unwrap_or("").trim();
+        let origin = match g.val(key) {
+            Some(v) => v.origin.clone(),
+            None if key.starts_with("aggregated.") => g
+                .val(&key.replacen("aggregated.", "decode.", 1))
+                .map(|v| v.origin.clone())
+                .unwrap_or_else(|| s.deployment_origin()),
+            None => s.deployment_origin(),
+        };
+        ScenarioError::Deployment { origin, msg }
+    })?;
+    Ok(scenario)
+}
+
+/// A preset, a `config.json` path, or a directory holding a `config.json` (a downloaded Hugging Face model),
+/// relative to the file that names it. A name that is neither a preset nor an existing path is reported as an
+/// unknown preset (a Hugging Face id such as `Qwen/Qwen3-0.6B` looks like a path but is not one).
+fn model(t: &str, v: &Val) -> Res<ModelSpec> {
+    let t = t.trim();
+    let fail = |e: crate::model::ModelError| ScenarioError::invalid(&v.origin, &v.field, e.to_string());
+    let p = Path::new(t);
+    let full = match &v.base_dir {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.to_path_buf(),
+    };
+    if ModelSpec::preset(t).is_err() {
+        if full.is_dir() {
+            return ModelSpec::from_hf_config(&full.join("config.json")).map_err(fail);
+        }
+        if !full.exists() && !p.exists() && !t.ends_with(".json") {
+            return Err(fail(ModelSpec::preset(t).expect_err("not a preset")));
+        }
+    }
+    ModelSpec::resolve(t, v.base_dir.as_deref()).map_err(fail)
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Disaggregated => "disaggregated",
+        Mode::Aggregated => "aggregated",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Poisson,
+    Gamma,
+    ClosedLoop,
+    Offline,
+    Trace,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Poisson => "poisson",
+            Kind::Gamma => "gamma",
+            Kind::ClosedLoop => "closed_loop",
+            Kind::Offline => "offline",
+            Kind::Trace => "trace",
+        }
+    }
+
+    /// The `workload.*` keys this kind uses.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Poisson => &["rate", "isl", "osl"],
+            Kind::Gamma => &["rate", "cv", "isl", "osl"],
+            Kind::ClosedLoop => &["concurrency", "isl", "osl"],
+            Kind::Offline => &["isl", "osl"],
+            Kind::Trace => &["trace", "format", "speedup"],
+        }
+    }
+}
+
+const WORKLOAD_KEYS: &[&str] = &["rate", "cv", "concurrency", "isl", "osl", "trace", "format", "speedup"];
+
+fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
+    if !s.values.keys().any(|k| k.starts_with("workload.")) {
+        return Err(ScenarioError::document(
+            &s.scenario_origin(),
+            "no workload: add a `kind: Scenario` document with workload: (e.g. {kind: poisson, rate: 5, isl: 1024, osl: 128})",
+        ));
+    }
+    let kind = g.or(
+        "workload.kind",
+        Kind::Poisson,
+        choice(&[
+            ("poisson", Kind::Poisson),
+            ("gamma", Kind::Gamma),
+            ("closed_loop", Kind::ClosedLoop),
+            ("offline", Kind::Offline),
+            ("trace", Kind::Trace),
+        ]),
+    )?;
+    // A key the kind does not use is a mistake when written next to that kind; after `--set workload.kind`
+    // switched the kind, the file's other keys are simply unused.
+    let kind_from_set = g.val("workload.kind").is_some_and(|v| v.origin.is_set());
+    for k in WORKLOAD_KEYS {
+        let key = format!("workload.{k}");
+        if let (Some(v), false, false) = (g.val(&key), kind.keys().contains(k), kind_from_set) {
+            return Err(ScenarioError::invalid(
+                &v.origin,
+                &v.field,
+                format!(
+                    "not used by workload kind {} (it uses: {}); expected a matching workload.kind",
+                    kind.name(),
+                    kind.keys().join(", ")
+                ),
+            ));
+        }
+    }
+    let at = s.workload.clone().unwrap_or_else(|| s.scenario_origin());
+    let required = |key: &str, example: &str| {
+        ScenarioError::invalid(&at, key, format!("missing; workload kind {} needs it (e.g. {example})", kind.name()))
+    };
+    let rate = || g.opt("workload.rate", positive_f64)?.ok_or_else(|| required("workload.rate", "rate: 5"));
+    let length = |key: &str| -> Res<LengthDist> {
+        let v = g.val(key).ok_or_else(|| required(key, "isl: 1024 or isl: lognormal:mean=1000,sigma=0.8"))?;
+        match &v.value {
+            Value::Dist(d) => Ok(d.clone()),
+            Value::Text(t) => LengthDist::parse(t).map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e)),
+        }
+    };
+    let synthetic = |arrival: Arrival| -> Res<WorkloadSpec> {
+        Ok(WorkloadSpec::Synthetic { arrival, isl: length("workload.isl")?, osl: length("workload.osl")? })
+    };
+    match kind {
+        Kind::Poisson => synthetic(Arrival::Poisson { rate_per_s: rate()? }),
+        Kind::Gamma => synthetic(Arrival::Gamma { rate_per_s: rate()?, cv: g.or("workload.cv", 1.0, positive_f64)? }),
+        Kind::ClosedLoop => {
+            let concurrency = g
+                .opt("workload.concurrency", positive_u32)?
+                .ok_or_else(|| required("workload.concurrency", "concurrency: 64"))?;
+            synthetic(Arrival::ClosedLoop { concurrency })
+        }
+        Kind::Offline => synthetic(Arrival::Offline),
+        Kind::Trace => {
+            let (t, v) =
+                g.text("workload.trace")?.ok_or_else(|| required("workload.trace", "trace: traces/azure.csv"))?;
+            let mut path = PathBuf::from(t.trim());
+            if path.is_relative() {
+                if let Some(base) = &v.base_dir {
+                    path = base.join(path);
+                }
+            }
+            if !path.is_file() {
+                return Err(ScenarioError::invalid(
+                    &v.origin,
+                    &v.field,
+                    format!("no such file: {} (a relative path is relative to the scenario file)", path.display()),
+                ));
+            }
+            let format = match g.opt(
+                "workload.format",
+                choice(&[
+                    ("azure", TraceFormat::AzureCsv),
+                    ("azure_csv", TraceFormat::AzureCsv),
+                    ("mooncake", TraceFormat::MooncakeJsonl),
+                    ("mooncake_jsonl", TraceFormat::MooncakeJsonl),
+                ]),
+            )? {
+                Some(f) => f,
+                None => crate::workload::detect_format(&path).ok_or_else(|| {
+                    ScenarioError::invalid(
+                        &v.origin,
+                        &v.field,
+                        format!(
+                            "cannot tell the trace format from the name {}: expected a .csv (azure) or .jsonl \
+                             (mooncake) file, or workload.format: azure|mooncake",
+                            path.display()
+                        ),
+                    )
+                })?,
+            };
+            let speedup = g.or("workload.speedup", 1.0, positive_f64)?;
+            Ok(WorkloadSpec::Trace { path, format, speedup })
+        }
+    }
+}

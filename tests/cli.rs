@@ -1,0 +1,199 @@
+//! End to end through the `pdsim` binary: outputs, determinism, and bad input (exit 2, a message
+//! naming the file and field, never a panic).
+
+mod common;
+use common::*;
+
+#[test]
+fn run_prints_a_table_and_writes_outputs() {
+    let dir = scratch("out");
+    let f = write(&dir, "small.yaml", SMALL);
+    let out = dir.join("result");
+    let o = pdsim(["run".as_ref(), f.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for word in ["TTFT", "TPOT", "throughput", "cost", "300 arrived"] {
+        assert!(table.contains(word), "table lacks {word}:\n{table}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "requests",
+        "ttft_ms",
+        "tpot_ms",
+        "itl_ms",
+        "e2e_ms",
+        "kv_transfer_ms",
+        "prefill_queue_ms",
+        "decode_queue_ms",
+        "throughput",
+        "sla",
+        "pools",
+        "kv_cache",
+        "cost",
+        "alerts",
+        "sim",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks {key}");
+    }
+    let csv = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 301, "one header and one row per request");
+    let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    assert!(ts.lines().count() > 2);
+    assert!(ts.starts_with("time_s,"));
+}
+
+#[test]
+fn json_is_exactly_one_object_and_same_seed_gives_same_bytes() {
+    let dir = scratch("det");
+    let f = write(&dir, "small.yaml", SMALL);
+    let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+    for d in [&a, &b] {
+        let o = pdsim(["run".as_ref(), f.as_os_str(), "--out".as_ref(), d.as_os_str(), "--json".as_ref()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON object");
+        assert!(v.is_object());
+    }
+    let o = pdsim(["run".as_ref(), f.as_os_str(), "--out".as_ref(), c.as_os_str(), "--seed".as_ref(), "8".as_ref()]);
+    assert!(o.status.success());
+    for name in ["summary.json", "requests.csv", "timeseries.csv"] {
+        let x = std::fs::read(a.join(name)).unwrap();
+        assert_eq!(x, std::fs::read(b.join(name)).unwrap(), "{name} differs between identical runs");
+        if name == "requests.csv" {
+            assert_ne!(x, std::fs::read(c.join(name)).unwrap(), "another seed must give other draws");
+        }
+    }
+}
+
+#[test]
+fn set_and_flags_override_the_scenario() {
+    let dir = scratch("set");
+    let f = write(&dir, "small.yaml", SMALL);
+    let v = run_json(&[&f], &["--requests", "50", "--set", "decode.maxBatchSize=8", "--set", "kvTransfer.backend=tcp"]);
+    assert_eq!(v["requests"]["arrived"], 50);
+    assert_eq!(v["kv_transfer_backend"], "tcp");
+}
+
+#[test]
+fn shipped_scenarios_run() {
+    for name in ["llama70b-production.yaml", "llama70b-default.yaml"] {
+        let v = run_json(&[&scenario(name)], &["--requests", "1500"]);
+        assert_eq!(v["requests"]["arrived"], 1500, "{name}");
+        assert_eq!(v["gpus"], 16, "{name}");
+        assert!(v["throughput"]["output_tok_s"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn cost_prints_a_breakdown() {
+    let o = pdsim([
+        "cost",
+        "--model",
+        "llama-3.1-70b",
+        "--tp",
+        "4",
+        "--phase",
+        "decode",
+        "--batch",
+        "64",
+        "--isl",
+        "2048",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let total = v["time_ms"].as_f64().unwrap();
+    let parts: f64 = v["breakdown_ms"].as_object().unwrap().values().map(|x| x.as_f64().unwrap()).sum();
+    assert!((total - parts).abs() < 1e-9 * total.max(1.0));
+    assert!(total > 5.0 && total < 100.0, "{total}");
+}
+
+/// Runs `pdsim run FILE` (plus `args`) expecting exit 2 with all of `needles` in stderr.
+fn expect_bad(file: &std::path::Path, args: &[&str], needles: &[&str]) {
+    let mut a: Vec<std::ffi::OsString> = vec!["run".into(), file.as_os_str().to_owned()];
+    a.extend(args.iter().map(|s| std::ffi::OsString::from(*s)));
+    let o = pdsim(&a);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "expected exit 2 for {}: {err}", file.display());
+    assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error lacks {n:?}: {err}");
+    }
+}
+
+#[test]
+fn yaml_syntax_error_names_file_and_line() {
+    let dir = scratch("bad");
+    let f = write(&dir, "broken.yaml", &SMALL.replace("  rate: 20", "  rate: [20"));
+    expect_bad(&f, &[], &["broken.yaml:"]);
+}
+
+#[test]
+fn unknown_field_is_an_error_with_its_path() {
+    let dir = scratch("bad");
+    let f = write(&dir, "unknown.yaml", &SMALL.replace("maxBatchSize: 64", "maxBatchSize: 64, maxBatchSise: 3"));
+    expect_bad(&f, &[], &["unknown.yaml", "maxBatchSise"]);
+}
+
+#[test]
+fn wrong_type_is_an_error() {
+    let dir = scratch("bad");
+    let f = write(&dir, "type.yaml", &SMALL.replace("maxBatchSize: 64", "maxBatchSize: lots"));
+    expect_bad(&f, &[], &["type.yaml", "maxBatchSize"]);
+}
+
+#[test]
+fn negative_and_zero_sizes_are_errors() {
+    let dir = scratch("bad");
+    let f = write(&dir, "neg.yaml", &SMALL.replace("maxBatchSize: 64", "maxBatchSize: -4"));
+    expect_bad(&f, &[], &["neg.yaml", "maxBatchSize"]);
+    let f = write(&dir, "zero.yaml", SMALL);
+    expect_bad(&f, &["--set", "decode.replicas=0"], &["decode.replicas"]);
+    expect_bad(&f, &["--set", "workload.rate=-1"], &["workload.rate"]);
+}
+
+#[test]
+fn model_that_does_not_fit_is_an_error() {
+    let dir = scratch("bad");
+    let f = write(&dir, "fit.yaml", &SMALL.replace("model: llama-3.1-8b", "model: llama-3.1-70b"));
+    expect_bad(&f, &[], &["fit.yaml", "tp", "Llama-3.1-70B"]);
+}
+
+#[test]
+fn missing_and_malformed_traces_are_errors() {
+    let dir = scratch("bad");
+    let trace_yaml = |path: &str| {
+        SMALL.replace(
+            "  kind: poisson\n  rate: 20\n  isl: 512\n  osl: 64\n",
+            &format!("  kind: trace\n  trace: {path}\n"),
+        )
+    };
+    let f = write(&dir, "missing.yaml", &trace_yaml("nope.csv"));
+    expect_bad(&f, &[], &["nope.csv"]);
+    write(
+        &dir,
+        "bad.csv",
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,abc,5\n",
+    );
+    let f = write(&dir, "badtrace.yaml", &trace_yaml("bad.csv"));
+    expect_bad(&f, &[], &["bad.csv:3", "ContextTokens"]);
+    write(
+        &dir,
+        "trunc.jsonl",
+        "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5}\n{\"timestamp\": 5, \"input_l",
+    );
+    let f = write(&dir, "trunc.yaml", &trace_yaml("trunc.jsonl"));
+    expect_bad(&f, &[], &["trunc.jsonl:2"]);
+}
+
+#[test]
+fn unknown_set_key_and_bad_usage_exit_2() {
+    let dir = scratch("bad");
+    let f = write(&dir, "small.yaml", SMALL);
+    expect_bad(&f, &["--set", "decode.batch=3"], &["decode.batch"]);
+    let o = pdsim(["run"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = pdsim(["run", "/nonexistent/x.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/x.yaml"));
+}

@@ -1,0 +1,200 @@
+//! Invariants every run must keep, checked over many randomly drawn deployments and loads (a
+//! deterministic, seeded property test), plus the physics the issue pins.
+
+mod common;
+use common::*;
+
+use pdsim::cluster::config::{KvBackend, Mode, RouterPolicy};
+use pdsim::engine::NS_PER_MS;
+use pdsim::metrics::{Outcome, RequestRecord};
+use pdsim::runner::{run, RunOptions, RunResult};
+use pdsim::scenario::{self, Scenario};
+use pdsim::workload::spec::{Arrival, LengthDist, WorkloadSpec};
+use rand::{RngExt, SeedableRng};
+
+fn base() -> Scenario {
+    let dir = scratch("inv");
+    let f = write(&dir, "small.yaml", SMALL);
+    scenario::load(&[f], &[]).expect("SMALL loads")
+}
+
+fn opts() -> RunOptions {
+    RunOptions { record_requests: true, timeseries_interval_ns: 500 * NS_PER_MS, ..RunOptions::default() }
+}
+
+/// Every request accounted for, stages in time order, KV within capacity, series monotone.
+fn check(s: &Scenario, r: &RunResult) {
+    let m = &r.output.metrics;
+    let ctx = format!("{:?} {:?}", s.cluster, s.workload);
+    assert!(m.arrived > 0, "{ctx}");
+    assert_eq!(m.arrived, m.completed + m.rejected + m.timed_out, "accounting: {ctx}");
+    assert_eq!(r.output.requests.len() as u64, m.arrived, "{ctx}");
+    let count = |o: Outcome| r.output.requests.iter().filter(|x| x.outcome == o).count() as u64;
+    assert_eq!(count(Outcome::Completed), m.completed);
+    assert_eq!(count(Outcome::TimedOut), m.timed_out);
+    assert_eq!(count(Outcome::Rejected), m.rejected);
+    for rec in &r.output.requests {
+        check_record(rec, s);
+    }
+    assert!(m.kv_peak_usage <= 1.0, "KV over capacity ({}): {ctx}", m.kv_peak_usage);
+    for w in r.output.timeseries.windows(2) {
+        assert!(w[1].time_s > w[0].time_s, "time series goes backwards");
+        assert!(w[1].kv_cache_usage_bytes <= w[1].kv_cache_capacity_bytes);
+    }
+}
+
+fn check_record(r: &RequestRecord, s: &Scenario) {
+    let stages =
+        [Some(r.arrival_ns), r.prefill_start_ns, r.prefill_end_ns, r.kv_transfer_start_ns, r.kv_transfer_end_ns];
+    let mut last = 0;
+    for t in stages.into_iter().flatten() {
+        assert!(t >= last, "stages out of order: {r:?}");
+        last = t;
+    }
+    assert!(r.end_ns >= r.arrival_ns);
+    if let Some(f) = r.first_token_ns {
+        assert!(f >= r.arrival_ns && f <= r.end_ns, "{r:?}");
+    }
+    if r.outcome == Outcome::Completed {
+        assert!(r.first_token_ns.is_some(), "{r:?}");
+        if s.cluster.mode == Mode::Disaggregated {
+            assert!(r.kv_transfer_end_ns.is_some(), "{r:?}");
+        }
+    }
+    if r.outcome == Outcome::TimedOut {
+        let timeout = s.cluster.frontend.request_timeout_ns;
+        assert_eq!(r.end_ns - r.arrival_ns, timeout, "{r:?}");
+    }
+}
+
+#[test]
+fn random_deployments_and_loads_keep_every_invariant() {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(2024);
+    for case in 0..40 {
+        let mut s = base();
+        let c = &mut s.cluster;
+        c.mode = if rng.random_bool(0.3) { Mode::Aggregated } else { Mode::Disaggregated };
+        c.router = if rng.random_bool(0.5) { RouterPolicy::RoundRobin } else { RouterPolicy::LeastLoaded };
+        c.prefill.replicas = rng.random_range(1..=3);
+        c.prefill.max_batch_size = rng.random_range(1..=32);
+        c.prefill.max_batch_tokens = rng.random_range(256..=16384);
+        c.decode.replicas = rng.random_range(1..=3);
+        c.decode.max_batch_size = rng.random_range(1..=256);
+        c.decode.kv_cache_memory_fraction = rng.random_range(0.2..0.95);
+        c.aggregated.replicas = rng.random_range(1..=3);
+        c.aggregated.max_batch_size = rng.random_range(1..=256);
+        c.aggregated.max_batch_tokens = rng.random_range(64..=8192);
+        c.aggregated.kv_cache_memory_fraction = rng.random_range(0.2..0.95);
+        c.kv_transfer.backend = [KvBackend::Nvlink, KvBackend::Nccl, KvBackend::Tcp][rng.random_range(0..3)];
+        c.kv_transfer.max_in_flight_transfers = rng.random_range(1..=64);
+        c.frontend.max_concurrent_requests = rng.random_range(10..=2000);
+        // short timeouts so some requests time out in every stage
+        c.frontend.request_timeout_ns = rng.random_range(200..=30_000) * NS_PER_MS;
+        let isl = LengthDist::LogNormal { mean: rng.random_range(100.0..8000.0), sigma: 1.0, min: 1, max: 32768 };
+        let osl = LengthDist::LogNormal { mean: rng.random_range(10.0..2000.0), sigma: 1.0, min: 1, max: 8192 };
+        let arrival = match rng.random_range(0..4) {
+            0 => Arrival::Poisson { rate_per_s: rng.random_range(1.0..400.0) },
+            1 => Arrival::Gamma { rate_per_s: rng.random_range(1.0..400.0), cv: rng.random_range(0.5..4.0) },
+            2 => Arrival::ClosedLoop { concurrency: rng.random_range(1..=300) },
+            _ => Arrival::Offline,
+        };
+        s.workload = WorkloadSpec::Synthetic { arrival, isl, osl };
+        s.limits.requests = Some(rng.random_range(50..=800));
+        s.seed = case;
+        if pdsim::cluster::validate_deployment(&s).is_err() {
+            continue;
+        }
+        let r = run(&s, &opts()).expect("synthetic workload runs");
+        check(&s, &r);
+    }
+}
+
+#[test]
+fn overload_times_out_and_rejects_but_loses_nothing() {
+    let mut s = base();
+    s.cluster.frontend.max_concurrent_requests = 200;
+    s.cluster.frontend.request_timeout_ns = 5_000 * NS_PER_MS;
+    s.workload = WorkloadSpec::Synthetic {
+        arrival: Arrival::Poisson { rate_per_s: 500.0 },
+        isl: LengthDist::Fixed(4000),
+        osl: LengthDist::Fixed(500),
+    };
+    s.limits.requests = Some(5000);
+    let r = run(&s, &opts()).unwrap();
+    check(&s, &r);
+    let m = &r.output.metrics;
+    assert!(m.rejected > 0 && m.timed_out > 0, "rejected {} timed out {}", m.rejected, m.timed_out);
+}
+
+#[test]
+fn starved_kv_memory_preempts_and_stays_within_capacity() {
+    let mut s = base();
+    s.cluster.decode.kv_cache_memory_fraction = 0.25;
+    s.cluster.decode.max_batch_size = 256;
+    s.cluster.frontend.request_timeout_ns = 3_600_000 * NS_PER_MS;
+    s.workload = WorkloadSpec::Synthetic {
+        arrival: Arrival::Offline,
+        isl: LengthDist::Fixed(2000),
+        osl: LengthDist::Fixed(2000),
+    };
+    s.limits.requests = Some(400);
+    let r = run(&s, &opts()).unwrap();
+    check(&s, &r);
+    let m = &r.output.metrics;
+    assert!(m.preemptions > 0, "expected thrashing");
+    assert_eq!(m.completed, 400, "timed out {} rejected {}", m.timed_out, m.rejected);
+}
+
+fn offline(s: &mut Scenario, n: u64, isl: u32, osl: u32) {
+    s.workload =
+        WorkloadSpec::Synthetic { arrival: Arrival::Offline, isl: LengthDist::Fixed(isl), osl: LengthDist::Fixed(osl) };
+    s.limits.requests = Some(n);
+}
+
+#[test]
+fn rdma_transfer_beats_tcp_by_the_measured_bandwidth_ratio() {
+    let mut times = Vec::new();
+    for kv in [KvBackend::Nccl, KvBackend::Tcp] {
+        let mut s = base();
+        s.cluster.kv_transfer.backend = kv;
+        offline(&mut s, 1, 4096, 2);
+        let r = run(&s, &opts()).unwrap();
+        let link = s.hardware.kv_link(kv);
+        let ms = r.output.metrics.kv_transfer.stats_ms().max;
+        times.push((ms - link.setup_ns as f64 / 1e6, link.bytes_per_s_per_gpu));
+    }
+    let ratio = times[1].0 / times[0].0;
+    let measured = times[0].1 / times[1].1;
+    assert!((ratio - measured).abs() / measured < 0.01, "transfer ratio {ratio} vs bandwidth ratio {measured}");
+}
+
+#[test]
+fn larger_decode_batch_raises_saturated_throughput() {
+    let tput = |batch: u32| {
+        let mut s = base();
+        s.cluster.decode.max_batch_size = batch;
+        s.cluster.prefill.replicas = 2;
+        offline(&mut s, 2000, 256, 512);
+        run(&s, &opts()).unwrap().summary.throughput.output_tok_s
+    };
+    let (small, large) = (tput(64), tput(256));
+    assert!(large > small * 1.3, "batch 256 gives {large} tok/s, batch 64 {small}");
+}
+
+#[test]
+fn larger_kv_fraction_admits_more_concurrent_sequences() {
+    let peak = |fraction: f64| {
+        let mut s = base();
+        s.cluster.decode.kv_cache_memory_fraction = fraction;
+        s.cluster.decode.max_batch_size = 1024;
+        s.cluster.prefill.replicas = 2;
+        offline(&mut s, 1500, 8000, 1000);
+        let r = run(&s, &opts()).unwrap();
+        let max_batch = r.output.timeseries.iter().map(|t| t.decode_batch_size).max().unwrap();
+        (r.summary.kv_cache.capacity_tok_per_worker, max_batch)
+    };
+    let (cap_lo, batch_lo) = peak(0.5);
+    let (cap_hi, batch_hi) = peak(0.92);
+    assert!(cap_hi > cap_lo);
+    assert!(batch_hi > batch_lo, "fraction 0.92 ran {batch_hi} sequences at once, 0.5 ran {batch_lo}");
+}
