@@ -197,3 +197,57 @@ fn unknown_set_key_and_bad_usage_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/nonexistent/x.yaml"));
 }
+
+#[test]
+fn hf_config_json_model_runs_like_its_preset() {
+    let dir = scratch("hf");
+    std::fs::create_dir_all(dir.join("llama8b")).unwrap();
+    // meta-llama/Llama-3.1-8B config.json, the fields pdsim reads
+    write(
+        &dir.join("llama8b"),
+        "config.json",
+        r#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
+            "max_position_embeddings": 131072, "model_type": "llama", "num_attention_heads": 32,
+            "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
+            "rope_theta": 500000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16", "vocab_size": 128256}"#,
+    );
+    let preset = write(&dir, "preset.yaml", SMALL);
+    let hf = write(&dir, "hf.yaml", &SMALL.replace("model: llama-3.1-8b", "model: llama8b/config.json"));
+    let a = run_json(&[&preset], &[]);
+    let b = run_json(&[&hf], &[]);
+    assert_eq!(a["ttft_ms"], b["ttft_ms"]);
+    assert_eq!(a["tpot_ms"], b["tpot_ms"]);
+}
+
+#[test]
+fn replays_the_real_azure_and_mooncake_traces() {
+    for (rel, n) in [
+        ("traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv", 19_366),
+        ("traces/mooncake/conversation_trace.jsonl", 12_031),
+    ] {
+        let Some(trace) = shared(rel) else { continue };
+        let dir = scratch("trace");
+        let yaml = SMALL
+            .replace("model: llama-3.1-8b", "model: llama-3.1-8b\nrequests: none")
+            .replace("requests: 300\n", "")
+            .replace(
+                "  kind: poisson\n  rate: 20\n  isl: 512\n  osl: 64\n",
+                &format!("  kind: trace\n  trace: {}\n", trace.display()),
+            )
+            .replace(
+                "replicas: 1\n      config: {tensorParallelSize: 1, maxBatchSize: 64",
+                "replicas: 8\n      config: {tensorParallelSize: 1, maxBatchSize: 64",
+            )
+            .replace("prefill:\n      replicas: 1", "prefill:\n      replicas: 8");
+        let f = write(&dir, "trace.yaml", &yaml);
+        let v = run_json(&[&f], &["--set", "workload.speedup=4"]);
+        let r = &v["requests"];
+        assert_eq!(r["arrived"], n, "{rel}");
+        let total =
+            r["completed"].as_u64().unwrap() + r["rejected"].as_u64().unwrap() + r["timed_out"].as_u64().unwrap();
+        assert_eq!(total, n as u64);
+        // replayed 4x faster: about a quarter of the trace's hour
+        let sim_s = v["sim"]["simulated_s"].as_f64().unwrap();
+        assert!(sim_s > 800.0 && sim_s < 1200.0, "{rel}: {sim_s}");
+    }
+}

@@ -16,7 +16,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use crate::cluster::capacity::{memory_plan, PoolMemory, PREFILL_MEMORY_FRACTION};
 use crate::cluster::config::{ClusterConfig, Mode, RouterPolicy};
-use crate::cost::{kv_link_lanes, StepShape, WorkerCost};
+use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
 use crate::engine::{EventQueue, SimTime};
 use crate::hardware::HardwareProfile;
 use crate::metrics::{Outcome, RequestRecord, RunMetrics, TimeseriesRow};
@@ -151,7 +151,8 @@ enum Ev {
     XferSetup(u32, u32),
     LinkWake(u32, u64),
     StepDone(u32),
-    Timeout(u32, u32),
+    /// The earliest deadline in `Sim::deadlines` has come.
+    TimeoutCheck,
     Sample,
 }
 
@@ -230,8 +231,8 @@ struct Sim<'a> {
     prefill: Vec<PrefillWorker>,
     links: Vec<Link>,
     gen: Vec<GenWorker>,
-    prefill_cost: Option<WorkerCost>,
-    gen_cost: WorkerCost,
+    prefill_cost: Option<StepTimer>,
+    gen_cost: StepTimer,
     kv_bytes_per_tok: u64,
     block_bytes: u64,
     rr_next: usize,
@@ -246,6 +247,11 @@ struct Sim<'a> {
     closed_issued: u64,
     last_sample: SampleMark,
     timeout_ns: u64,
+    /// `(deadline, slot, gen)` of requests in arrival order. The timeout is the same for every
+    /// request, so deadlines are sorted and one pending event covers them all (instead of one heap
+    /// entry per request).
+    deadlines: VecDeque<(u64, u32, u32)>,
+    timeout_armed: bool,
     max_concurrent: u64,
     max_input: u32,
     max_output: u32,
@@ -335,8 +341,8 @@ impl<'a> Sim<'a> {
                 for _ in 0..d.replicas {
                     gen.push(new_gen_worker(dplan.kv_capacity_tok, d.max_batch_size, u64::MAX));
                 }
-                prefill_cost = Some(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend));
-                gen_cost = WorkerCost::new(model, hw, wd, kd, d.tp, c.backend);
+                prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend)));
+                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.tp, c.backend));
                 max_input = p.max_input_length;
                 max_output = d.max_output_length;
                 m.prefill_replicas = p.replicas;
@@ -363,7 +369,7 @@ impl<'a> Sim<'a> {
                     gen.push(new_gen_worker(plan.kv_capacity_tok, a.max_batch_size, a.max_batch_tokens as u64));
                 }
                 prefill_cost = None;
-                gen_cost = WorkerCost::new(model, hw, wd, kd, a.tp, c.backend);
+                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.tp, c.backend));
                 max_input = a.max_input_length;
                 max_output = a.max_output_length;
                 m.decode_replicas = a.replicas;
@@ -396,6 +402,8 @@ impl<'a> Sim<'a> {
             closed_issued: 0,
             last_sample: SampleMark::default(),
             timeout_ns: c.frontend.request_timeout_ns,
+            deadlines: VecDeque::new(),
+            timeout_armed: false,
             max_concurrent: c.frontend.max_concurrent_requests as u64,
             max_input,
             max_output,
@@ -427,7 +435,7 @@ impl<'a> Sim<'a> {
                 Ev::XferSetup(slot, g) => self.on_xfer_setup(now, slot, g),
                 Ev::LinkWake(l, g) => self.on_link_wake(now, l, g),
                 Ev::StepDone(w) => self.on_step_done(now, w),
-                Ev::Timeout(slot, g) => self.on_timeout(now, slot, g),
+                Ev::TimeoutCheck => self.on_timeout_check(now),
                 Ev::Sample => self.on_sample(now),
             }
         }
@@ -504,7 +512,7 @@ impl<'a> Sim<'a> {
         r.output_tok = output_tok;
         let g = r.gen;
         self.in_system += 1;
-        self.q.schedule(now.saturating_add(self.timeout_ns), Ev::Timeout(slot, g));
+        self.deadlines.push_back((now.saturating_add(self.timeout_ns), slot, g));
         match self.input.cluster.mode {
             Mode::Disaggregated => {
                 self.reqs[slot as usize].stage = Stage::PrefillQueue;
@@ -521,6 +529,7 @@ impl<'a> Sim<'a> {
                 self.try_admit(now, w);
             }
         }
+        self.arm_timeout();
     }
 
     /// Closed loop: the client whose request just ended sends its next one.
@@ -625,6 +634,33 @@ impl<'a> Sim<'a> {
         self.client_next(now);
     }
 
+    /// Keeps one `TimeoutCheck` pending at the earliest deadline of a request still alive.
+    fn arm_timeout(&mut self) {
+        if self.timeout_armed {
+            return;
+        }
+        while let Some(&(deadline, slot, g)) = self.deadlines.front() {
+            if self.alive(slot, g) {
+                self.q.schedule(deadline, Ev::TimeoutCheck);
+                self.timeout_armed = true;
+                return;
+            }
+            self.deadlines.pop_front();
+        }
+    }
+
+    fn on_timeout_check(&mut self, now: u64) {
+        self.timeout_armed = false;
+        while let Some(&(deadline, slot, g)) = self.deadlines.front() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_front();
+            self.on_timeout(now, slot, g);
+        }
+        self.arm_timeout();
+    }
+
     fn on_timeout(&mut self, now: u64, slot: u32, g: u32) {
         if !self.alive(slot, g) {
             return;
@@ -699,7 +735,7 @@ impl<'a> Sim<'a> {
             self.prefill[w].batch = batch;
             return;
         }
-        let dur = self.prefill_cost.as_ref().expect("disaggregated mode has a prefill cost").step_ns(&shape);
+        let dur = self.prefill_cost.as_mut().expect("disaggregated mode has a prefill cost").step_ns(&shape);
         let pw = &mut self.prefill[w];
         pw.held_tok += tok;
         pw.busy = true;

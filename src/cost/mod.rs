@@ -198,7 +198,65 @@ impl WorkerCost {
 
     /// Total step time rounded to whole nanoseconds (at least 1).
     pub fn step_ns(&self, s: &StepShape) -> u64 {
-        (self.step(s).total_ns().round() as u64).max(1)
+        ((self.step(s).total_ns() + 0.5) as u64).max(1)
+    }
+
+    /// The part of a step that depends only on the tokens `m` it pushes through the layers:
+    /// layer GEMMs, all-reduces and elementwise kernels (whole model).
+    fn dense_ns(&self, m: u64) -> f64 {
+        let b = self.step(&StepShape { prefill_tok: m, ..Default::default() });
+        b.gemm_ns - self.lm_head_ns(0) + b.allreduce_ns + b.elementwise_ns
+    }
+
+    fn lm_head_ns(&self, logits: u64) -> f64 {
+        gemm_ns(&self.hw, self.weights_dtype, logits, self.lm_head.0, self.lm_head.1)
+    }
+}
+
+/// [`WorkerCost::step_ns`] with the token-count-dependent part memoized: a simulation evaluates
+/// millions of steps whose token counts repeat, and that part costs a log-log interpolation.
+/// Gives the same nanoseconds as `step_ns` up to float rounding.
+#[derive(Debug, Clone)]
+pub struct StepTimer {
+    cost: WorkerCost,
+    dense_by_m: Vec<f64>,
+}
+
+impl StepTimer {
+    /// Token counts below this are memoized (larger ones, rare, are computed each time).
+    const MEMO_TOK: usize = 1 << 16;
+
+    pub fn new(cost: WorkerCost) -> Self {
+        StepTimer { cost, dense_by_m: Vec::new() }
+    }
+
+    pub fn cost(&self) -> &WorkerCost {
+        &self.cost
+    }
+
+    pub fn step_ns(&mut self, s: &StepShape) -> u64 {
+        let m = s.decode_seqs + s.prefill_tok;
+        if m == 0 {
+            return 1;
+        }
+        let dense = if (m as usize) < Self::MEMO_TOK {
+            let i = m as usize;
+            if self.dense_by_m.len() <= i {
+                self.dense_by_m.resize(i + 1, f64::NAN);
+            }
+            if self.dense_by_m[i].is_nan() {
+                self.dense_by_m[i] = self.cost.dense_ns(m);
+            }
+            self.dense_by_m[i]
+        } else {
+            self.cost.dense_ns(m)
+        };
+        let c = &self.cost;
+        let attn = decode_attention_ns(&c.hw, s.decode_ctx_tok, c.kv_bytes_per_tok_layer_gpu)
+            + prefill_attention_ns(&c.hw, c.heads_per_gpu, c.head_dim, s.prefill_pairs);
+        let total =
+            dense + c.lm_head_ns(s.decode_seqs + s.prefill_seqs) + attn * c.layers + step_overhead_ns(c.backend);
+        ((total + 0.5) as u64).max(1)
     }
 }
 
@@ -260,6 +318,22 @@ mod tests {
         let rdma = kv_transfer_ns(&hw.rdma, 4, bytes) - hw.rdma.setup_ns as f64;
         let tcp = kv_transfer_ns(&hw.tcp, 4, bytes) - hw.tcp.setup_ns as f64;
         assert!((tcp / rdma - 2.4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn memoized_step_time_matches_direct() {
+        let m = ModelSpec::preset("qwen3-32b").unwrap();
+        let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, Dtype::Fp8, 2, Backend::Vllm);
+        let mut t = StepTimer::new(w.clone());
+        for (seqs, ctx, pre) in [(1, 10, 0), (64, 64_000, 0), (3, 900, 2000), (0, 0, 70_000), (256, 500_000, 100)] {
+            let mut s = StepShape { decode_seqs: seqs, decode_ctx_tok: ctx, ..Default::default() };
+            if pre > 0 {
+                s.add_prefill(pre, 100);
+            }
+            let (a, b) = (w.step_ns(&s) as f64, t.step_ns(&s) as f64);
+            assert!((a - b).abs() <= 2.0, "{a} vs {b} for {s:?}");
+            assert_eq!(t.step_ns(&s) as f64, b, "memoized value is stable");
+        }
     }
 
     #[test]

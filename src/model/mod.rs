@@ -123,23 +123,26 @@ impl ModelSpec {
         })
     }
 
-    /// A preset name, or else a path to a Hugging Face `config.json`.
+    /// A preset name, a path to a Hugging Face `config.json`, or a directory holding one (a downloaded
+    /// model), relative to `base_dir` when given. A name that is none of these is an unknown preset:
+    /// a Hugging Face id such as `Qwen/Qwen3-0.6B` looks like a path but is not one.
     pub fn resolve(name_or_path: &str, base_dir: Option<&Path>) -> Result<ModelSpec, ModelError> {
-        match ModelSpec::preset(name_or_path) {
-            Ok(m) => Ok(m),
-            Err(e) => {
-                let looks_like_path =
-                    name_or_path.ends_with(".json") || name_or_path.contains(std::path::MAIN_SEPARATOR);
-                if !looks_like_path {
-                    return Err(e);
-                }
-                let p = Path::new(name_or_path);
-                let full = match base_dir {
-                    Some(b) if p.is_relative() && !p.exists() => b.join(p),
-                    _ => p.to_path_buf(),
-                };
-                ModelSpec::from_hf_config(&full)
-            }
+        let name = name_or_path.trim();
+        let unknown = match ModelSpec::preset(name) {
+            Ok(m) => return Ok(m),
+            Err(e) => e,
+        };
+        let p = Path::new(name);
+        let full = match base_dir {
+            Some(b) if p.is_relative() => b.join(p),
+            _ => p.to_path_buf(),
+        };
+        if full.is_dir() {
+            ModelSpec::from_hf_config(&full.join("config.json"))
+        } else if full.exists() || name.ends_with(".json") {
+            ModelSpec::from_hf_config(&full)
+        } else {
+            Err(unknown)
         }
     }
 

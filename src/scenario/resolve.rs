@@ -10,7 +10,7 @@
 //! kvCacheMemoryFraction 0.8; kvTransfer tcp, no compression, 16 transfers in flight, 512 KiB blocks;
 //! workload kind poisson, gamma cv 1, trace speedup 1; seed 42; price from the hardware profile.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::error::ScenarioError;
 use super::settings::{Settings, Val, Value};
@@ -365,26 +365,10 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     Ok(scenario)
 }
 
-/// A preset, a `config.json` path, or a directory holding a `config.json` (a downloaded Hugging Face model),
-/// relative to the file that names it. A name that is neither a preset nor an existing path is reported as an
-/// unknown preset (a Hugging Face id such as `Qwen/Qwen3-0.6B` looks like a path but is not one).
+/// A preset, a `config.json` path, or a directory holding one, relative to the file that names it
+/// (see [`ModelSpec::resolve`]).
 fn model(t: &str, v: &Val) -> Res<ModelSpec> {
-    let t = t.trim();
-    let fail = |e: crate::model::ModelError| ScenarioError::invalid(&v.origin, &v.field, e.to_string());
-    let p = Path::new(t);
-    let full = match &v.base_dir {
-        Some(b) if p.is_relative() => b.join(p),
-        _ => p.to_path_buf(),
-    };
-    if ModelSpec::preset(t).is_err() {
-        if full.is_dir() {
-            return ModelSpec::from_hf_config(&full.join("config.json")).map_err(fail);
-        }
-        if !full.exists() && !p.exists() && !t.ends_with(".json") {
-            return Err(fail(ModelSpec::preset(t).expect_err("not a preset")));
-        }
-    }
-    ModelSpec::resolve(t, v.base_dir.as_deref()).map_err(fail)
+    ModelSpec::resolve(t, v.base_dir.as_deref()).map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e.to_string()))
 }
 
 fn mode_name(m: Mode) -> &'static str {
