@@ -907,10 +907,7 @@ impl<'a> Sim<'a> {
             self.gen[d].waiting.pop_front();
             let w = &mut self.gen[d];
             w.used_tok += need;
-            let usage = w.used_tok as f64 / w.cap_tok.max(1) as f64;
-            if usage > self.m.kv_peak_usage {
-                self.m.kv_peak_usage = usage;
-            }
+            note_kv_usage(&mut self.m, w);
             let r = &mut self.reqs[slot as usize];
             r.reserved_tok = need;
             if !r.admitted_once {
@@ -1056,10 +1053,7 @@ impl<'a> Sim<'a> {
             budget -= c;
             w.step_locals.push((slot, c as u32));
         }
-        let usage = w.used_tok as f64 / w.cap_tok.max(1) as f64;
-        if usage > self.m.kv_peak_usage {
-            self.m.kv_peak_usage = usage;
-        }
+        note_kv_usage(&mut self.m, w);
         let dur = self.gen_cost.step_ns(&shape);
         w.busy = true;
         w.step_start = now;
@@ -1203,6 +1197,14 @@ impl<'a> Sim<'a> {
         if self.in_system > 0 || more_arrivals {
             self.q.schedule(now + self.input.timeseries_interval_ns, Ev::Sample);
         }
+    }
+}
+
+/// KV use only grows at admission and at step start, so checking there catches every peak.
+fn note_kv_usage(m: &mut RunMetrics, w: &GenWorker) {
+    let usage = w.used_tok as f64 / w.cap_tok.max(1) as f64;
+    if usage > m.kv_peak_usage {
+        m.kv_peak_usage = usage;
     }
 }
 
