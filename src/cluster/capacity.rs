@@ -7,6 +7,15 @@ use crate::model::{Dtype, ModelSpec};
 /// `gpu_memory_utilization` and TensorRT-LLM's `free_gpu_memory_fraction` both default to 0.9.
 pub const PREFILL_MEMORY_FRACTION: f64 = 0.9;
 
+/// Token budget of one step of a disaggregated decode worker (decode tokens plus the chunk of a
+/// preempted sequence being recomputed): TensorRT-LLM's default `max_num_tokens`, 8192.
+pub const DECODE_RECOMPUTE_CHUNK_TOK: u64 = 8192;
+
+/// Largest step of a decode worker: its whole batch, or a full recompute budget.
+pub fn decode_step_tok(max_batch_size: u32) -> u64 {
+    (max_batch_size as u64).max(DECODE_RECOMPUTE_CHUNK_TOK)
+}
+
 /// Peak activation memory of one step of `max_step_tok` tokens (`max_seqs` of them producing logits)
 /// on one GPU: the widest live tensors (input, QKV, gate+up, output of a layer) in bf16 plus fp32
 /// logits: `tok * (2 hidden + qkv/tp + 2 inter/tp) * 2 + seqs * vocab/tp * 4` bytes.

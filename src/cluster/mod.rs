@@ -4,9 +4,10 @@ pub mod capacity;
 pub mod config;
 pub mod sim;
 
-use crate::cluster::capacity::{memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
+use crate::cluster::capacity::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
 use crate::cluster::config::{Compression, Mode};
 use crate::scenario::Scenario;
+use crate::workload::spec::{Arrival, WorkloadSpec};
 
 const GB: f64 = 1e9;
 
@@ -38,12 +39,27 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), String> {
         }
         Ok(plan)
     };
+    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency }, .. } = &s.workload {
+        if *concurrency > c.frontend.max_concurrent_requests {
+            return Err(format!(
+                "workload.concurrency: {concurrency} clients exceed the frontend's maxConcurrentRequests ({}): \
+                 the extra clients would only be rejected; expected at most {}",
+                c.frontend.max_concurrent_requests, c.frontend.max_concurrent_requests
+            ));
+        }
+    }
     match c.mode {
         Mode::Disaggregated => {
             let p = &c.prefill;
             check("prefill", p.tp, PREFILL_MEMORY_FRACTION, p.max_batch_tokens as u64, p.max_batch_size as u64)?;
             let d = &c.decode;
-            check("decode", d.tp, d.kv_cache_memory_fraction, d.max_batch_size as u64, d.max_batch_size as u64)?;
+            check(
+                "decode",
+                d.tp,
+                d.kv_cache_memory_fraction,
+                decode_step_tok(d.max_batch_size),
+                d.max_batch_size as u64,
+            )?;
         }
         Mode::Aggregated => {
             let a = &c.aggregated;

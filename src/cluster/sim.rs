@@ -14,7 +14,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::cluster::capacity::{memory_plan, PoolMemory, PREFILL_MEMORY_FRACTION};
+use crate::cluster::capacity::{
+    decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
+};
 use crate::cluster::config::{ClusterConfig, Mode, RouterPolicy};
 use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
 use crate::engine::{EventQueue, SimTime};
@@ -244,7 +246,9 @@ struct Sim<'a> {
     series: Vec<TimeseriesRow>,
     traffic: Traffic,
     pending_open: Option<RequestSpec>,
-    closed_issued: u64,
+    /// Closed loop: requests scheduled so far, and rejections in a row at one instant.
+    closed_scheduled: u64,
+    zero_time_rejections: (u64, u64),
     last_sample: SampleMark,
     timeout_ns: u64,
     /// `(deadline, slot, gen)` of requests in arrival order. The timeout is the same for every
@@ -310,7 +314,7 @@ impl<'a> Sim<'a> {
                     PoolMemory {
                         tp: d.tp,
                         fraction: d.kv_cache_memory_fraction,
-                        max_step_tok: d.max_batch_size as u64,
+                        max_step_tok: decode_step_tok(d.max_batch_size),
                         max_seqs: d.max_batch_size as u64,
                     },
                 );
@@ -339,7 +343,7 @@ impl<'a> Sim<'a> {
                     });
                 }
                 for _ in 0..d.replicas {
-                    gen.push(new_gen_worker(dplan.kv_capacity_tok, d.max_batch_size, u64::MAX));
+                    gen.push(new_gen_worker(dplan.kv_capacity_tok, d.max_batch_size, DECODE_RECOMPUTE_CHUNK_TOK));
                 }
                 prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend)));
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.tp, c.backend));
@@ -399,7 +403,8 @@ impl<'a> Sim<'a> {
             series: Vec::new(),
             traffic,
             pending_open: None,
-            closed_issued: 0,
+            closed_scheduled: 0,
+            zero_time_rejections: (0, 0),
             last_sample: SampleMark::default(),
             timeout_ns: c.frontend.request_timeout_ns,
             deadlines: VecDeque::new(),
@@ -423,6 +428,7 @@ impl<'a> Sim<'a> {
                 for _ in 0..n {
                     self.q.schedule(0, Ev::Arrival);
                 }
+                self.closed_scheduled = n;
             }
         }
         if self.input.timeseries_interval_ns > 0 {
@@ -463,7 +469,6 @@ impl<'a> Sim<'a> {
                 spec
             }
             Traffic::Closed { next_lengths, .. } => {
-                self.closed_issued += 1;
                 let (i, o) = next_lengths();
                 RequestSpec { arrival_ns: now, input_tok: i, output_tok: o }
             }
@@ -501,6 +506,7 @@ impl<'a> Sim<'a> {
                 });
             }
             self.m.makespan_ns = self.m.makespan_ns.max(now);
+            self.note_rejection(now);
             self.client_next(now);
             return;
         }
@@ -534,11 +540,24 @@ impl<'a> Sim<'a> {
 
     /// Closed loop: the client whose request just ended sends its next one.
     fn client_next(&mut self, now: u64) {
-        if let Traffic::Closed { max_requests, stop_at_ns, .. } = &self.traffic {
-            if self.closed_issued < *max_requests && now < *stop_at_ns {
+        if let Traffic::Closed { max_requests, stop_at_ns, concurrency, .. } = &self.traffic {
+            if self.closed_scheduled < *max_requests && now < *stop_at_ns && !self.clients_gave_up(*concurrency) {
                 self.q.schedule(now, Ev::Arrival);
+                self.closed_scheduled += 1;
             }
         }
+    }
+
+    /// A closed loop whose every request is refused (e.g. prompts longer than `maxInputLength`)
+    /// would re-send at the same instant forever: after this many refusals in a row without the
+    /// clock moving, its clients stop.
+    fn clients_gave_up(&self, concurrency: u32) -> bool {
+        self.zero_time_rejections.1 > 64 * concurrency.max(1) as u64
+    }
+
+    fn note_rejection(&mut self, now: u64) {
+        let (t, n) = self.zero_time_rejections;
+        self.zero_time_rejections = if t == now { (t, n + 1) } else { (now, 1) };
     }
 
     fn alloc(&mut self) -> u32 {
@@ -671,8 +690,13 @@ impl<'a> Sim<'a> {
             // Entries left in queues are skipped later by their stale generation.
             Stage::PrefillQueue => self.free(slot),
             Stage::DecodeWaiting => {
-                self.release_prefill_hold(now, slot);
+                let w = self.reqs[slot as usize].decode_worker as usize;
+                if self.release_prefill_hold(slot) {
+                    self.dispatch_prefill(now);
+                }
                 self.free(slot);
+                // it may have been the head of the queue that did not fit
+                self.try_admit(now, w);
             }
             // The batch or transfer in progress finishes; its resources are released then.
             Stage::Prefilling | Stage::Transferring => self.reqs[slot as usize].cancelled = true,
@@ -747,15 +771,15 @@ impl<'a> Sim<'a> {
     fn on_prefill_done(&mut self, now: u64, w: u32) {
         let w = w as usize;
         let pw = &mut self.prefill[w];
-        pw.busy = false;
         pw.busy_ns += now - pw.step_start;
+        // the worker stays busy until its batch is handed on, so nothing starts a batch on it meanwhile
         let batch = std::mem::take(&mut pw.batch);
         for &(slot, g) in &batch {
             if self.reqs[slot as usize].gen != g {
                 continue;
             }
             if self.reqs[slot as usize].cancelled {
-                self.release_prefill_hold(now, slot);
+                self.release_prefill_hold(slot);
                 self.free(slot);
                 continue;
             }
@@ -768,33 +792,45 @@ impl<'a> Sim<'a> {
             self.try_admit(now, d);
         }
         self.prefill[w].batch = batch;
+        self.prefill[w].busy = false;
         self.dispatch_prefill(now);
     }
 
-    fn release_prefill_hold(&mut self, now: u64, slot: u32) {
+    /// Frees the prompt KV a prefill worker still holds for `slot`. Returns whether it freed any;
+    /// the caller dispatches waiting prefills once it is done with its own bookkeeping (starting a
+    /// batch from in here would race with the batch being finished).
+    fn release_prefill_hold(&mut self, slot: u32) -> bool {
         let r = &mut self.reqs[slot as usize];
-        if r.held_prefill_tok > 0 {
-            let pw = &mut self.prefill[r.prefill_worker as usize];
-            pw.held_tok -= r.held_prefill_tok as u64;
-            r.held_prefill_tok = 0;
-            self.dispatch_prefill(now);
+        if r.held_prefill_tok == 0 {
+            return false;
         }
+        let pw = &mut self.prefill[r.prefill_worker as usize];
+        pw.held_tok -= r.held_prefill_tok as u64;
+        r.held_prefill_tok = 0;
+        true
     }
 
     // ---- KV transfer -------------------------------------------------------------------------
 
+    /// Starts the transfer now if the link has a free slot and nobody queued before it, else queues.
     fn start_transfer(&mut self, now: u64, slot: u32) {
         let r = &self.reqs[slot as usize];
         let l = r.prefill_worker as usize;
         let g = r.gen;
         let link = &mut self.links[l];
-        if link.in_flight < link.max_in_flight {
-            link.in_flight += 1;
-            let setup = link.setup_ns;
-            self.q.schedule(now + setup, Ev::XferSetup(slot, g));
+        if link.in_flight < link.max_in_flight && link.queue.is_empty() {
+            self.begin_transfer(now, slot);
         } else {
             link.queue.push_back((slot, g));
         }
+    }
+
+    fn begin_transfer(&mut self, now: u64, slot: u32) {
+        let r = &self.reqs[slot as usize];
+        let link = &mut self.links[r.prefill_worker as usize];
+        link.in_flight += 1;
+        let at = now + link.setup_ns;
+        self.q.schedule(at, Ev::XferSetup(slot, r.gen));
     }
 
     fn transfer_bytes(&self, input_tok: u32) -> u64 {
@@ -804,6 +840,14 @@ impl<'a> Sim<'a> {
 
     fn on_xfer_setup(&mut self, now: u64, slot: u32, g: u32) {
         debug_assert_eq!(self.reqs[slot as usize].gen, g);
+        if self.reqs[slot as usize].cancelled {
+            // timed out during the handshake: no bytes are sent
+            let l = self.reqs[slot as usize].prefill_worker as usize;
+            self.links[l].in_flight -= 1;
+            self.on_transfer_done(now, slot, g);
+            self.start_queued_transfers(now, l);
+            return;
+        }
         let bytes = self.transfer_bytes(self.reqs[slot as usize].input_tok) as f64;
         let l = self.reqs[slot as usize].prefill_worker;
         let link = &mut self.links[l as usize];
@@ -862,14 +906,15 @@ impl<'a> Sim<'a> {
                 self.on_transfer_done(now, slot, g);
                 continue;
             }
-            self.reqs[slot as usize].t_xfer_start = now;
-            self.start_transfer(now, slot);
+            self.begin_transfer(now, slot);
         }
     }
 
     fn on_transfer_done(&mut self, now: u64, slot: u32, g: u32) {
         debug_assert_eq!(self.reqs[slot as usize].gen, g);
-        self.release_prefill_hold(now, slot);
+        if self.release_prefill_hold(slot) {
+            self.dispatch_prefill(now);
+        }
         let r = &mut self.reqs[slot as usize];
         let d = r.decode_worker as usize;
         self.gen[d].incoming -= 1;
@@ -890,18 +935,24 @@ impl<'a> Sim<'a> {
 
     /// Admits waiting requests in FIFO order while a batch slot and their KV fit.
     fn try_admit(&mut self, now: u64, d: usize) {
+        if !self.gen[d].busy {
+            self.purge_zombies(d);
+        }
         while let Some(&(slot, g)) = self.gen[d].waiting.front() {
             if !self.alive(slot, g) {
                 self.gen[d].waiting.pop_front();
                 continue;
             }
             let w = &self.gen[d];
-            if w.occupied() >= w.max_batch as u64 {
+            let occupied = w.occupied();
+            if occupied >= w.max_batch as u64 {
                 break;
             }
             let r = &self.reqs[slot as usize];
             let need = if r.local_prefill { r.input_tok as u64 + r.generated as u64 + 1 } else { r.input_tok as u64 };
-            if w.used_tok + need > w.cap_tok {
+            // leave room for the next token of every sequence in the batch, this one included, so
+            // an admitted sequence is not preempted by the very step it joins
+            if w.used_tok + need + occupied + 1 > w.cap_tok {
                 break;
             }
             self.gen[d].waiting.pop_front();
@@ -1108,7 +1159,9 @@ impl<'a> Sim<'a> {
             r.admit_seq = self.admit_seq;
             w.running.push(slot);
             w.running_ctx += r.input_tok as u64 + r.generated as u64;
-            if r.generated >= r.output_tok {
+            if r.cancelled {
+                // timed out: stays a zombie in the batch until the purge frees it
+            } else if r.generated >= r.output_tok {
                 finished_now.push(slot);
             } else {
                 w.finish.push(Reverse((step + (r.output_tok - r.generated) as u64, slot, r.gen, step)));
@@ -1154,8 +1207,10 @@ impl<'a> Sim<'a> {
 
     fn on_sample(&mut self, now: u64) {
         let prev = self.last_sample;
-        let prefill_busy: u64 = self.prefill.iter().map(|w| w.busy_ns).sum();
-        let decode_busy: u64 = self.gen.iter().map(|w| w.busy_ns).sum();
+        // busy time up to now, including steps still running, so no interval gets more than its length
+        let prefill_busy: u64 =
+            self.prefill.iter().map(|w| w.busy_ns + if w.busy { now - w.step_start } else { 0 }).sum();
+        let decode_busy: u64 = self.gen.iter().map(|w| w.busy_ns + if w.busy { now - w.step_start } else { 0 }).sum();
         let dt = (now - prev.t).max(1) as f64;
         let kv_bytes = |tok: u64| tok * self.kv_bytes_per_tok;
         let row = TimeseriesRow {
@@ -1190,11 +1245,7 @@ impl<'a> Sim<'a> {
             prefill_busy,
             decode_busy,
         };
-        let more_arrivals = match &self.traffic {
-            Traffic::Open(_) => self.pending_open.is_some(),
-            Traffic::Closed { .. } => false,
-        };
-        if self.in_system > 0 || more_arrivals {
+        if self.in_system > 0 || !self.q.is_empty() {
             self.q.schedule(now + self.input.timeseries_interval_ns, Ev::Sample);
         }
     }
