@@ -27,6 +27,25 @@ enum Command {
     Run(RunArgs),
     /// Time one prefill batch or decode step and show where the time goes.
     Cost(CostArgs),
+    /// Fit the cost model to microbenchmark data and write a calibrated profile.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Directory of measurements: aiconfigurator-style CSVs, vidur profiles, nccl-tests logs,
+    /// KV-transfer tables (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Write the profile here (TOML).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write report.md, fit_points.csv and measured-vs-fitted plots here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Profile name (default: the --out file's stem, else h100-sxm).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Args)]
@@ -98,6 +117,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Cost(a) => cmd_cost(a),
+        Command::Calibrate(a) => cmd_calibrate(a),
     };
     match result {
         Ok(code) => code,
@@ -145,6 +165,40 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
+    use pdsim::calibrate::{fit, readers, report};
+    let name = a
+        .name
+        .clone()
+        .or_else(|| a.out.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "h100-sxm".into());
+    let started = std::time::Instant::now();
+    let data = readers::load_dir(&a.data)?;
+    eprintln!(
+        "read {} files: {} GEMM, {} prefill and {} decode attention, {} collective, {} KV transfer rows ({:.1} s)",
+        data.files.len(),
+        data.gemm.len(),
+        data.context_attention.len(),
+        data.generation_attention.len(),
+        data.collectives.len(),
+        data.kv_transfer.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let out = fit::fit_all(&data, &a.data, &name, pdsim::calibrate::models::H100_PEAKS);
+    if let Some(path) = &a.out {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let file = path.file_name().context("--out needs a file name")?.to_string_lossy().into_owned();
+        pdsim::report::write_atomic(dir, &file, out.calibration.to_toml().as_bytes())?;
+    }
+    if let Some(dir) = &a.report {
+        report::write(dir, &out.calibration, &out.points)?;
+    }
+    print!("{}", report::markdown(&out.calibration));
+    eprintln!("fitted in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
     let model = ModelSpec::resolve(&a.model, None)?;
     let hw = HardwareProfile::by_name(&a.hardware)?;
@@ -185,7 +239,7 @@ fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
     };
     if a.json {
         let v = serde_json::json!({
-            "model": model.name, "hardware": hw.name, "backend": backend.name(), "tp": a.tp,
+            "model": model.name, "hardware": hw.name, "calibrated": cost.is_calibrated(), "backend": backend.name(), "tp": a.tp,
             "phase": match a.phase { Phase::Prefill => "prefill", Phase::Decode => "decode" },
             "batch": a.batch, "isl": a.isl, "ctx": a.ctx,
             "time_ms": total_ms,

@@ -4,6 +4,7 @@
 //! edge ([`scenario`], [`workload`] readers) into plain structs; the engine ([`engine`], [`cluster`]) runs
 //! on those structs with no I/O and emits [`metrics`]; [`report`] turns metrics into files and tables.
 
+pub mod calibrate;
 pub mod cluster;
 pub mod cost;
 pub mod engine;

@@ -2,7 +2,9 @@
 //! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
 //! cites its measurements; the formulas are here.
 
+use crate::calibrate::models::{AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams};
 use crate::cluster::config::{Backend, KvBackend};
+use crate::hardware::calibrated::Calibration;
 use crate::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
 use crate::model::{Dtype, ModelSpec};
 
@@ -139,6 +141,50 @@ pub struct WorkerCost {
     kv_bytes_per_tok_layer_gpu: u64,
     /// Bytes read and written by elementwise kernels (norms, RoPE, SiLU-mul) per token per layer.
     elementwise_bytes_per_tok_layer: u64,
+    /// Fitted kernels of the hardware's calibrated profile, for this worker's framework and dtypes.
+    fitted: Option<Fitted>,
+}
+
+/// The calibrated fits one worker uses; any family without a fit keeps the spec roofline.
+#[derive(Debug, Clone)]
+struct Fitted {
+    gemm: Option<(GemmParams, f64, f64)>,
+    context_attention: Option<ContextAttentionParams>,
+    generation_attention: Option<GenerationAttentionParams>,
+    allreduce: Option<AllReduceParams>,
+    hbm: f64,
+    overhead_ns: f64,
+    kv_heads_per_gpu: f64,
+    kv_elem_bytes: f64,
+}
+
+impl Fitted {
+    fn new(cal: &Calibration, backend: Backend, weights: Dtype, kv: Dtype, tp: u32, kv_heads_per_gpu: u64) -> Fitted {
+        let fw = Calibration::kernel_framework(backend.name());
+        let peaks = cal.peaks;
+        let gemm = cal.gemm(fw, weights.name()).map(|g| {
+            let (peak, elem) = match weights {
+                Dtype::Bf16 => (peaks.bf16_flops, 2.0),
+                Dtype::Fp8 => (peaks.fp8_flops, 1.0),
+            };
+            (g.params, peak, elem)
+        });
+        // the framework's own all-reduce kernel (vLLM and SGLang decode under CUDA graphs)
+        let ar_kernel = match backend {
+            Backend::Trtllm => "trtllm",
+            Backend::Vllm | Backend::Sglang => "vllm_graph",
+        };
+        Fitted {
+            gemm,
+            context_attention: cal.context_attention(fw, 2, kv.bytes()).map(|a| a.params),
+            generation_attention: cal.generation_attention(fw, kv.bytes()).map(|a| a.params),
+            allreduce: if tp > 1 { cal.allreduce(ar_kernel, tp).map(|a| a.params) } else { None },
+            hbm: peaks.hbm_bytes_per_s,
+            overhead_ns: cal.step_overhead_us(backend.name()).unwrap_or(0.0) * 1e3,
+            kv_heads_per_gpu: kv_heads_per_gpu as f64,
+            kv_elem_bytes: kv.bytes() as f64,
+        }
+    }
 }
 
 impl WorkerCost {
@@ -147,7 +193,10 @@ impl WorkerCost {
         let h = model.hidden_size;
         let kv_heads_per_gpu = model.num_kv_heads.div_ceil(t);
         let act = 2; // activations stay bf16 even with fp8 weights
+        let fitted =
+            hw.calibration.as_deref().map(|cal| Fitted::new(cal, backend, weights, kv, tp.max(1), kv_heads_per_gpu));
         WorkerCost {
+            fitted,
             hw: hw.clone(),
             weights_dtype: weights,
             tp: tp.max(1),
@@ -175,24 +224,16 @@ impl WorkerCost {
 
     /// Time of one step and where it goes. See [`StepShape`].
     pub fn step(&self, s: &StepShape) -> StepBreakdown {
-        let hw = &self.hw;
         let m = s.decode_seqs + s.prefill_tok;
         if m == 0 {
             return StepBreakdown::default();
         }
-        let per_layer_gemm: f64 = self.layer_gemms.iter().map(|&(n, k)| gemm_ns(hw, self.weights_dtype, m, n, k)).sum();
-        let logits = s.decode_seqs + s.prefill_seqs;
-        let lm = gemm_ns(hw, self.weights_dtype, logits, self.lm_head.0, self.lm_head.1);
-        let attn = decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu)
-            + prefill_attention_ns(hw, self.heads_per_gpu, self.head_dim, s.prefill_pairs);
-        let ar = 2.0 * allreduce_ns(hw, self.tp, m * self.hidden * 2);
-        let elementwise = (m * self.elementwise_bytes_per_tok_layer) as f64 / hw.decode_attn_bytes_per_s * 1e9;
         StepBreakdown {
-            gemm_ns: per_layer_gemm * self.layers + lm,
-            attention_ns: attn * self.layers,
-            allreduce_ns: ar * self.layers,
-            elementwise_ns: elementwise * self.layers,
-            overhead_ns: step_overhead_ns(self.backend),
+            gemm_ns: self.layer_gemm_ns(m) * self.layers + self.lm_head_ns(s.decode_seqs + s.prefill_seqs),
+            attention_ns: self.attention_ns(s),
+            allreduce_ns: self.layer_allreduce_ns(m) * self.layers,
+            elementwise_ns: self.layer_elementwise_ns(m) * self.layers,
+            overhead_ns: self.overhead_ns(),
         }
     }
 
@@ -201,15 +242,81 @@ impl WorkerCost {
         ((self.step(s).total_ns() + 0.5) as u64).max(1)
     }
 
-    /// The part of a step that depends only on the tokens `m` it pushes through the layers:
-    /// layer GEMMs, all-reduces and elementwise kernels (whole model).
-    fn dense_ns(&self, m: u64) -> f64 {
-        let b = self.step(&StepShape { prefill_tok: m, ..Default::default() });
-        b.gemm_ns - self.lm_head_ns(0) + b.allreduce_ns + b.elementwise_ns
+    /// Whether fitted kernels (a calibrated profile) set this worker's step times.
+    pub fn is_calibrated(&self) -> bool {
+        self.fitted.is_some()
+    }
+
+    fn gemm_one_ns(&self, m: u64, n: u64, k: u64) -> f64 {
+        match self.fitted.as_ref().and_then(|f| f.gemm.map(|g| (g, f.hbm))) {
+            Some(((g, peak, elem), hbm)) if m > 0 => g.time_s(peak, hbm, elem, m as f64, n as f64, k as f64) * 1e9,
+            _ => gemm_ns(&self.hw, self.weights_dtype, m, n, k),
+        }
+    }
+
+    /// The four GEMMs of one layer over `m` tokens.
+    fn layer_gemm_ns(&self, m: u64) -> f64 {
+        self.layer_gemms.iter().map(|&(n, k)| self.gemm_one_ns(m, n, k)).sum()
     }
 
     fn lm_head_ns(&self, logits: u64) -> f64 {
-        gemm_ns(&self.hw, self.weights_dtype, logits, self.lm_head.0, self.lm_head.1)
+        self.gemm_one_ns(logits, self.lm_head.0, self.lm_head.1)
+    }
+
+    /// Two all-reduces of `m` tokens' bf16 activations per layer.
+    fn layer_allreduce_ns(&self, m: u64) -> f64 {
+        if self.tp <= 1 {
+            return 0.0;
+        }
+        let bytes = m * self.hidden * 2;
+        match self.fitted.as_ref().and_then(|f| f.allreduce) {
+            Some(ar) => 2.0 * ar.time_s(bytes as f64) * 1e9,
+            None => 2.0 * allreduce_ns(&self.hw, self.tp, bytes),
+        }
+    }
+
+    fn layer_elementwise_ns(&self, m: u64) -> f64 {
+        (m * self.elementwise_bytes_per_tok_layer) as f64 / self.hw.decode_attn_bytes_per_s * 1e9
+    }
+
+    fn overhead_ns(&self) -> f64 {
+        match &self.fitted {
+            Some(f) => f.overhead_ns,
+            None => step_overhead_ns(self.backend),
+        }
+    }
+
+    /// Decode and prefill attention of the whole model. With fitted kernels a mixed batch is
+    /// evaluated as its average context (decode) and as equal-length prompts with the same causal
+    /// work (prefill: `b s^2 / 2 = pairs`).
+    fn attention_ns(&self, s: &StepShape) -> f64 {
+        let hw = &self.hw;
+        let f = self.fitted.as_ref();
+        let d = self.head_dim as f64;
+        let h = self.heads_per_gpu as f64;
+        let decode = match f.and_then(|f| f.generation_attention.map(|g| (g, f))) {
+            Some((g, f)) if s.decode_seqs > 0 => {
+                let b = s.decode_seqs as f64;
+                let ctx = s.decode_ctx_tok as f64 / b;
+                g.time_s(b, ctx, h, f.kv_heads_per_gpu, d, f.kv_elem_bytes) * 1e9
+            }
+            _ => decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu),
+        };
+        let prefill = match f.and_then(|f| f.context_attention.map(|c| (c, f))) {
+            Some((c, f)) if s.prefill_seqs > 0 && s.prefill_pairs > 0.0 => {
+                let b = s.prefill_seqs as f64;
+                let len = (2.0 * s.prefill_pairs / b).sqrt();
+                c.time_s(b, len, h, f.kv_heads_per_gpu, d) * 1e9
+            }
+            _ => prefill_attention_ns(hw, self.heads_per_gpu, self.head_dim, s.prefill_pairs),
+        };
+        (decode + prefill) * self.layers
+    }
+
+    /// The part of a step that depends only on the tokens `m` it pushes through the layers:
+    /// layer GEMMs, all-reduces and elementwise kernels (whole model).
+    fn dense_ns(&self, m: u64) -> f64 {
+        (self.layer_gemm_ns(m) + self.layer_allreduce_ns(m) + self.layer_elementwise_ns(m)) * self.layers
     }
 }
 
@@ -252,10 +359,7 @@ impl StepTimer {
             self.cost.dense_ns(m)
         };
         let c = &self.cost;
-        let attn = decode_attention_ns(&c.hw, s.decode_ctx_tok, c.kv_bytes_per_tok_layer_gpu)
-            + prefill_attention_ns(&c.hw, c.heads_per_gpu, c.head_dim, s.prefill_pairs);
-        let total =
-            dense + c.lm_head_ns(s.decode_seqs + s.prefill_seqs) + attn * c.layers + step_overhead_ns(c.backend);
+        let total = dense + c.lm_head_ns(s.decode_seqs + s.prefill_seqs) + c.attention_ns(s) + c.overhead_ns();
         ((total + 0.5) as u64).max(1)
     }
 }

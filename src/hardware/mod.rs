@@ -7,6 +7,8 @@
 
 use thiserror::Error;
 
+pub mod calibrated;
+
 use crate::cluster::config::KvBackend;
 
 /// A measured latency curve: `(message_bytes, latency_us)` points, increasing in bytes.
@@ -54,12 +56,29 @@ pub struct HardwareProfile {
     pub tcp: KvLinkSpec,
     /// Price used when a scenario names none.
     pub usd_per_gpu_hour_default: f64,
+    /// Fitted kernel costs; when present they replace the roofline above for the families they cover.
+    pub calibration: Option<std::sync::Arc<calibrated::Calibration>>,
 }
 
 #[derive(Debug, Error)]
 pub enum HardwareError {
-    #[error("unknown hardware profile '{0}': expected one of: h100-sxm")]
+    #[error("unknown hardware profile '{0}': expected h100-sxm (calibrated), h100-sxm-spec (datasheet roofline only) or a calibrated profile .toml")]
     Unknown(String),
+    #[error(transparent)]
+    Profile(#[from] calibrated::ProfileError),
+}
+
+/// The committed H100 SXM calibration (`calibration/profiles/h100-sxm.toml`), built into the binary.
+const H100_SXM_CALIBRATION: &str = include_str!("../../calibration/profiles/h100-sxm.toml");
+
+fn h100_sxm_calibration() -> std::sync::Arc<calibrated::Calibration> {
+    static CELL: std::sync::OnceLock<std::sync::Arc<calibrated::Calibration>> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        let cal = calibrated::Calibration::from_toml(H100_SXM_CALIBRATION, "calibration/profiles/h100-sxm.toml")
+            .expect("the committed profile parses (tested)");
+        std::sync::Arc::new(cal)
+    })
+    .clone()
 }
 
 /// Trtllm custom all-reduce, bf16, H100 SXM 8-GPU HGX, from
@@ -110,9 +129,21 @@ const AR8: LatencyCurve = &[
 ];
 
 impl HardwareProfile {
+    /// `h100-sxm`: the datasheet profile with the committed calibration; `h100-sxm-spec`: the
+    /// datasheet roofline alone; a path to a `.toml` written by `pdsim calibrate`: H100 SXM memory and
+    /// links with that profile's fitted kernels.
     pub fn by_name(name: &str) -> Result<HardwareProfile, HardwareError> {
         match name.to_ascii_lowercase().as_str() {
-            "h100-sxm" | "h100" | "h100_sxm" => Ok(HardwareProfile::h100_sxm()),
+            "h100-sxm" | "h100" | "h100_sxm" => {
+                Ok(HardwareProfile { calibration: Some(h100_sxm_calibration()), ..HardwareProfile::h100_sxm() })
+            }
+            "h100-sxm-spec" => Ok(HardwareProfile { name: "h100-sxm-spec", ..HardwareProfile::h100_sxm() }),
+            _ if name.ends_with(".toml") => {
+                let text = std::fs::read_to_string(name)
+                    .map_err(|source| calibrated::ProfileError::Io { path: name.to_string(), source })?;
+                let cal = calibrated::Calibration::from_toml(&text, name)?;
+                Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..HardwareProfile::h100_sxm() })
+            }
             _ => Err(HardwareError::Unknown(name.to_string())),
         }
     }
@@ -175,6 +206,7 @@ impl HardwareProfile {
             },
             // Lambda on-demand 8x H100 SXM list price, $2.99 per GPU-hour (2025).
             usd_per_gpu_hour_default: 2.99,
+            calibration: None,
         }
     }
 

@@ -68,6 +68,9 @@ pub enum ModelError {
 
 const PRESET_NAMES: &str = "llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, llama-2-70b, qwen3-32b";
 
+/// Every preset, by the name [`ModelSpec::preset`] takes.
+pub const PRESETS: &[&str] = &["llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-2-70b", "qwen3-32b"];
+
 #[derive(Deserialize)]
 struct HfConfig {
     num_hidden_layers: Option<u64>,

@@ -1,6 +1,8 @@
 //! Turning metrics into what people and tools read: the summary object (`summary.json`, `--json`),
 //! the human table, `requests.csv` and `timeseries.csv`. Files are written whole or not at all.
 
+pub mod plot;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

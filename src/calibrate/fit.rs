@@ -1,0 +1,409 @@
+//! Fitting every cost model of a calibrated profile to a [`Dataset`], with a deterministic held-out
+//! share of rows to report honest fit errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::calibrate::data::{Collective, Dataset, GemmDtype, Provenance};
+use crate::calibrate::models::{
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
+};
+use crate::hardware::calibrated::{
+    AllReduceFit, Calibration, ContextAttentionFit, FitError, GemmFit, GenerationAttentionFit, TransferFit,
+};
+use crate::model::{ModelSpec, PRESETS};
+
+/// One row of every family, measured vs fitted, for the report's plots and tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitPoint {
+    /// `gemm`, `context_attention`, `generation_attention`, `allreduce`, `kv_transfer`.
+    pub family: &'static str,
+    /// The fit it belongs to, e.g. `trtllm bf16`.
+    pub group: String,
+    pub measured_s: f64,
+    pub fitted_s: f64,
+    pub holdout: bool,
+    pub preset_shape: bool,
+}
+
+pub struct FitOutput {
+    pub calibration: Calibration,
+    pub points: Vec<FitPoint>,
+}
+
+/// Rows whose key hashes to 0 mod 5 (20%) are held out: never fitted, only scored. FNV-1a over
+/// the row's shape, so the split is the same on every machine and for every run.
+pub fn is_holdout(key: &[u64]) -> bool {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &k in key {
+        for b in k.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h % 5 == 0
+}
+
+/// Dense GQA models put at most this many query heads on one KV head (Llama-3.1-405B: 16); rows
+/// beyond it (MQA/MLA-like 32..128) run other kernels and are left out of the attention fits.
+pub const MAX_GQA_GROUP: u64 = 16;
+
+fn dtype_name(d: GemmDtype) -> &'static str {
+    match d {
+        GemmDtype::Bf16 => "bf16",
+        GemmDtype::Fp8 => "fp8",
+        GemmDtype::Fp8Block => "fp8_block",
+    }
+}
+
+/// `(n, k)` of every GEMM the presets run at TP 1, 2, 4 and 8 (QKV, O, gate+up, down, LM head).
+pub fn preset_gemm_shapes() -> BTreeSet<(u64, u64)> {
+    let mut out = BTreeSet::new();
+    for name in PRESETS {
+        let m = ModelSpec::preset(name).expect("presets resolve");
+        for tp in [1u64, 2, 4, 8] {
+            let h = m.hidden_size;
+            out.insert((m.qkv_width() / tp, h));
+            out.insert((h, m.num_heads * m.head_dim / tp));
+            out.insert((2 * m.intermediate_size / tp, h));
+            out.insert((h, m.intermediate_size / tp));
+            out.insert((m.vocab_size / tp, h));
+        }
+    }
+    out
+}
+
+/// `(heads, kv_heads, head_dim)` per GPU of every preset at TP 1, 2, 4 and 8.
+pub fn preset_attention_shapes() -> BTreeSet<(u64, u64, u64)> {
+    let mut out = BTreeSet::new();
+    for name in PRESETS {
+        let m = ModelSpec::preset(name).expect("presets resolve");
+        for tp in [1u64, 2, 4, 8] {
+            out.insert((m.num_heads / tp, m.num_kv_heads.div_ceil(tp), m.head_dim));
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i]
+}
+
+fn round_sig(x: f64, digits: i32) -> f64 {
+    // a coefficient driven to nothing by the fit (e.g. exp(-110)) reads as the 0 it is
+    if x.abs() < 1e-9 || !x.is_finite() {
+        return if x.is_finite() { 0.0 } else { x };
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+/// Absolute relative errors of held-out rows, overall and on preset shapes.
+fn fit_error(points: &[FitPoint]) -> FitError {
+    let ape = |p: &FitPoint| (p.fitted_s / p.measured_s - 1.0).abs();
+    let mut all: Vec<f64> = points.iter().filter(|p| p.holdout).map(ape).collect();
+    let mut pre: Vec<f64> = points.iter().filter(|p| p.holdout && p.preset_shape).map(ape).collect();
+    all.sort_by(f64::total_cmp);
+    pre.sort_by(f64::total_cmp);
+    FitError {
+        fitted_rows: points.iter().filter(|p| !p.holdout).count(),
+        holdout_rows: all.len(),
+        holdout_median_ape: round_sig(percentile(&all, 0.5), 4),
+        holdout_p90_ape: round_sig(percentile(&all, 0.9), 4),
+        preset_holdout_rows: pre.len(),
+        preset_holdout_median_ape: round_sig(percentile(&pre, 0.5), 4),
+        preset_holdout_p90_ape: round_sig(percentile(&pre, 0.9), 4),
+    }
+}
+
+fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/")
+}
+
+fn sources(root: &Path, files: impl Iterator<Item = Provenance>, rows: usize) -> String {
+    let set: BTreeSet<String> = files.map(|p| relative(root, &p.file)).collect();
+    format!("{} ({rows} rows)", set.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+/// Rounds every coefficient to 6 significant digits so the profile reads well and refits compare.
+macro_rules! round_params {
+    ($p:expr, $($f:ident),+) => {{ let mut p = $p; $( p.$f = round_sig(p.$f, 6); )+ p }};
+}
+
+/// Fits every family present in `data`. `root` is the data directory (sources are named relative to it).
+pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutput {
+    let mut points = Vec::new();
+    let gemm_shapes = preset_gemm_shapes();
+    let attn_shapes = preset_attention_shapes();
+
+    // GEMM, per framework and dtype
+    let mut gemm = Vec::new();
+    let groups: BTreeSet<(String, GemmDtype)> = data.gemm.iter().map(|g| (g.framework.clone(), g.dtype)).collect();
+    for (fw, dt) in groups {
+        let rows: Vec<_> = data.gemm.iter().filter(|g| g.framework == fw && g.dtype == dt).collect();
+        let (peak, elem) = match dt {
+            GemmDtype::Bf16 => (peaks.bf16_flops, 2.0),
+            _ => (peaks.fp8_flops, 1.0),
+        };
+        let train: Vec<(f64, f64, f64, f64)> = rows
+            .iter()
+            .filter(|g| !is_holdout(&[g.m, g.n, g.k]))
+            .map(|g| (g.m as f64, g.n as f64, g.k as f64, g.latency_s))
+            .collect();
+        if train.len() < 20 {
+            continue;
+        }
+        let params = GemmParams::fit(&train, peak, peaks.hbm_bytes_per_s, elem, dt != GemmDtype::Bf16);
+        let params = round_params!(
+            params,
+            launch_us,
+            compute_eff,
+            mem_eff,
+            m_half,
+            n_half,
+            k_half,
+            blend_p,
+            quant_passes,
+            n_half_mem,
+            bytes_half_mem
+        );
+        let group = format!("{fw} {}", dtype_name(dt));
+        let pts: Vec<FitPoint> = rows
+            .iter()
+            .map(|g| FitPoint {
+                family: "gemm",
+                group: group.clone(),
+                measured_s: g.latency_s,
+                fitted_s: params.time_s(peak, peaks.hbm_bytes_per_s, elem, g.m as f64, g.n as f64, g.k as f64),
+                holdout: is_holdout(&[g.m, g.n, g.k]),
+                preset_shape: gemm_shapes.contains(&(g.n, g.k)),
+            })
+            .collect();
+        gemm.push(GemmFit {
+            framework: fw.clone(),
+            dtype: dtype_name(dt).to_string(),
+            params,
+            source: sources(root, rows.iter().map(|g| g.at.clone()), rows.len()),
+            error: fit_error(&pts),
+        });
+        points.extend(pts);
+    }
+
+    // prefill attention, per framework and KV dtype, dense GQA rows without a sliding window (the
+    // readers keep bf16 attention math only, so attn_bytes is 2)
+    let mut context_attention = Vec::new();
+    let usable = |h: u64, kv: u64, w: u64| w == 0 && kv > 0 && h / kv <= MAX_GQA_GROUP;
+    let groups: BTreeSet<(String, u64, u64)> = data
+        .context_attention
+        .iter()
+        .filter(|a| usable(a.heads, a.kv_heads, a.window))
+        .map(|a| (a.framework.clone(), 2u64, a.kv_bytes))
+        .collect();
+    for (fw, ab, kb) in groups {
+        let rows: Vec<_> = data
+            .context_attention
+            .iter()
+            .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
+            .collect();
+        let key =
+            |a: &&crate::calibrate::data::ContextAttentionSample| [a.batch, a.isl, a.heads, a.kv_heads, a.head_dim];
+        let train: Vec<[f64; 6]> = rows
+            .iter()
+            .filter(|a| !is_holdout(&key(a)))
+            .map(|a| [a.batch as f64, a.isl as f64, a.heads as f64, a.kv_heads as f64, a.head_dim as f64, a.latency_s])
+            .collect();
+        if train.len() < 20 {
+            continue;
+        }
+        let params = ContextAttentionParams::fit(&train);
+        let params = round_params!(params, floor_us, rate_tflops, s_half, work_half, io_tbps);
+        let group =
+            format!("{fw} attn{} kv{}", if ab == 1 { "fp8" } else { "bf16" }, if kb == 1 { "fp8" } else { "bf16" });
+        let pts: Vec<FitPoint> = rows
+            .iter()
+            .map(|a| FitPoint {
+                family: "context_attention",
+                group: group.clone(),
+                measured_s: a.latency_s,
+                fitted_s: params.time_s(
+                    a.batch as f64,
+                    a.isl as f64,
+                    a.heads as f64,
+                    a.kv_heads as f64,
+                    a.head_dim as f64,
+                ),
+                holdout: is_holdout(&key(a)),
+                preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+            })
+            .collect();
+        context_attention.push(ContextAttentionFit {
+            framework: fw.clone(),
+            attn_bytes: ab,
+            kv_bytes: kb,
+            params,
+            source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
+            error: fit_error(&pts),
+        });
+        points.extend(pts);
+    }
+
+    // decode attention, per framework and KV dtype
+    let mut generation_attention = Vec::new();
+    let groups: BTreeSet<(String, u64)> = data
+        .generation_attention
+        .iter()
+        .filter(|a| usable(a.heads, a.kv_heads, a.window))
+        .map(|a| (a.framework.clone(), a.kv_bytes))
+        .collect();
+    for (fw, kb) in groups {
+        let rows: Vec<_> = data
+            .generation_attention
+            .iter()
+            .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
+            .collect();
+        let key =
+            |a: &&crate::calibrate::data::GenerationAttentionSample| [a.batch, a.ctx, a.heads, a.kv_heads, a.head_dim];
+        let row = |a: &&crate::calibrate::data::GenerationAttentionSample| {
+            [a.batch as f64, a.ctx as f64, a.heads as f64, a.kv_heads as f64, a.head_dim as f64, a.kv_bytes as f64]
+        };
+        let train: Vec<[f64; 7]> = rows
+            .iter()
+            .filter(|a| !is_holdout(&key(a)))
+            .map(|a| {
+                let r = row(a);
+                [r[0], r[1], r[2], r[3], r[4], r[5], a.latency_s]
+            })
+            .collect();
+        if train.len() < 20 {
+            continue;
+        }
+        let params = GenerationAttentionParams::fit(&train);
+        let params = round_params!(params, floor_us, bw_tbps, per_elem_ps, work_half, blend_p);
+        let group = format!("{fw} kv{}", if kb == 1 { "fp8" } else { "bf16" });
+        let pts: Vec<FitPoint> = rows
+            .iter()
+            .map(|a| {
+                let r = row(a);
+                FitPoint {
+                    family: "generation_attention",
+                    group: group.clone(),
+                    measured_s: a.latency_s,
+                    fitted_s: params.time_s(r[0], r[1], r[2], r[3], r[4], r[5]),
+                    holdout: is_holdout(&key(a)),
+                    preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+                }
+            })
+            .collect();
+        generation_attention.push(GenerationAttentionFit {
+            framework: fw.clone(),
+            kv_bytes: kb,
+            params,
+            source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
+            error: fit_error(&pts),
+        });
+        points.extend(pts);
+    }
+
+    // all-reduce inside one NVLink node, per kernel and GPU count
+    let mut allreduce = Vec::new();
+    let intra = |c: &&crate::calibrate::data::CollectiveSample| {
+        c.collective == Collective::AllReduce && c.gpus_per_node == c.gpus && c.gpus >= 2
+    };
+    let groups: BTreeSet<(String, u32)> =
+        data.collectives.iter().filter(intra).map(|c| (c.kernel.clone(), c.gpus)).collect();
+    for (kernel, gpus) in groups {
+        let rows: Vec<_> =
+            data.collectives.iter().filter(intra).filter(|c| c.kernel == kernel && c.gpus == gpus).collect();
+        // several files may measure the same size: average them per size first
+        let mut by_size: BTreeMap<u64, (f64, usize)> = BTreeMap::new();
+        for c in &rows {
+            let e = by_size.entry(c.bytes).or_insert((0.0, 0));
+            e.0 += c.latency_s.ln();
+            e.1 += 1;
+        }
+        let sizes: Vec<(u64, f64)> = by_size.into_iter().map(|(b, (s, n))| (b, (s / n as f64).exp())).collect();
+        let train: Vec<(f64, f64)> =
+            sizes.iter().filter(|(b, _)| !is_holdout(&[*b, gpus as u64])).map(|&(b, t)| (b as f64, t)).collect();
+        if train.len() < 6 {
+            continue;
+        }
+        let params = AllReduceParams::fit(&train);
+        let params = round_params!(params, alpha1_us, beta1_gbps, alpha2_us, beta2_gbps);
+        let group = format!("{kernel} x{gpus}");
+        let pts: Vec<FitPoint> = sizes
+            .iter()
+            .map(|&(b, t)| FitPoint {
+                family: "allreduce",
+                group: group.clone(),
+                measured_s: t,
+                fitted_s: params.time_s(b as f64),
+                holdout: is_holdout(&[b, gpus as u64]),
+                preset_shape: true,
+            })
+            .collect();
+        allreduce.push(AllReduceFit {
+            kernel: kernel.clone(),
+            gpus,
+            params,
+            source: sources(root, rows.iter().map(|c| c.at.clone()), rows.len()),
+            error: fit_error(&pts),
+        });
+        points.extend(pts);
+    }
+
+    // KV transfers, per file (each is one deployment's measured path)
+    let mut kv_transfer = Vec::new();
+    let files: BTreeSet<_> = data.kv_transfer.iter().map(|k| k.at.file.clone()).collect();
+    for file in files {
+        let rows: Vec<_> = data.kv_transfer.iter().filter(|k| k.at.file == file).collect();
+        if rows.len() < 3 {
+            continue;
+        }
+        // too few rows to hold any out: the error is reported on the fitted rows themselves
+        let train: Vec<(f64, f64)> = rows.iter().map(|k| (k.bytes as f64, k.latency_s)).collect();
+        let params = TransferParams::fit(&train);
+        let params = round_params!(params, setup_us, bandwidth_gbps);
+        let group = relative(root, &file);
+        let pts: Vec<FitPoint> = rows
+            .iter()
+            .map(|k| FitPoint {
+                family: "kv_transfer",
+                group: group.clone(),
+                measured_s: k.latency_s,
+                fitted_s: params.time_s(k.bytes as f64),
+                holdout: true,
+                preset_shape: true,
+            })
+            .collect();
+        let mut error = fit_error(&pts);
+        error.fitted_rows = rows.len();
+        kv_transfer.push(TransferFit {
+            path: group.clone(),
+            params,
+            source: sources(root, rows.iter().map(|k| k.at.clone()), rows.len()),
+            error,
+        });
+        points.extend(pts);
+    }
+
+    let data_files = data.files.iter().map(|f| (relative(root, &f.path), f.rows)).collect();
+    FitOutput {
+        calibration: Calibration {
+            name: name.to_string(),
+            generated_by: format!("pdsim calibrate {}", crate::VERSION),
+            peaks,
+            data: data_files,
+            gemm,
+            context_attention,
+            generation_attention,
+            allreduce,
+            kv_transfer,
+            overhead: Vec::new(),
+        },
+        points,
+    }
+}

@@ -1,0 +1,353 @@
+//! The parametric cost models the calibration fits, each a pure function of a shape with a few
+//! physically meaningful parameters (efficiencies, floors, half-saturation sizes), and their fitting.
+//! Fits minimise squared log error (relative error), so fast and slow kernels weigh alike.
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibrate::lm;
+
+/// Published peak numbers the efficiencies are relative to (NVIDIA H100 SXM datasheet).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Peaks {
+    pub bf16_flops: f64,
+    pub fp8_flops: f64,
+    pub hbm_bytes_per_s: f64,
+}
+
+/// H100 SXM datasheet: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8, HBM3 3.35 TB/s.
+pub const H100_PEAKS: Peaks = Peaks { bf16_flops: 989.4e12, fp8_flops: 1978.9e12, hbm_bytes_per_s: 3.35e12 };
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
+}
+fn ramp(x: f64, half: f64) -> f64 {
+    x / (x + half)
+}
+fn pnorm(a: f64, b: f64, p: f64) -> f64 {
+    let m = a.max(b);
+    if m <= 0.0 {
+        return 0.0;
+    }
+    m * ((a / m).powf(p) + (b / m).powf(p)).powf(1.0 / p)
+}
+
+// ---- GEMM ----------------------------------------------------------------------------------------
+
+/// GEMM `[m x k] * [k x n]` time:
+///
+/// `t = launch + ((2mnk / (peak * e_c))^p + (B / (hbm * e_m))^p)^(1/p) + quant * 3mk / hbm`
+///
+/// with compute efficiency `e_c = compute_eff * m/(m+m_half) * n/(n+n_half) * k/(k+k_half)`
+/// (small dimensions leave tensor cores idle), memory efficiency
+/// `e_m = mem_eff * n/(n+n_half_mem) * B/(B+bytes_half_mem)` (few output columns or few bytes leave
+/// HBM idle), `B = (nk + mk) * elem_bytes + 2mn` bytes moved, a smooth maximum of the two bounds
+/// (`p`), and for fp8 an extra pass over the activations (`quant`, quantising them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GemmParams {
+    pub launch_us: f64,
+    pub compute_eff: f64,
+    pub mem_eff: f64,
+    pub m_half: f64,
+    pub n_half: f64,
+    pub k_half: f64,
+    pub blend_p: f64,
+    pub quant_passes: f64,
+    pub n_half_mem: f64,
+    pub bytes_half_mem: f64,
+}
+
+impl GemmParams {
+    pub fn time_s(&self, peak_flops: f64, hbm: f64, elem_bytes: f64, m: f64, n: f64, k: f64) -> f64 {
+        if m <= 0.0 {
+            return 0.0;
+        }
+        let ec = self.compute_eff * ramp(m, self.m_half) * ramp(n, self.n_half) * ramp(k, self.k_half);
+        let tc = 2.0 * m * n * k / (peak_flops * ec);
+        let bytes = (n * k + m * k) * elem_bytes + 2.0 * m * n;
+        let em = self.mem_eff * ramp(n, self.n_half_mem) * ramp(bytes, self.bytes_half_mem);
+        let tm = bytes / (hbm * em);
+        self.launch_us * 1e-6 + pnorm(tc, tm, self.blend_p) + self.quant_passes * 3.0 * m * k / hbm
+    }
+
+    fn from_free(u: &[f64], quant: bool) -> GemmParams {
+        GemmParams {
+            launch_us: u[0].exp(),
+            compute_eff: sigmoid(u[1]),
+            mem_eff: sigmoid(u[2]),
+            m_half: u[3].exp(),
+            n_half: u[4].exp(),
+            k_half: u[5].exp(),
+            blend_p: 1.0 + u[6].exp(),
+            quant_passes: if quant { u[7].exp() } else { 0.0 },
+            n_half_mem: u[8].exp(),
+            bytes_half_mem: u[9].exp(),
+        }
+    }
+
+    /// Fits to `(m, n, k, seconds)` rows.
+    pub fn fit(rows: &[(f64, f64, f64, f64)], peak_flops: f64, hbm: f64, elem_bytes: f64, quant: bool) -> GemmParams {
+        let starts: [[f64; 10]; 3] = [
+            [2.5f64.ln(), logit(0.8), logit(0.85), 3.0, 3.0, 3.0, 4f64.ln(), -5.0, 5.0, 14.0],
+            [3f64.ln(), logit(0.75), logit(0.9), 5.0, 6.0, 5.0, 8f64.ln(), 0.0, 7.0, 16.0],
+            [2f64.ln(), logit(0.8), logit(0.9), 2.0, 2.0, 2.0, 3f64.ln(), -2.0, 4.0, 12.0],
+        ];
+        best_fit(&starts, rows.len(), |u, out| {
+            let g = GemmParams::from_free(u, quant);
+            for (o, &(m, n, k, t)) in out.iter_mut().zip(rows) {
+                *o = (g.time_s(peak_flops, hbm, elem_bytes, m, n, k) / t).ln();
+            }
+        })
+        .map(|u| GemmParams::from_free(&u, quant))
+        .expect("at least one start")
+    }
+}
+
+// ---- attention -----------------------------------------------------------------------------------
+
+/// Prefill (context) attention of one layer on one GPU, `b` sequences of `s` tokens, `h` query and
+/// `kv` KV heads of `d` dims:
+///
+/// `t = floor + 2bhds^2 / (rate * s/(s+s_half) * W/(W+work_half)) + b s (2h+2kv) d 2 / io`
+///
+/// with `W = b h ceil(s/128)` query tiles (parallel work), causal FLOPs `4bhd s^2/2`, and the
+/// Q/K/V/O traffic at `io` bytes/s.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ContextAttentionParams {
+    pub floor_us: f64,
+    pub rate_tflops: f64,
+    pub s_half: f64,
+    pub work_half: f64,
+    pub io_tbps: f64,
+}
+
+impl ContextAttentionParams {
+    pub fn time_s(&self, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
+        let flops = 2.0 * b * h * d * s * s;
+        let work = b * h * (s / 128.0).ceil();
+        let eff = ramp(s, self.s_half) * ramp(work, self.work_half);
+        let io = b * s * (2.0 * h + 2.0 * kv) * d * 2.0 / (self.io_tbps * 1e12);
+        self.floor_us * 1e-6 + flops / (self.rate_tflops * 1e12 * eff) + io
+    }
+
+    fn from_free(u: &[f64]) -> Self {
+        ContextAttentionParams {
+            floor_us: u[0].exp(),
+            rate_tflops: u[1].exp(),
+            s_half: u[2].exp(),
+            work_half: u[3].exp(),
+            io_tbps: u[4].exp(),
+        }
+    }
+
+    /// Fits to `(b, s, h, kv, d, seconds)` rows.
+    pub fn fit(rows: &[[f64; 6]]) -> Self {
+        let starts = [
+            [10f64.ln(), 600f64.ln(), 500f64.ln(), 100f64.ln(), 2f64.ln()],
+            [20f64.ln(), 800f64.ln(), 100f64.ln(), 1000f64.ln(), 0.0],
+        ];
+        best_fit(&starts, rows.len(), |u, out| {
+            let p = Self::from_free(u);
+            for (o, r) in out.iter_mut().zip(rows) {
+                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
+            }
+        })
+        .map(|u| Self::from_free(&u))
+        .expect("at least one start")
+    }
+}
+
+/// Decode (generation) attention of one layer on one GPU: `b` sequences each reading `ctx` cached
+/// tokens of `kv` heads x `d` dims at `kv_bytes` per element:
+///
+/// `t = floor + ((B / (bw * W/(W+work_half)))^p + (b h d * per_elem))^(1/p)`
+///
+/// with `B = b (ctx+1) 2 kv d kv_bytes` bytes of KV read, `W = b kv ceil((ctx+1)/1024)` parallel
+/// work items (one sequence alone cannot saturate HBM), and a per-(sequence, head, dim) cost for the
+/// query-side work that dominates short contexts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GenerationAttentionParams {
+    pub floor_us: f64,
+    pub bw_tbps: f64,
+    pub per_elem_ps: f64,
+    pub work_half: f64,
+    pub blend_p: f64,
+}
+
+impl GenerationAttentionParams {
+    pub fn time_s(&self, b: f64, ctx: f64, h: f64, kv: f64, d: f64, kv_bytes: f64) -> f64 {
+        if b <= 0.0 {
+            return 0.0;
+        }
+        let bytes = b * (ctx + 1.0) * 2.0 * kv * d * kv_bytes;
+        let work = b * kv * ((ctx + 1.0) / 1024.0).ceil();
+        let tb = bytes / (self.bw_tbps * 1e12 * ramp(work, self.work_half));
+        let ts = b * h * d * self.per_elem_ps * 1e-12;
+        self.floor_us * 1e-6 + pnorm(tb, ts, self.blend_p)
+    }
+
+    fn from_free(u: &[f64]) -> Self {
+        GenerationAttentionParams {
+            floor_us: u[0].exp(),
+            bw_tbps: u[1].exp(),
+            per_elem_ps: u[2].exp(),
+            work_half: u[3].exp(),
+            blend_p: 1.0 + u[4].exp(),
+        }
+    }
+
+    /// Fits to `(b, ctx, h, kv, d, kv_bytes, seconds)` rows.
+    pub fn fit(rows: &[[f64; 7]]) -> Self {
+        let starts = [
+            [8f64.ln(), 2.9f64.ln(), 40f64.ln(), 10f64.ln(), 2f64.ln()],
+            [5f64.ln(), 3.3f64.ln(), 10f64.ln(), 100f64.ln(), 0.0],
+        ];
+        best_fit(&starts, rows.len(), |u, out| {
+            let p = Self::from_free(u);
+            for (o, r) in out.iter_mut().zip(rows) {
+                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
+            }
+        })
+        .map(|u| Self::from_free(&u))
+        .expect("at least one start")
+    }
+}
+
+// ---- collectives ---------------------------------------------------------------------------------
+
+/// All-reduce of `bytes` on a fixed GPU count: the faster of two alpha-beta lines,
+/// `t = min(alpha_1 + bytes/beta_1, alpha_2 + bytes/beta_2)` — the one-shot algorithm (low latency,
+/// low bandwidth) that kernels use for small messages and the two-shot/ring one for large messages.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AllReduceParams {
+    pub alpha1_us: f64,
+    pub beta1_gbps: f64,
+    pub alpha2_us: f64,
+    pub beta2_gbps: f64,
+}
+
+impl AllReduceParams {
+    pub fn time_s(&self, bytes: f64) -> f64 {
+        let a = self.alpha1_us * 1e-6 + bytes / (self.beta1_gbps * 1e9);
+        let b = self.alpha2_us * 1e-6 + bytes / (self.beta2_gbps * 1e9);
+        a.min(b)
+    }
+
+    fn from_free(u: &[f64]) -> Self {
+        AllReduceParams { alpha1_us: u[0].exp(), beta1_gbps: u[1].exp(), alpha2_us: u[2].exp(), beta2_gbps: u[3].exp() }
+    }
+
+    /// Fits to `(bytes, seconds)` rows.
+    pub fn fit(rows: &[(f64, f64)]) -> Self {
+        let floor_us = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min) * 1e6;
+        let starts = [
+            [floor_us.ln(), 50f64.ln(), (4.0 * floor_us).ln(), 300f64.ln()],
+            [floor_us.ln(), 100f64.ln(), 20f64.ln(), 200f64.ln()],
+            [floor_us.ln(), 20f64.ln(), (10.0 * floor_us).ln(), 100f64.ln()],
+        ];
+        best_fit(&starts, rows.len(), |u, out| {
+            let p = Self::from_free(u);
+            for (o, &(b, t)) in out.iter_mut().zip(rows) {
+                *o = (p.time_s(b) / t).ln();
+            }
+        })
+        .map(|u| Self::from_free(&u))
+        .expect("at least one start")
+    }
+}
+
+/// KV transfer between serving workers: `t = setup + bytes / bandwidth`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TransferParams {
+    pub setup_us: f64,
+    pub bandwidth_gbps: f64,
+}
+
+impl TransferParams {
+    pub fn time_s(&self, bytes: f64) -> f64 {
+        self.setup_us * 1e-6 + bytes / (self.bandwidth_gbps * 1e9)
+    }
+
+    pub fn fit(rows: &[(f64, f64)]) -> Self {
+        let starts = [[500f64.ln(), 100f64.ln()], [50f64.ln(), 20f64.ln()]];
+        let from = |u: &[f64]| TransferParams { setup_us: u[0].exp(), bandwidth_gbps: u[1].exp() };
+        best_fit(&starts, rows.len(), |u, out| {
+            let p = from(u);
+            for (o, &(b, t)) in out.iter_mut().zip(rows) {
+                *o = (p.time_s(b) / t).ln();
+            }
+        })
+        .map(|u| from(&u))
+        .expect("at least one start")
+    }
+}
+
+/// Runs LM from each start and keeps the lowest cost (ties: the earlier start).
+fn best_fit<const K: usize, F>(starts: &[[f64; K]], n: usize, mut residuals: F) -> Option<Vec<f64>>
+where
+    F: FnMut(&[f64], &mut [f64]),
+{
+    let mut best: Option<lm::Solution> = None;
+    for s in starts {
+        let sol = lm::minimize(&mut residuals, n, s, 300);
+        if best.as_ref().is_none_or(|b| sol.cost < b.cost) {
+            best = Some(sol);
+        }
+    }
+    best.map(|b| b.params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gemm_fit_recovers_its_own_parameters() {
+        let truth = GemmParams {
+            launch_us: 3.0,
+            compute_eff: 0.8,
+            mem_eff: 0.85,
+            m_half: 30.0,
+            n_half: 5.0,
+            k_half: 60.0,
+            blend_p: 3.0,
+            quant_passes: 0.0,
+            n_half_mem: 400.0,
+            bytes_half_mem: 2e6,
+        };
+        let mut rows = Vec::new();
+        for &m in &[1.0, 8.0, 64.0, 512.0, 4096.0, 16384.0] {
+            for &n in &[256.0, 2048.0, 8192.0, 28672.0] {
+                for &k in &[512.0, 4096.0, 8192.0] {
+                    rows.push((m, n, k, truth.time_s(989.4e12, 3.35e12, 2.0, m, n, k)));
+                }
+            }
+        }
+        let fit = GemmParams::fit(&rows, 989.4e12, 3.35e12, 2.0, false);
+        for &(m, n, k, t) in &rows {
+            let e = (fit.time_s(989.4e12, 3.35e12, 2.0, m, n, k) / t - 1.0).abs();
+            assert!(e < 0.01, "{m} {n} {k}: {e}");
+        }
+    }
+
+    #[test]
+    fn allreduce_takes_the_faster_algorithm() {
+        let p = AllReduceParams { alpha1_us: 3.0, beta1_gbps: 100.0, alpha2_us: 20.0, beta2_gbps: 300.0 };
+        assert!((p.time_s(1000.0) - (3e-6 + 1e-8)).abs() < 1e-12);
+        assert!((p.time_s(1e9) - (20e-6 + 1e9 / 300e9)).abs() < 1e-12);
+        let rows: Vec<(f64, f64)> = (8..30).map(|e| (2f64.powi(e), p.time_s(2f64.powi(e)))).collect();
+        let fit = AllReduceParams::fit(&rows);
+        for &(b, t) in &rows {
+            assert!((fit.time_s(b) / t - 1.0).abs() < 0.01, "{b}: {fit:?}");
+        }
+    }
+
+    #[test]
+    fn transfer_fit_is_exact_on_a_line() {
+        let rows: Vec<(f64, f64)> = [20e6, 74e6, 146e6, 1e9, 4.5e9].iter().map(|&b| (b, 540e-6 + b / 144e9)).collect();
+        let fit = TransferParams::fit(&rows);
+        assert!((fit.setup_us - 540.0).abs() < 1.0 && (fit.bandwidth_gbps - 144.0).abs() < 0.5, "{fit:?}");
+    }
+}

@@ -1,0 +1,169 @@
+//! A calibrated hardware profile (`calibration/profiles/*.toml`): the fitted cost-model coefficients
+//! for one GPU type, each with the data it came from and its held-out fit error. Written by
+//! `pdsim calibrate`, read by the cost functions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::calibrate::models::{
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
+};
+
+/// How well a fit predicts rows it was not fitted on (absolute relative error).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct FitError {
+    pub fitted_rows: usize,
+    pub holdout_rows: usize,
+    pub holdout_median_ape: f64,
+    pub holdout_p90_ape: f64,
+    /// The same on held-out rows whose shapes the preset models use (none if no such rows).
+    pub preset_holdout_rows: usize,
+    pub preset_holdout_median_ape: f64,
+    pub preset_holdout_p90_ape: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GemmFit {
+    /// `trtllm`, `vllm`, ...: the framework whose kernels were measured.
+    pub framework: String,
+    /// `bf16`, `fp8`, `fp8_block`.
+    pub dtype: String,
+    #[serde(flatten)]
+    pub params: GemmParams,
+    pub source: String,
+    #[serde(flatten)]
+    pub error: FitError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextAttentionFit {
+    pub framework: String,
+    /// Bytes per element of the attention math (2 bf16, 1 fp8) and of the KV cache.
+    pub attn_bytes: u64,
+    pub kv_bytes: u64,
+    #[serde(flatten)]
+    pub params: ContextAttentionParams,
+    pub source: String,
+    #[serde(flatten)]
+    pub error: FitError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationAttentionFit {
+    pub framework: String,
+    pub kv_bytes: u64,
+    #[serde(flatten)]
+    pub params: GenerationAttentionParams,
+    pub source: String,
+    #[serde(flatten)]
+    pub error: FitError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllReduceFit {
+    /// `nccl`, or the framework's custom kernel (`trtllm`, `vllm`).
+    pub kernel: String,
+    pub gpus: u32,
+    #[serde(flatten)]
+    pub params: AllReduceParams,
+    pub source: String,
+    #[serde(flatten)]
+    pub error: FitError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferFit {
+    /// What was measured, e.g. `vLLM MooncakeConnector RDMA, 2x8 H800, TP8->TP8`.
+    pub path: String,
+    #[serde(flatten)]
+    pub params: TransferParams,
+    pub source: String,
+    #[serde(flatten)]
+    pub error: FitError,
+}
+
+/// Per-step framework overhead fitted end to end (scheduler, sampling, host work per step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverheadFit {
+    pub backend: String,
+    pub step_overhead_us: f64,
+    pub source: String,
+}
+
+/// The whole profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub name: String,
+    pub generated_by: String,
+    pub peaks: Peaks,
+    /// Data files fitted, relative to the data directory, with their row counts.
+    pub data: BTreeMap<String, usize>,
+    pub gemm: Vec<GemmFit>,
+    pub context_attention: Vec<ContextAttentionFit>,
+    pub generation_attention: Vec<GenerationAttentionFit>,
+    pub allreduce: Vec<AllReduceFit>,
+    pub kv_transfer: Vec<TransferFit>,
+    #[serde(default)]
+    pub overhead: Vec<OverheadFit>,
+}
+
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    #[error("{path}: not a valid calibration profile: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("{path}: cannot read: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl Calibration {
+    pub fn from_toml(text: &str, path: &str) -> Result<Calibration, ProfileError> {
+        toml::from_str(text).map_err(|e| ProfileError::Parse { path: path.to_string(), msg: e.to_string() })
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("a calibration is plain numbers and strings");
+        format!(
+            "# Calibrated cost model for {}: written by `pdsim calibrate`; every coefficient carries its data\n\
+             # source and its error on held-out rows. Regenerate rather than edit.\n{body}",
+            self.name
+        )
+    }
+
+    /// Framework whose kernels stand in for `backend`: SGLang has no microbenchmarks in the
+    /// calibration data, and its kernels (FlashInfer attention, custom all-reduce) are closest to vLLM's.
+    pub fn kernel_framework(backend: &str) -> &'static str {
+        match backend {
+            "trtllm" => "trtllm",
+            _ => "vllm",
+        }
+    }
+
+    pub fn gemm(&self, framework: &str, dtype: &str) -> Option<&GemmFit> {
+        self.gemm.iter().find(|g| g.framework == framework && g.dtype == dtype)
+    }
+
+    pub fn context_attention(&self, framework: &str, attn_bytes: u64, kv_bytes: u64) -> Option<&ContextAttentionFit> {
+        let all = || self.context_attention.iter().filter(|a| a.framework == framework);
+        all()
+            .find(|a| a.attn_bytes == attn_bytes && a.kv_bytes == kv_bytes)
+            .or_else(|| all().find(|a| a.kv_bytes == kv_bytes))
+            .or_else(|| all().next())
+    }
+
+    pub fn generation_attention(&self, framework: &str, kv_bytes: u64) -> Option<&GenerationAttentionFit> {
+        let all = || self.generation_attention.iter().filter(|a| a.framework == framework);
+        all().find(|a| a.kv_bytes == kv_bytes).or_else(|| all().next())
+    }
+
+    /// The all-reduce fit for `kernel` on `gpus` GPUs, else NCCL's, else the nearest larger count.
+    pub fn allreduce(&self, kernel: &str, gpus: u32) -> Option<&AllReduceFit> {
+        let pick = |k: &str| self.allreduce.iter().filter(|a| a.kernel == k && a.gpus >= gpus).min_by_key(|a| a.gpus);
+        pick(kernel).or_else(|| pick("nccl"))
+    }
+
+    pub fn step_overhead_us(&self, backend: &str) -> Option<f64> {
+        self.overhead.iter().find(|o| o.backend == backend).map(|o| o.step_overhead_us)
+    }
+}
