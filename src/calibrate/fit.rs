@@ -129,6 +129,40 @@ fn sources(root: &Path, files: impl Iterator<Item = Provenance>, rows: usize) ->
     format!("{} ({rows} rows)", set.into_iter().collect::<Vec<_>>().join(", "))
 }
 
+/// One group's fit: `None` when it has too few rows to fit.
+type Job<'a, T> = Box<dyn FnOnce() -> Option<(T, Vec<FitPoint>)> + Send + 'a>;
+
+/// Runs independent fits on all cores; results come back in job order, so the profile does not
+/// depend on the thread count.
+fn run_parallel<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Option<(T, Vec<FitPoint>)>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len().max(1));
+    let slots: Vec<std::sync::Mutex<Option<Job<'_, T>>>> =
+        jobs.into_iter().map(|j| std::sync::Mutex::new(Some(j))).collect();
+    let results: Vec<std::sync::Mutex<Option<(T, Vec<FitPoint>)>>> =
+        slots.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(slot) = slots.get(i) else { break };
+                let job = slot.lock().expect("job slot").take().expect("each job runs once");
+                *results[i].lock().expect("result slot") = job();
+            });
+        }
+    });
+    results.into_iter().map(|r| r.into_inner().expect("result slot")).collect()
+}
+
+fn collect<T>(results: Vec<Option<(T, Vec<FitPoint>)>>, points: &mut Vec<FitPoint>) -> Vec<T> {
+    let mut fits = Vec::new();
+    for (fit, pts) in results.into_iter().flatten() {
+        fits.push(fit);
+        points.extend(pts);
+    }
+    fits
+}
+
 /// Rounds every coefficient to 6 significant digits so the profile reads well and refits compare.
 macro_rules! round_params {
     ($p:expr, $($f:ident),+) => {{ let mut p = $p; $( p.$f = round_sig(p.$f, 6); )+ p }};
@@ -141,61 +175,66 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
     let attn_shapes = preset_attention_shapes();
 
     // GEMM, per framework and dtype
-    let mut gemm = Vec::new();
     let groups: BTreeSet<(String, GemmDtype)> = data.gemm.iter().map(|g| (g.framework.clone(), g.dtype)).collect();
-    for (fw, dt) in groups {
-        let rows: Vec<_> = data.gemm.iter().filter(|g| g.framework == fw && g.dtype == dt).collect();
-        let (peak, elem) = match dt {
-            GemmDtype::Bf16 => (peaks.bf16_flops, 2.0),
-            _ => (peaks.fp8_flops, 1.0),
-        };
-        let train: Vec<(f64, f64, f64, f64)> = rows
-            .iter()
-            .filter(|g| !is_holdout(&[g.m, g.n, g.k]))
-            .map(|g| (g.m as f64, g.n as f64, g.k as f64, g.latency_s))
-            .collect();
-        if train.len() < 20 {
-            continue;
-        }
-        let params = GemmParams::fit(&train, peak, peaks.hbm_bytes_per_s, elem, dt != GemmDtype::Bf16);
-        let params = round_params!(
-            params,
-            launch_us,
-            compute_eff,
-            mem_eff,
-            m_half,
-            n_half,
-            k_half,
-            blend_p,
-            quant_passes,
-            n_half_mem,
-            bytes_half_mem
-        );
-        let group = format!("{fw} {}", dtype_name(dt));
-        let pts: Vec<FitPoint> = rows
-            .iter()
-            .map(|g| FitPoint {
-                family: "gemm",
-                group: group.clone(),
-                measured_s: g.latency_s,
-                fitted_s: params.time_s(peak, peaks.hbm_bytes_per_s, elem, g.m as f64, g.n as f64, g.k as f64),
-                holdout: is_holdout(&[g.m, g.n, g.k]),
-                preset_shape: gemm_shapes.contains(&(g.n, g.k)),
+    let gemm_shapes = &gemm_shapes;
+    let jobs: Vec<Job<'_, GemmFit>> = groups
+        .into_iter()
+        .map(|(fw, dt)| -> Job<'_, GemmFit> {
+            Box::new(move || {
+                let rows: Vec<_> = data.gemm.iter().filter(|g| g.framework == fw && g.dtype == dt).collect();
+                let (peak, elem) = match dt {
+                    GemmDtype::Bf16 => (peaks.bf16_flops, 2.0),
+                    _ => (peaks.fp8_flops, 1.0),
+                };
+                let train: Vec<(f64, f64, f64, f64)> = rows
+                    .iter()
+                    .filter(|g| !is_holdout(&[g.m, g.n, g.k]))
+                    .map(|g| (g.m as f64, g.n as f64, g.k as f64, g.latency_s))
+                    .collect();
+                if train.len() < 20 {
+                    return None;
+                }
+                let params = GemmParams::fit(&train, peak, peaks.hbm_bytes_per_s, elem, dt != GemmDtype::Bf16);
+                let params = round_params!(
+                    params,
+                    launch_us,
+                    compute_eff,
+                    mem_eff,
+                    m_half,
+                    n_half,
+                    k_half,
+                    blend_p,
+                    quant_passes,
+                    n_half_mem,
+                    bytes_half_mem
+                );
+                let group = format!("{fw} {}", dtype_name(dt));
+                let pts: Vec<FitPoint> = rows
+                    .iter()
+                    .map(|g| FitPoint {
+                        family: "gemm",
+                        group: group.clone(),
+                        measured_s: g.latency_s,
+                        fitted_s: params.time_s(peak, peaks.hbm_bytes_per_s, elem, g.m as f64, g.n as f64, g.k as f64),
+                        holdout: is_holdout(&[g.m, g.n, g.k]),
+                        preset_shape: gemm_shapes.contains(&(g.n, g.k)),
+                    })
+                    .collect();
+                let fit = GemmFit {
+                    framework: fw.clone(),
+                    dtype: dtype_name(dt).to_string(),
+                    params,
+                    source: sources(root, rows.iter().map(|g| g.at.clone()), rows.len()),
+                    error: fit_error(&pts),
+                };
+                Some((fit, pts))
             })
-            .collect();
-        gemm.push(GemmFit {
-            framework: fw.clone(),
-            dtype: dtype_name(dt).to_string(),
-            params,
-            source: sources(root, rows.iter().map(|g| g.at.clone()), rows.len()),
-            error: fit_error(&pts),
-        });
-        points.extend(pts);
-    }
+        })
+        .collect();
+    let gemm = collect(run_parallel(jobs), &mut points);
 
     // prefill attention, per framework and KV dtype, dense GQA rows without a sliding window (the
     // readers keep bf16 attention math only, so attn_bytes is 2)
-    let mut context_attention = Vec::new();
     let usable = |h: u64, kv: u64, w: u64| w == 0 && kv > 0 && h / kv <= MAX_GQA_GROUP;
     let groups: BTreeSet<(String, u64, u64)> = data
         .context_attention
@@ -203,110 +242,143 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
         .filter(|a| usable(a.heads, a.kv_heads, a.window))
         .map(|a| (a.framework.clone(), 2u64, a.kv_bytes))
         .collect();
-    for (fw, ab, kb) in groups {
-        let rows: Vec<_> = data
-            .context_attention
-            .iter()
-            .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
-            .collect();
-        let key =
-            |a: &&crate::calibrate::data::ContextAttentionSample| [a.batch, a.isl, a.heads, a.kv_heads, a.head_dim];
-        let train: Vec<[f64; 6]> = rows
-            .iter()
-            .filter(|a| !is_holdout(&key(a)))
-            .map(|a| [a.batch as f64, a.isl as f64, a.heads as f64, a.kv_heads as f64, a.head_dim as f64, a.latency_s])
-            .collect();
-        if train.len() < 20 {
-            continue;
-        }
-        let params = ContextAttentionParams::fit(&train);
-        let params = round_params!(params, floor_us, rate_tflops, s_half, work_half, io_tbps);
-        let group =
-            format!("{fw} attn{} kv{}", if ab == 1 { "fp8" } else { "bf16" }, if kb == 1 { "fp8" } else { "bf16" });
-        let pts: Vec<FitPoint> = rows
-            .iter()
-            .map(|a| FitPoint {
-                family: "context_attention",
-                group: group.clone(),
-                measured_s: a.latency_s,
-                fitted_s: params.time_s(
-                    a.batch as f64,
-                    a.isl as f64,
-                    a.heads as f64,
-                    a.kv_heads as f64,
-                    a.head_dim as f64,
-                ),
-                holdout: is_holdout(&key(a)),
-                preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+    let attn_shapes = &attn_shapes;
+    let jobs: Vec<Job<'_, ContextAttentionFit>> = groups
+        .into_iter()
+        .map(|(fw, ab, kb)| -> Job<'_, ContextAttentionFit> {
+            Box::new(move || {
+                let rows: Vec<_> = data
+                    .context_attention
+                    .iter()
+                    .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
+                    .collect();
+                let key = |a: &&crate::calibrate::data::ContextAttentionSample| {
+                    [a.batch, a.isl, a.heads, a.kv_heads, a.head_dim]
+                };
+                let train: Vec<[f64; 6]> = rows
+                    .iter()
+                    .filter(|a| !is_holdout(&key(a)))
+                    .map(|a| {
+                        [
+                            a.batch as f64,
+                            a.isl as f64,
+                            a.heads as f64,
+                            a.kv_heads as f64,
+                            a.head_dim as f64,
+                            a.latency_s,
+                        ]
+                    })
+                    .collect();
+                if train.len() < 20 {
+                    return None;
+                }
+                let params = ContextAttentionParams::fit(&train);
+                let params = round_params!(params, floor_us, rate_tflops, s_half, work_half, io_tbps);
+                let group = format!(
+                    "{fw} attn{} kv{}",
+                    if ab == 1 { "fp8" } else { "bf16" },
+                    if kb == 1 { "fp8" } else { "bf16" }
+                );
+                let pts: Vec<FitPoint> = rows
+                    .iter()
+                    .map(|a| FitPoint {
+                        family: "context_attention",
+                        group: group.clone(),
+                        measured_s: a.latency_s,
+                        fitted_s: params.time_s(
+                            a.batch as f64,
+                            a.isl as f64,
+                            a.heads as f64,
+                            a.kv_heads as f64,
+                            a.head_dim as f64,
+                        ),
+                        holdout: is_holdout(&key(a)),
+                        preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+                    })
+                    .collect();
+                let fit = ContextAttentionFit {
+                    framework: fw.clone(),
+                    attn_bytes: ab,
+                    kv_bytes: kb,
+                    params,
+                    source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
+                    error: fit_error(&pts),
+                };
+                Some((fit, pts))
             })
-            .collect();
-        context_attention.push(ContextAttentionFit {
-            framework: fw.clone(),
-            attn_bytes: ab,
-            kv_bytes: kb,
-            params,
-            source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
-            error: fit_error(&pts),
-        });
-        points.extend(pts);
-    }
+        })
+        .collect();
+    let context_attention = collect(run_parallel(jobs), &mut points);
 
     // decode attention, per framework and KV dtype
-    let mut generation_attention = Vec::new();
     let groups: BTreeSet<(String, u64)> = data
         .generation_attention
         .iter()
         .filter(|a| usable(a.heads, a.kv_heads, a.window))
         .map(|a| (a.framework.clone(), a.kv_bytes))
         .collect();
-    for (fw, kb) in groups {
-        let rows: Vec<_> = data
-            .generation_attention
-            .iter()
-            .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
-            .collect();
-        let key =
-            |a: &&crate::calibrate::data::GenerationAttentionSample| [a.batch, a.ctx, a.heads, a.kv_heads, a.head_dim];
-        let row = |a: &&crate::calibrate::data::GenerationAttentionSample| {
-            [a.batch as f64, a.ctx as f64, a.heads as f64, a.kv_heads as f64, a.head_dim as f64, a.kv_bytes as f64]
-        };
-        let train: Vec<[f64; 7]> = rows
-            .iter()
-            .filter(|a| !is_holdout(&key(a)))
-            .map(|a| {
-                let r = row(a);
-                [r[0], r[1], r[2], r[3], r[4], r[5], a.latency_s]
-            })
-            .collect();
-        if train.len() < 20 {
-            continue;
-        }
-        let params = GenerationAttentionParams::fit(&train);
-        let params = round_params!(params, floor_us, bw_tbps, per_elem_ps, work_half, blend_p);
-        let group = format!("{fw} kv{}", if kb == 1 { "fp8" } else { "bf16" });
-        let pts: Vec<FitPoint> = rows
-            .iter()
-            .map(|a| {
-                let r = row(a);
-                FitPoint {
-                    family: "generation_attention",
-                    group: group.clone(),
-                    measured_s: a.latency_s,
-                    fitted_s: params.time_s(r[0], r[1], r[2], r[3], r[4], r[5]),
-                    holdout: is_holdout(&key(a)),
-                    preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+    let jobs: Vec<Job<'_, GenerationAttentionFit>> = groups
+        .into_iter()
+        .map(|(fw, kb)| -> Job<'_, GenerationAttentionFit> {
+            Box::new(move || {
+                let rows: Vec<_> = data
+                    .generation_attention
+                    .iter()
+                    .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
+                    .collect();
+                let key = |a: &&crate::calibrate::data::GenerationAttentionSample| {
+                    [a.batch, a.ctx, a.heads, a.kv_heads, a.head_dim]
+                };
+                let row = |a: &&crate::calibrate::data::GenerationAttentionSample| {
+                    [
+                        a.batch as f64,
+                        a.ctx as f64,
+                        a.heads as f64,
+                        a.kv_heads as f64,
+                        a.head_dim as f64,
+                        a.kv_bytes as f64,
+                    ]
+                };
+                let train: Vec<[f64; 7]> = rows
+                    .iter()
+                    .filter(|a| !is_holdout(&key(a)))
+                    .map(|a| {
+                        let r = row(a);
+                        [r[0], r[1], r[2], r[3], r[4], r[5], a.latency_s]
+                    })
+                    .collect();
+                if train.len() < 20 {
+                    return None;
                 }
+                let params = GenerationAttentionParams::fit(&train);
+                let params = round_params!(params, floor_us, bw_tbps, per_elem_ps, work_half, blend_p);
+                let group = format!("{fw} kv{}", if kb == 1 { "fp8" } else { "bf16" });
+                let pts: Vec<FitPoint> = rows
+                    .iter()
+                    .map(|a| {
+                        let r = row(a);
+                        FitPoint {
+                            family: "generation_attention",
+                            group: group.clone(),
+                            measured_s: a.latency_s,
+                            fitted_s: params.time_s(r[0], r[1], r[2], r[3], r[4], r[5]),
+                            holdout: is_holdout(&key(a)),
+                            preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+                        }
+                    })
+                    .collect();
+                let fit = GenerationAttentionFit {
+                    framework: fw.clone(),
+                    kv_bytes: kb,
+                    params,
+                    source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
+                    error: fit_error(&pts),
+                };
+                Some((fit, pts))
             })
-            .collect();
-        generation_attention.push(GenerationAttentionFit {
-            framework: fw.clone(),
-            kv_bytes: kb,
-            params,
-            source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
-            error: fit_error(&pts),
-        });
-        points.extend(pts);
-    }
+        })
+        .collect();
+    let generation_attention = collect(run_parallel(jobs), &mut points);
 
     // all-reduce inside one NVLink node, per kernel and GPU count
     let mut allreduce = Vec::new();

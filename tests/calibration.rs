@@ -1,0 +1,132 @@
+//! Calibration end to end: the committed profile is what `pdsim calibrate` fits from
+//! `../shared/calibration-data`, its held-out errors meet the targets it can meet, and bad
+//! measurement files stop with a clear error rather than a wrong fit.
+
+mod common;
+use common::*;
+
+use pdsim::calibrate::{fit, models::H100_PEAKS, readers};
+use pdsim::hardware::calibrated::Calibration;
+use pdsim::hardware::HardwareProfile;
+
+fn committed() -> String {
+    std::fs::read_to_string(root().join("calibration/profiles/h100-sxm.toml")).expect("committed profile")
+}
+
+#[test]
+fn committed_profile_is_reproduced_by_refitting_shared_data() {
+    let Some(dir) = shared("calibration-data") else { return };
+    let data = readers::load_dir(&dir).expect("shared calibration data loads");
+    let out = fit::fit_all(&data, &dir, "h100-sxm", H100_PEAKS);
+    let mut refit = out.calibration.clone();
+    // the per-backend overhead is fitted end to end by `pdsim validate --fit-overhead`, not here
+    refit.overhead = Calibration::from_toml(&committed(), "committed").unwrap().overhead;
+    let text = refit.to_toml();
+    if text != committed() {
+        let first = text.lines().zip(committed().lines()).position(|(a, b)| a != b);
+        panic!(
+            "calibration/profiles/h100-sxm.toml is stale: refit differs at line {:?}; regenerate with \
+             `pdsim calibrate --data ../shared/calibration-data --out calibration/profiles/h100-sxm.toml`",
+            first.map(|i| i + 1)
+        );
+    }
+}
+
+#[test]
+fn committed_profile_meets_the_accuracy_it_claims() {
+    let cal = Calibration::from_toml(&committed(), "committed").unwrap();
+    // GEMM shapes of the preset models, TensorRT-LLM kernels: median held-out error <= 5%
+    for dtype in ["bf16", "fp8"] {
+        let g = cal.gemm("trtllm", dtype).expect("trtllm GEMM fit");
+        assert!(g.error.preset_holdout_rows > 100);
+        assert!(g.error.preset_holdout_median_ape <= 0.05, "trtllm {dtype}: {:?}", g.error);
+    }
+    // all-reduce inside a node: median held-out error <= 10% for every kernel and GPU count
+    assert!(cal.allreduce.len() >= 9);
+    for a in &cal.allreduce {
+        assert!(a.error.holdout_median_ape <= 0.10, "{} x{}: {:?}", a.kernel, a.gpus, a.error);
+    }
+    // every coefficient says where it came from
+    assert!(cal.gemm.iter().all(|g| g.source.contains("gemm_perf")));
+    assert!(cal.allreduce.iter().all(|a| a.source.contains(".csv") || a.source.contains(".log")));
+}
+
+#[test]
+fn h100_sxm_runs_on_the_committed_calibration() {
+    let hw = HardwareProfile::by_name("h100-sxm").unwrap();
+    assert!(hw.calibration.is_some());
+    assert!(HardwareProfile::by_name("h100-sxm-spec").unwrap().calibration.is_none());
+    let o = pdsim(["cost", "--model", "qwen3-32b", "--tp", "2", "--phase", "decode", "--batch", "32", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["calibrated"], true);
+}
+
+#[test]
+fn calibrate_writes_profile_report_and_plots() {
+    let dir = scratch("cal");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // a small aiconfigurator-style GEMM table: a roofline with a 3 us floor, in ms
+    let mut csv = String::from("framework,version,device,op_name,kernel_source,gemm_dtype,m,n,k,latency\n");
+    for m in [1u64, 4, 16, 64, 256, 1024, 4096, 16384] {
+        for (n, k) in [(1024u64, 1024u64), (4096, 4096), (8192, 2048), (2048, 8192), (14336, 4096)] {
+            let t = 3e-6 + (2.0 * (m * n * k) as f64 / 780e12).max((n * k * 2) as f64 / 2.7e12);
+            csv.push_str(&format!("TRTLLM,1,H100,gemm,x,bfloat16,{m},{n},{k},{}\n", t * 1e3));
+        }
+    }
+    write(&data, "gemm_perf.test.csv", &csv);
+    let profile = dir.join("out/my-gpu.toml");
+    let report = dir.join("report");
+    let o = pdsim([
+        "calibrate".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        profile.as_os_str(),
+        "--report".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cal = Calibration::from_toml(&std::fs::read_to_string(&profile).unwrap(), "p").unwrap();
+    assert_eq!(cal.name, "my-gpu");
+    let g = cal.gemm("trtllm", "bf16").unwrap();
+    assert!(g.error.holdout_median_ape < 0.05, "{:?}", g.error);
+    for f in ["report.md", "fit_points.csv", "gemm.png", "gemm.svg", "allreduce.png"] {
+        assert!(report.join(f).exists(), "{f} missing");
+    }
+    let png = std::fs::read(report.join("gemm.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // the profile runs a scenario
+    let f = write(
+        &dir,
+        "s.yaml",
+        &SMALL.replace("model: llama-3.1-8b", &format!("model: llama-3.1-8b\nhardware: {}", profile.display())),
+    );
+    let v = run_json(&[&f], &[]);
+    assert_eq!(v["requests"]["completed"], 300);
+}
+
+#[test]
+fn bad_measurement_files_are_errors_not_fits() {
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "truncated.log",
+            "# nccl-tests\n#  Rank  0 Group  0 Pid 1 on host0 device  0 [0x1b] NVIDIA H100\n#  Rank  1 Group  0 Pid 2 on host0 device  1 [0x2c] NVIDIA H100\n#\n#                                                              out-of-place                       in-place\n#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)\n        1024           256     float     sum      -1    10.00    0.10    0.10      0    10.00    0.10    0.10      0\n        2048           512     float     sum      -1    1",
+            &["truncated.log:"],
+        ),
+        ("gemm_perf.x.csv", "framework,version,device,op_name,kernel_source,gemm_dtype,m,n,latency\nTRTLLM,1,H,gemm,x,bfloat16,1,2,0.1\n", &["gemm_perf.x.csv"]),
+        ("gemm_perf.y.csv", "framework,version,device,op_name,kernel_source,gemm_dtype,m,n,k,latency\nTRTLLM,1,H,gemm,x,bfloat16,1,2,3,0\n", &["gemm_perf.y.csv:2"]),
+        ("kv.csv", "bytes,time_ms\n1000,-1\n", &["kv.csv:2"]),
+    ];
+    for (name, text, needles) in cases {
+        let dir = scratch("badcal");
+        write(&dir, name, text);
+        let o = pdsim(["calibrate".as_ref(), "--data".as_ref(), dir.as_os_str()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "{name}: error lacks {n:?}: {err}");
+        }
+    }
+}
