@@ -130,16 +130,18 @@ fn sources(root: &Path, files: impl Iterator<Item = Provenance>, rows: usize) ->
 }
 
 /// One group's fit: `None` when it has too few rows to fit.
-type Job<'a, T> = Box<dyn FnOnce() -> Option<(T, Vec<FitPoint>)> + Send + 'a>;
+type Job<'a, T> = Box<dyn FnOnce() -> Option<Fitted<T>> + Send + 'a>;
+
+/// A fit and its rows, measured vs fitted.
+type Fitted<T> = (T, Vec<FitPoint>);
 
 /// Runs independent fits on all cores; results come back in job order, so the profile does not
 /// depend on the thread count.
-fn run_parallel<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Option<(T, Vec<FitPoint>)>> {
+fn run_parallel<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Option<Fitted<T>>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len().max(1));
     let slots: Vec<std::sync::Mutex<Option<Job<'_, T>>>> =
         jobs.into_iter().map(|j| std::sync::Mutex::new(Some(j))).collect();
-    let results: Vec<std::sync::Mutex<Option<(T, Vec<FitPoint>)>>> =
-        slots.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let results: Vec<std::sync::Mutex<Option<Fitted<T>>>> = slots.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -154,7 +156,7 @@ fn run_parallel<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Option<(T, Vec<FitPoint>)
     results.into_iter().map(|r| r.into_inner().expect("result slot")).collect()
 }
 
-fn collect<T>(results: Vec<Option<(T, Vec<FitPoint>)>>, points: &mut Vec<FitPoint>) -> Vec<T> {
+fn collect<T>(results: Vec<Option<Fitted<T>>>, points: &mut Vec<FitPoint>) -> Vec<T> {
     let mut fits = Vec::new();
     for (fit, pts) in results.into_iter().flatten() {
         fits.push(fit);
