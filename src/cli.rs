@@ -29,6 +29,21 @@ enum Command {
     Cost(CostArgs),
     /// Fit the cost model to microbenchmark data and write a calibrated profile.
     Calibrate(CalibrateArgs),
+    /// Simulate measured deployments (aiconfigurator silicon_sample.csv) and report the error.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// aiconfigurator-style silicon_sample.csv with measured TTFT and TPOT.
+    #[arg(long)]
+    silicon: PathBuf,
+    /// Hardware profile: h100-sxm (committed calibration), h100-sxm-spec, or a profile .toml.
+    #[arg(long, default_value = "h100-sxm")]
+    hardware: String,
+    /// Write validation.csv, report.md and measured-vs-simulated plots here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -46,6 +61,9 @@ struct CalibrateArgs {
     /// Profile name (default: the --out file's stem, else h100-sxm).
     #[arg(long)]
     name: Option<String>,
+    /// Also fit each backend's per-step overhead end to end on half of these measured deployments.
+    #[arg(long)]
+    silicon: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -118,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::Cost(a) => cmd_cost(a),
         Command::Calibrate(a) => cmd_calibrate(a),
+        Command::Validate(a) => cmd_validate(a),
     };
     match result {
         Ok(code) => code,
@@ -184,7 +203,17 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         data.kv_transfer.len(),
         started.elapsed().as_secs_f64()
     );
-    let out = fit::fit_all(&data, &a.data, &name, pdsim::calibrate::models::H100_PEAKS);
+    let mut out = fit::fit_all(&data, &a.data, &name, pdsim::calibrate::models::H100_PEAKS);
+    if let Some(silicon) = &a.silicon {
+        let rows = pdsim::calibrate::validate::read_silicon(silicon)?;
+        let hw = HardwareProfile {
+            calibration: Some(std::sync::Arc::new(out.calibration.clone())),
+            ..HardwareProfile::h100_sxm()
+        };
+        let file = silicon.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let hw = pdsim::calibrate::validate::fit_overheads(&rows, &hw, &file);
+        out.calibration.overhead = hw.calibration.as_deref().map(|c| c.overhead.clone()).unwrap_or_default();
+    }
     if let Some(path) = &a.out {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -196,6 +225,22 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     }
     print!("{}", report::markdown(&out.calibration));
     eprintln!("fitted in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_validate(a: ValidateArgs) -> Result<ExitCode> {
+    use pdsim::calibrate::validate::{error_summary, read_silicon, simulate_rows};
+    let hw = HardwareProfile::by_name(&a.hardware)?;
+    let rows = read_silicon(&a.silicon)?;
+    let started = std::time::Instant::now();
+    let results = simulate_rows(&rows, &hw);
+    let report = pdsim::calibrate::validate::report_markdown(&results, &a.silicon.display().to_string(), &hw);
+    print!("{report}");
+    let (n, _) = error_summary(results.iter());
+    eprintln!("simulated {n} of {} rows in {:.1} s", rows.len(), started.elapsed().as_secs_f64());
+    if let Some(dir) = &a.out {
+        pdsim::calibrate::validate::write_outputs(dir, &results, &report)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

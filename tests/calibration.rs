@@ -130,3 +130,38 @@ fn bad_measurement_files_are_errors_not_fits() {
         }
     }
 }
+
+#[test]
+fn validate_reproduces_measured_qwen3_32b_tpot() {
+    let Some(silicon) = shared("validation-dev/silicon_h100_qwen3_32b.csv") else { return };
+    let out = scratch("val");
+    let o = pdsim(["validate".as_ref(), "--silicon".as_ref(), silicon.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = stdout(&o);
+    assert!(report.contains("| trtllm |") && report.contains("| vllm |") && report.contains("| sglang |"), "{report}");
+    for f in ["validation.csv", "report.md", "ttft.png", "tpot.svg"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    // TPOT median error per backend, on the rows the overhead was NOT fitted on
+    let csv = std::fs::read_to_string(out.join("validation.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let mut by: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        if r[col("fit_row")].eq("false") && !r[col("simulated_tpot_ms")].is_empty() {
+            let e = (r[col("simulated_tpot_ms")].parse::<f64>().unwrap()
+                / r[col("measured_tpot_ms")].parse::<f64>().unwrap()
+                - 1.0)
+                .abs();
+            by.entry(r[col("backend")].to_string()).or_default().push(e);
+        }
+    }
+    for backend in ["trtllm", "vllm"] {
+        let mut v = by.remove(backend).unwrap();
+        v.sort_by(f64::total_cmp);
+        let median = v[v.len() / 2];
+        assert!(median <= 0.15, "{backend}: held-out TPOT median error {median}");
+    }
+}

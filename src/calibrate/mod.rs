@@ -6,3 +6,4 @@ pub mod lm;
 pub mod models;
 pub mod readers;
 pub mod report;
+pub mod validate;

@@ -1,0 +1,481 @@
+//! End-to-end validation against measured serving: each row of an aiconfigurator-style
+//! `silicon_sample.csv` (model, backend, agg/disagg, ISL/OSL, concurrency, TP, batch, workers) is
+//! simulated as the closed-loop benchmark it was, and measured vs simulated mean TTFT and TPOT are
+//! compared. Also fits the one end-to-end parameter pdsim allows itself: a per-backend step overhead.
+
+use std::path::Path;
+
+use crate::calibrate::readers::CalibError;
+use crate::cluster::config::*;
+use crate::engine::NS_PER_S;
+use crate::hardware::calibrated::{Calibration, OverheadFit};
+use crate::hardware::HardwareProfile;
+use crate::model::{Dtype, ModelSpec};
+use crate::runner::{run, RunOptions};
+use crate::scenario::{RunLimits, Scenario};
+use crate::workload::spec::{Arrival, LengthDist, WorkloadSpec};
+
+/// One measured deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiliconRow {
+    pub id: String,
+    pub line: u32,
+    pub backend: Backend,
+    pub model: String,
+    pub mode: Mode,
+    pub weights_dtype: Dtype,
+    pub isl: u32,
+    pub osl: u32,
+    /// Closed-loop clients (`silicon_concurrency=` in `silicon_data_source`); absent on some rows.
+    pub concurrency: Option<u32>,
+    pub tp: u32,
+    pub batch: u32,
+    pub prefill_workers: u32,
+    pub prefill_tp: u32,
+    pub prefill_batch: u32,
+    pub decode_workers: u32,
+    pub decode_tp: u32,
+    pub decode_batch: u32,
+    pub ttft_ms: f64,
+    pub tpot_ms: f64,
+}
+
+impl SiliconRow {
+    /// Rows whose id hashes even are the ones the per-backend overhead is fitted on.
+    pub fn fit_row(&self) -> bool {
+        fnv(&self.id) % 2 == 0
+    }
+}
+
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Reads `silicon_sample.csv`. Rows of a model that is not a preset, or of a mode pdsim does not
+/// model, are errors naming the line.
+pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
+    let shown = path.to_path_buf();
+    let text = std::fs::read_to_string(path).map_err(|source| CalibError::Io { path: shown.clone(), source })?;
+    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let header = rdr.headers().map_err(|e| bad(&shown, 1, 1, format!("unreadable header: {e}")))?.clone();
+    let col = |name: &str| -> Result<usize, CalibError> {
+        header.iter().position(|h| h == name).ok_or_else(|| bad(&shown, 1, 1, format!("no column '{name}'")))
+    };
+    let c = [
+        "id",
+        "silicon_data_source",
+        "backend",
+        "model_path",
+        "mode",
+        "precision",
+        "gemm_quant_mode",
+        "isl",
+        "osl",
+        "batch_size",
+        "tp_size",
+        "prefill_batch_size",
+        "prefill_num_workers",
+        "prefill_tp_size",
+        "decode_batch_size",
+        "decode_num_workers",
+        "decode_tp_size",
+        "silicon_ttft_ms",
+        "silicon_tpot_ms",
+    ]
+    .map(col);
+    let mut idx = [0usize; 19];
+    for (i, r) in c.into_iter().enumerate() {
+        idx[i] = r?;
+    }
+    let mut rows = Vec::new();
+    for (n, rec) in rdr.records().enumerate() {
+        let line = n as u32 + 2;
+        let rec = rec.map_err(|e| bad(&shown, line, 1, e.to_string()))?;
+        let get = |i: usize| rec.get(idx[i]).unwrap_or("").trim();
+        let num = |i: usize, what: &str| -> Result<Option<f64>, CalibError> {
+            let v = get(i);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
+                _ => Err(bad(&shown, line, idx[i] + 1, format!("{what}: expected a positive number, got '{v}'"))),
+            }
+        };
+        let count = |i: usize, what: &str| -> Result<u32, CalibError> { Ok(num(i, what)?.unwrap_or(0.0) as u32) };
+        let backend = match get(2) {
+            "trtllm" => Backend::Trtllm,
+            "vllm" => Backend::Vllm,
+            "sglang" => Backend::Sglang,
+            other => {
+                return Err(bad(
+                    &shown,
+                    line,
+                    idx[2] + 1,
+                    format!("backend: expected trtllm, vllm or sglang, got '{other}'"),
+                ))
+            }
+        };
+        let mode = match get(4) {
+            "agg" => Mode::Aggregated,
+            "disagg" => Mode::Disaggregated,
+            other => return Err(bad(&shown, line, idx[4] + 1, format!("mode: expected agg or disagg, got '{other}'"))),
+        };
+        let fp8 = get(5) == "fp8" || get(6).starts_with("fp8");
+        let concurrency = get(1)
+            .split(';')
+            .find_map(|kv| kv.trim().strip_prefix("silicon_concurrency="))
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        rows.push(SiliconRow {
+            id: get(0).to_string(),
+            line,
+            backend,
+            model: get(3).to_string(),
+            mode,
+            weights_dtype: if fp8 { Dtype::Fp8 } else { Dtype::Bf16 },
+            isl: count(7, "isl")?,
+            osl: count(8, "osl")?,
+            concurrency,
+            tp: count(10, "tp_size")?.max(1),
+            batch: count(9, "batch_size")?,
+            prefill_batch: count(11, "prefill_batch_size")?,
+            prefill_workers: count(12, "prefill_num_workers")?,
+            prefill_tp: count(13, "prefill_tp_size")?.max(1),
+            decode_batch: count(14, "decode_batch_size")?,
+            decode_workers: count(15, "decode_num_workers")?,
+            decode_tp: count(16, "decode_tp_size")?.max(1),
+            ttft_ms: num(17, "silicon_ttft_ms")?
+                .ok_or_else(|| bad(&shown, line, idx[17] + 1, "silicon_ttft_ms: missing".into()))?,
+            tpot_ms: num(18, "silicon_tpot_ms")?
+                .ok_or_else(|| bad(&shown, line, idx[18] + 1, "silicon_tpot_ms: missing".into()))?,
+        });
+    }
+    Ok(rows)
+}
+
+fn bad(path: &Path, line: u32, column: usize, msg: String) -> CalibError {
+    CalibError::Inconsistent {
+        path: path.to_path_buf(),
+        line,
+        column: column as u32,
+        problem: msg,
+        expected: "a silicon_sample.csv row".into(),
+    }
+}
+
+/// Token budget of one step when the row does not say: TensorRT-LLM's `max_num_tokens` and
+/// SGLang's `chunked_prefill_size` both default to 8192.
+pub const DEFAULT_STEP_TOKENS: u32 = 8192;
+/// Share of GPU memory the frameworks take by default (vLLM `gpu_memory_utilization`, TensorRT-LLM
+/// `free_gpu_memory_fraction`: 0.9).
+pub const DEFAULT_MEMORY_FRACTION: f64 = 0.9;
+
+/// The closed-loop scenario a row measured, or why it cannot be simulated.
+pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, String> {
+    let model = ModelSpec::preset(&row.model).map_err(|e| e.to_string())?;
+    let concurrency = row.concurrency.ok_or("no silicon_concurrency in silicon_data_source")?;
+    let step_tok = DEFAULT_STEP_TOKENS.max(row.isl);
+    let agg = AggregatedPoolConfig {
+        replicas: 1,
+        tp: row.tp,
+        max_batch_size: row.batch.max(1),
+        max_batch_tokens: DEFAULT_STEP_TOKENS,
+        max_input_length: row.isl.max(1),
+        max_output_length: row.osl.max(1),
+        kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
+    };
+    let cluster = ClusterConfig {
+        mode: row.mode,
+        backend: row.backend,
+        frontend: FrontendConfig { max_concurrent_requests: concurrency.max(1), request_timeout_ns: 3600 * NS_PER_S },
+        router: RouterPolicy::RoundRobin,
+        prefill: PrefillPoolConfig {
+            replicas: row.prefill_workers.max(1),
+            tp: row.prefill_tp,
+            max_batch_size: row.prefill_batch.max(1),
+            max_batch_tokens: step_tok,
+            max_input_length: row.isl.max(1),
+        },
+        decode: DecodePoolConfig {
+            replicas: row.decode_workers.max(1),
+            tp: row.decode_tp,
+            max_batch_size: row.decode_batch.max(1),
+            max_output_length: row.osl.max(1),
+            kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
+        },
+        aggregated: agg,
+        // Dynamo moves KV with NIXL
+        kv_transfer: KvTransferConfig {
+            backend: KvBackend::Nixl,
+            compression: Compression::None,
+            max_in_flight_transfers: 64,
+            block_size_bytes: 512 * 1024,
+        },
+    };
+    let requests = (8 * concurrency as u64).clamp(200, 2000);
+    let s = Scenario {
+        name: row.id.clone(),
+        sources: Vec::new(),
+        model,
+        weights_dtype: row.weights_dtype,
+        kv_dtype: Dtype::Bf16,
+        hardware: hw.clone(),
+        cluster,
+        workload: WorkloadSpec::Synthetic {
+            arrival: Arrival::ClosedLoop { concurrency },
+            isl: LengthDist::Fixed(row.isl.max(1)),
+            osl: LengthDist::Fixed(row.osl.max(1)),
+        },
+        limits: RunLimits { requests: Some(requests), duration_ns: None },
+        seed: 1,
+        usd_per_gpu_hour: hw.usd_per_gpu_hour_default,
+    };
+    crate::cluster::validate_deployment(&s)?;
+    Ok(s)
+}
+
+/// Measured vs simulated for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowResult {
+    pub row: SiliconRow,
+    /// `Err(reason)` when the row could not be simulated.
+    pub simulated: Result<(f64, f64), String>,
+}
+
+impl RowResult {
+    /// Absolute relative errors of TTFT and TPOT.
+    pub fn errors(&self) -> Option<(f64, f64)> {
+        let (ttft, tpot) = *self.simulated.as_ref().ok()?;
+        Some(((ttft / self.row.ttft_ms - 1.0).abs(), (tpot / self.row.tpot_ms - 1.0).abs()))
+    }
+}
+
+/// Simulates each row (in parallel; results in row order).
+pub fn simulate_rows(rows: &[SiliconRow], hw: &HardwareProfile) -> Vec<RowResult> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out: Vec<std::sync::Mutex<Option<RowResult>>> = rows.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(row) = rows.get(i) else { break };
+                let simulated = scenario_for(row, hw).and_then(|s| {
+                    let r = run(&s, &RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() })
+                        .map_err(|e| e.to_string())?;
+                    Ok((r.summary.ttft_ms.mean, r.summary.tpot_ms.mean))
+                });
+                *out[i].lock().expect("row slot") = Some(RowResult { row: row.clone(), simulated });
+            });
+        }
+    });
+    out.into_iter().map(|m| m.into_inner().expect("row slot").expect("every row simulated")).collect()
+}
+
+fn with_overhead(hw: &HardwareProfile, backend: Backend, overhead_us: f64, source: &str) -> HardwareProfile {
+    let mut cal: Calibration = hw.calibration.as_deref().cloned().expect("a calibrated profile");
+    cal.overhead.retain(|o| o.backend != backend.name());
+    cal.overhead.push(OverheadFit {
+        backend: backend.name().into(),
+        step_overhead_us: overhead_us,
+        source: source.into(),
+    });
+    cal.overhead.sort_by(|a, b| a.backend.cmp(&b.backend));
+    HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..hw.clone() }
+}
+
+/// Fits each backend's per-step overhead on its fit rows ([`SiliconRow::fit_row`]): the value in
+/// [0, 20 ms] minimising the summed squared log error of mean TTFT and TPOT (golden-section search
+/// over the square root of the overhead, 24 steps). Returns the profile with the overheads set.
+pub fn fit_overheads(rows: &[SiliconRow], hw: &HardwareProfile, file: &str) -> HardwareProfile {
+    let mut hw = hw.clone();
+    for backend in [Backend::Trtllm, Backend::Vllm, Backend::Sglang] {
+        let fit_rows: Vec<SiliconRow> = rows
+            .iter()
+            .filter(|r| r.backend == backend && r.fit_row() && scenario_for(r, &hw).is_ok())
+            .cloned()
+            .collect();
+        if fit_rows.is_empty() {
+            continue;
+        }
+        let loss = |overhead_us: f64| -> f64 {
+            let h = with_overhead(&hw, backend, overhead_us, "");
+            simulate_rows(&fit_rows, &h)
+                .iter()
+                .filter_map(|r| {
+                    let (ttft, tpot) = *r.simulated.as_ref().ok()?;
+                    Some((ttft / r.row.ttft_ms).ln().powi(2) + (tpot / r.row.tpot_ms).ln().powi(2))
+                })
+                .sum()
+        };
+        // golden section on sqrt(overhead_us) in [0, sqrt(20000)]
+        let (mut a, mut b) = (0.0f64, 20000f64.sqrt());
+        let g = (5f64.sqrt() - 1.0) / 2.0;
+        let mut c = b - g * (b - a);
+        let mut d = a + g * (b - a);
+        let (mut fc, mut fd) = (loss(c * c), loss(d * d));
+        for _ in 0..24 {
+            if fc < fd {
+                b = d;
+                d = c;
+                fd = fc;
+                c = b - g * (b - a);
+                fc = loss(c * c);
+            } else {
+                a = c;
+                c = d;
+                fc = fd;
+                d = a + g * (b - a);
+                fd = loss(d * d);
+            }
+        }
+        let x = (a + b) / 2.0;
+        let overhead = ((x * x) * 10.0).round() / 10.0;
+        let ids = fit_rows.len();
+        let source = format!("{file}: {ids} {} rows (even id hash), mean TTFT and TPOT", backend.name());
+        hw = with_overhead(&hw, backend, overhead, &source);
+    }
+    hw
+}
+
+fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Median and p90 absolute relative error of TTFT and TPOT over `results`.
+pub fn error_summary<'a>(results: impl Iterator<Item = &'a RowResult>) -> (usize, [f64; 4]) {
+    let errs: Vec<(f64, f64)> = results.filter_map(|r| r.errors()).collect();
+    let ttft: Vec<f64> = errs.iter().map(|e| e.0).collect();
+    let tpot: Vec<f64> = errs.iter().map(|e| e.1).collect();
+    (
+        errs.len(),
+        [percentile(ttft.clone(), 0.5), percentile(ttft, 0.9), percentile(tpot.clone(), 0.5), percentile(tpot, 0.9)],
+    )
+}
+
+/// The validation report: error per backend (all rows, fit rows, other rows), then every row.
+pub fn report_markdown(results: &[RowResult], file: &str, hw: &HardwareProfile) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let pct = |x: f64| if x.is_nan() { "-".to_string() } else { format!("{:.1}%", x * 100.0) };
+    let _ = writeln!(o, "# Validation against measured serving: {file}\n");
+    let _ = writeln!(
+        o,
+        "Hardware profile: {}. Each row is simulated as its closed-loop benchmark (fixed ISL/OSL,",
+        hw.name
+    );
+    let _ =
+        writeln!(o, "`silicon_concurrency` clients); errors are |simulated/measured - 1| of mean TTFT and mean TPOT.");
+    if let Some(cal) = hw.calibration.as_deref() {
+        for ov in &cal.overhead {
+            let _ = writeln!(
+                o,
+                "Per-step overhead {}: {:.1} us, fitted on {}.",
+                ov.backend, ov.step_overhead_us, ov.source
+            );
+        }
+    }
+    let _ = writeln!(o, "\n| backend | rows | TTFT median | TTFT p90 | TPOT median | TPOT p90 | rows not fitted on | TTFT median | TPOT median |");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for backend in [Backend::Trtllm, Backend::Vllm, Backend::Sglang] {
+        let all = || results.iter().filter(move |r| r.row.backend == backend);
+        let (n, e) = error_summary(all());
+        let (m, f) = error_summary(all().filter(|r| !r.row.fit_row()));
+        let _ = writeln!(
+            o,
+            "| {} | {n} | {} | {} | {} | {} | {m} | {} | {} |",
+            backend.name(),
+            pct(e[0]),
+            pct(e[1]),
+            pct(e[2]),
+            pct(e[3]),
+            pct(f[0]),
+            pct(f[2])
+        );
+    }
+    let skipped: Vec<&RowResult> = results.iter().filter(|r| r.simulated.is_err()).collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(o, "\nNot simulated ({}):", skipped.len());
+        for r in skipped {
+            let _ =
+                writeln!(o, "- line {} `{}`: {}", r.row.line, r.row.id, r.simulated.as_ref().err().map_or("", |e| e));
+        }
+    }
+    o
+}
+
+/// Writes `validation.csv` (one row per measured deployment), `report.md`, and measured-vs-simulated
+/// TTFT and TPOT scatter plots (PNG and SVG), all or nothing.
+pub fn write_outputs(dir: &Path, results: &[RowResult], report: &str) -> Result<(), crate::report::ReportError> {
+    use crate::report::plot::{render_png, render_svg, scatter_measured_vs_fitted};
+    use crate::report::ReportError;
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    let mut csv = String::from(
+        "line,id,backend,mode,isl,osl,concurrency,tp,batch,fit_row,measured_ttft_ms,simulated_ttft_ms,measured_tpot_ms,simulated_tpot_ms,note\n",
+    );
+    for r in results {
+        let (st, sp, note) = match &r.simulated {
+            Ok((a, b)) => (format!("{a:.3}"), format!("{b:.3}"), String::new()),
+            Err(e) => (String::new(), String::new(), e.replace(',', ";")),
+        };
+        let w = &r.row;
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{:.3},{st},{:.3},{sp},{note}",
+            w.line,
+            w.id,
+            w.backend.name(),
+            if w.mode == Mode::Aggregated { "agg" } else { "disagg" },
+            w.isl,
+            w.osl,
+            w.concurrency.map(|c| c.to_string()).unwrap_or_default(),
+            w.tp,
+            w.batch,
+            w.fit_row(),
+            w.ttft_ms,
+            w.tpot_ms
+        );
+    }
+    let mut files: Vec<(String, Vec<u8>)> =
+        vec![("validation.csv".into(), csv.into_bytes()), ("report.md".into(), report.as_bytes().to_vec())];
+    for (metric, pick) in [("ttft", 0usize), ("tpot", 1usize)] {
+        let ok: Vec<&RowResult> = results.iter().filter(|r| r.simulated.is_ok()).collect();
+        let xy: Vec<(f64, f64)> = ok
+            .iter()
+            .map(|r| {
+                let (t, p) = *r.simulated.as_ref().expect("filtered");
+                if pick == 0 {
+                    (r.row.ttft_ms, t)
+                } else {
+                    (r.row.tpot_ms, p)
+                }
+            })
+            .collect();
+        let groups: Vec<&str> = ok.iter().map(|r| r.row.backend.name()).collect();
+        let mut chart = scatter_measured_vs_fitted(
+            &format!("{}: measured vs simulated", metric.to_uppercase()),
+            "ms",
+            &xy,
+            &groups,
+        );
+        chart.y_label = "simulated (ms)".into();
+        let encode =
+            |e: crate::report::plot::PlotError| ReportError::Encode { path: dir.join(metric), msg: e.to_string() };
+        files.push((format!("{metric}.png"), render_png(&chart, 900, 700).map_err(encode)?));
+        files.push((format!("{metric}.svg"), render_svg(&chart, 900, 700).map_err(encode)?.into_bytes()));
+    }
+    for (name, bytes) in &files {
+        crate::report::write_atomic(dir, name, bytes)?;
+    }
+    Ok(())
+}
