@@ -41,6 +41,18 @@ fn committed_profile_meets_the_accuracy_it_claims() {
         assert!(g.error.preset_holdout_rows > 100);
         assert!(g.error.preset_holdout_median_ape <= 0.05, "trtllm {dtype}: {:?}", g.error);
     }
+    // attention: median held-out error <= 10% overall and on preset shapes, except TensorRT-LLM's
+    // fp8-KV decode kernel (13-16%, see README)
+    assert_eq!(cal.context_attention.len(), 4);
+    for a in &cal.context_attention {
+        let e = &a.error;
+        assert!(e.holdout_median_ape <= 0.10 && e.preset_holdout_median_ape <= 0.10, "{} prefill {a:?}", a.framework);
+    }
+    assert_eq!(cal.generation_attention.len(), 4);
+    for a in cal.generation_attention.iter().filter(|a| !(a.framework == "trtllm" && a.kv_bytes == 1)) {
+        let e = &a.error;
+        assert!(e.holdout_median_ape <= 0.10 && e.preset_holdout_median_ape <= 0.10, "{} decode {a:?}", a.framework);
+    }
     // all-reduce inside a node: median held-out error <= 10% for every kernel and GPU count
     assert!(cal.allreduce.len() >= 9);
     for a in &cal.allreduce {

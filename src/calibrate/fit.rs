@@ -275,7 +275,18 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                     return None;
                 }
                 let params = ContextAttentionParams::fit(&train);
-                let params = round_params!(params, floor_us, rate_tflops, s_half, work_half, io_tbps);
+                let params = round_params!(
+                    params,
+                    floor_us,
+                    tile_ns,
+                    block_ns,
+                    io_gbps,
+                    kv_io_weight,
+                    critical_path,
+                    blend_p,
+                    head_dim_offset,
+                    other_head_dim_factor
+                );
                 let group = format!(
                     "{fw} attn{} kv{}",
                     if ab == 1 { "fp8" } else { "bf16" },
@@ -353,7 +364,18 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                     return None;
                 }
                 let params = GenerationAttentionParams::fit(&train);
-                let params = round_params!(params, floor_us, bw_tbps, per_elem_ps, work_half, blend_p);
+                let params = round_params!(
+                    params,
+                    floor_us,
+                    mha_head_ns,
+                    kv_head_ns,
+                    q_head_ns,
+                    bw_tbps,
+                    work_half,
+                    blend_p,
+                    head_dim_exp,
+                    mha_read_factor
+                );
                 let group = format!("{fw} kv{}", if kb == 1 { "fp8" } else { "bf16" });
                 let pts: Vec<FitPoint> = rows
                     .iter()

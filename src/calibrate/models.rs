@@ -108,72 +108,153 @@ impl GemmParams {
 // ---- attention -----------------------------------------------------------------------------------
 
 /// Prefill (context) attention of one layer on one GPU, `b` sequences of `s` tokens, `h` query and
-/// `kv` KV heads of `d` dims:
+/// `kv` KV heads of `d` dims, counted in the flash-attention kernel's work units: 128-row query tiles
+/// (`T` of them) that each read the causal 128-token KV blocks before them (`Bk` in all, `C` for the
+/// longest tile). Kernels that pack the query heads sharing a KV head into one tile (`pack_gqa`, as
+/// FlashAttention-3 in vLLM does) have fewer, fuller tiles.
 ///
-/// `t = floor + 2bhds^2 / (rate * s/(s+s_half) * W/(W+work_half)) + b s (2h+2kv) d 2 / io`
+/// `t = floor*q + ((tile*q*T + block*r*Bk)^p + (crit*132*(tile*q + block*r*C))^p)^(1/p) + b s d 2 (h + w kv) / io`
 ///
-/// with `W = b h ceil(s/128)` query tiles (parallel work), causal FLOPs `4bhd s^2/2`, and the
-/// Q/K/V/O traffic at `io` bytes/s.
+/// — the tiles spread over the H100's 132 SMs, or the longest tile alone when there are too few to
+/// fill them (`crit`), plus streaming Q/O and K/V (`w` weighs KV against query heads). `r =
+/// (d + d_off)/(128 + d_off)` scales block work with the head dim; head dims other than 128 pay `q`
+/// (`other_head_dim_factor`) on fixed costs, as untuned kernel paths do.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ContextAttentionParams {
+    pub pack_gqa: bool,
     pub floor_us: f64,
-    pub rate_tflops: f64,
-    pub s_half: f64,
-    pub work_half: f64,
-    pub io_tbps: f64,
+    pub tile_ns: f64,
+    pub block_ns: f64,
+    pub io_gbps: f64,
+    pub kv_io_weight: f64,
+    pub critical_path: f64,
+    pub blend_p: f64,
+    pub head_dim_offset: f64,
+    pub other_head_dim_factor: f64,
+}
+
+/// Query tiles, causal KV blocks and the longest tile's blocks for `b` sequences of `s` tokens.
+fn context_tiles(b: f64, s: f64, h: f64, kv: f64, pack: bool) -> (f64, f64, f64) {
+    let s = s.max(1.0).round() as u64;
+    let n = s.div_ceil(128);
+    if !pack || kv <= 0.0 {
+        let t = (n * (n + 1) / 2) as f64;
+        return (b * h * n as f64, b * h * t, n as f64);
+    }
+    // g query heads share a tile; tile i covers positions up to ceil(128 i / g) and reads
+    // min(ceil(i/g), n) blocks
+    let g = ((h / kv).round() as u64).max(1);
+    let m = (s * g).div_ceil(128);
+    let (q, r) = (m / g, m % g);
+    let qc = q.min(n);
+    let blocks = g * (qc * (qc + 1) / 2 + (q - qc) * n) + r * (q + 1).min(n);
+    let longest = (q + u64::from(r > 0)).min(n);
+    (b * kv * m as f64, b * kv * blocks as f64, longest as f64)
 }
 
 impl ContextAttentionParams {
     pub fn time_s(&self, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
-        let flops = 2.0 * b * h * d * s * s;
-        let work = b * h * (s / 128.0).ceil();
-        let eff = ramp(s, self.s_half) * ramp(work, self.work_half);
-        let io = b * s * (2.0 * h + 2.0 * kv) * d * 2.0 / (self.io_tbps * 1e12);
-        self.floor_us * 1e-6 + flops / (self.rate_tflops * 1e12 * eff) + io
+        if b <= 0.0 || s <= 0.0 {
+            return 0.0;
+        }
+        let (tiles, blocks, longest) = context_tiles(b, s, h, kv, self.pack_gqa);
+        let q = if (d - 128.0).abs() < 0.5 { 1.0 } else { self.other_head_dim_factor };
+        let r = (d + self.head_dim_offset) / (128.0 + self.head_dim_offset);
+        let work = (self.tile_ns * q * tiles + self.block_ns * r * blocks) * 1e-9;
+        let crit = self.critical_path * 132.0 * (self.tile_ns * q + self.block_ns * r * longest) * 1e-9;
+        let io = b * s * d * 2.0 * (h + self.kv_io_weight * kv) / (self.io_gbps * 1e9);
+        self.floor_us * 1e-6 * q + pnorm(work, crit, self.blend_p) + io
     }
 
-    fn from_free(u: &[f64]) -> Self {
+    fn from_free(u: &[f64], pack: bool) -> Self {
         ContextAttentionParams {
+            pack_gqa: pack,
             floor_us: u[0].exp(),
-            rate_tflops: u[1].exp(),
-            s_half: u[2].exp(),
-            work_half: u[3].exp(),
-            io_tbps: u[4].exp(),
+            tile_ns: u[1].exp(),
+            block_ns: u[2].exp(),
+            io_gbps: u[3].exp(),
+            kv_io_weight: u[4].exp(),
+            critical_path: u[5].exp(),
+            blend_p: 1.0 + u[6].exp(),
+            head_dim_offset: u[7].exp(),
+            other_head_dim_factor: if pack { 1.0 } else { u[8].exp() },
         }
     }
 
-    /// Fits to `(b, s, h, kv, d, seconds)` rows.
+    /// Fits to `(b, s, h, kv, d, seconds)` rows, trying unpacked and GQA-packed tiling and keeping
+    /// the better.
     pub fn fit(rows: &[[f64; 6]]) -> Self {
+        // starts: fits of TensorRT-LLM's and vLLM's H100 kernels (floor 8-14 us, 9-17 ps per tile,
+        // 10-15 ps per block, i.e. 570-800 TFLOP/s over the GPU)
         let starts = [
-            [10f64.ln(), 600f64.ln(), 500f64.ln(), 100f64.ln(), 2f64.ln()],
-            [20f64.ln(), 800f64.ln(), 100f64.ln(), 1000f64.ln(), 0.0],
+            [
+                9.9f64.ln(),
+                9.1f64.ln(),
+                14.7f64.ln(),
+                631f64.ln(),
+                0.73f64.ln(),
+                0.83f64.ln(),
+                0.46f64.ln(),
+                47f64.ln(),
+                1.37f64.ln(),
+            ],
+            [
+                7.7f64.ln(),
+                14.4f64.ln(),
+                10.7f64.ln(),
+                2000f64.ln(),
+                1.1f64.ln(),
+                0.83f64.ln(),
+                0.82f64.ln(),
+                115f64.ln(),
+                0.0,
+            ],
         ];
-        best_fit(&starts, rows.len(), |u, out| {
-            let p = Self::from_free(u);
-            for (o, r) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
+        let mut best: Option<(f64, Self)> = None;
+        for pack in [false, true] {
+            let mut cost = 0.0;
+            let sol = best_fit_cost(
+                &starts,
+                rows.len(),
+                |u, out| {
+                    let p = Self::from_free(u, pack);
+                    for (o, r) in out.iter_mut().zip(rows) {
+                        *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
+                    }
+                },
+                &mut cost,
+            );
+            let p = Self::from_free(&sol, pack);
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, p));
             }
-        })
-        .map(|u| Self::from_free(&u))
-        .expect("at least one start")
+        }
+        best.expect("two variants").1
     }
 }
 
 /// Decode (generation) attention of one layer on one GPU: `b` sequences each reading `ctx` cached
 /// tokens of `kv` heads x `d` dims at `kv_bytes` per element:
 ///
-/// `t = floor + ((B / (bw * W/(W+work_half)))^p + (b h d * per_elem))^(1/p)`
+/// `t = floor + (t_kv^p + t_seq^p)^(1/p)`
 ///
-/// with `B = b (ctx+1) 2 kv d kv_bytes` bytes of KV read, `W = b kv ceil((ctx+1)/1024)` parallel
-/// work items (one sequence alone cannot saturate HBM), and a per-(sequence, head, dim) cost for the
-/// query-side work that dominates short contexts.
+/// `t_kv = B / (bw * W/(W+work_half))` reads `B = b (ctx+1) 2 kv d kv_bytes` bytes, slower when few
+/// work items `W = b kv ceil((ctx+1)/512)` are in flight (one sequence alone cannot saturate HBM);
+/// `t_seq = b (kv_head * kv + q_head * h) r` is the per-sequence work that dominates short contexts,
+/// `r = (d/128)^head_dim_exp`. Kernels with a separate multi-head path (`separate_mha`, TensorRT-LLM's
+/// MMHA when `h == kv`) cost `mha_head * h` per sequence there and read KV `mha_read_factor` slower.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GenerationAttentionParams {
+    pub separate_mha: bool,
     pub floor_us: f64,
+    pub mha_head_ns: f64,
+    pub kv_head_ns: f64,
+    pub q_head_ns: f64,
     pub bw_tbps: f64,
-    pub per_elem_ps: f64,
     pub work_half: f64,
     pub blend_p: f64,
+    pub head_dim_exp: f64,
+    pub mha_read_factor: f64,
 }
 
 impl GenerationAttentionParams {
@@ -181,37 +262,72 @@ impl GenerationAttentionParams {
         if b <= 0.0 {
             return 0.0;
         }
-        let bytes = b * (ctx + 1.0) * 2.0 * kv * d * kv_bytes;
-        let work = b * kv * ((ctx + 1.0) / 1024.0).ceil();
-        let tb = bytes / (self.bw_tbps * 1e12 * ramp(work, self.work_half));
-        let ts = b * h * d * self.per_elem_ps * 1e-12;
-        self.floor_us * 1e-6 + pnorm(tb, ts, self.blend_p)
+        let n = ctx + 1.0;
+        let mha = self.separate_mha && (h - kv).abs() < 0.5;
+        let r = (d / 128.0).powf(self.head_dim_exp);
+        let bytes = b * n * 2.0 * kv * d * kv_bytes;
+        let work = b * kv * (n / 512.0).ceil();
+        let read = if mha { self.mha_read_factor } else { 1.0 };
+        let t_kv = bytes / (self.bw_tbps * 1e12 * ramp(work, self.work_half)) * read;
+        let per_seq = if mha { self.mha_head_ns * h } else { self.kv_head_ns * kv + self.q_head_ns * h };
+        let t_seq = b * per_seq * r * 1e-9;
+        self.floor_us * 1e-6 + pnorm(t_kv, t_seq, self.blend_p)
     }
 
-    fn from_free(u: &[f64]) -> Self {
+    fn from_free(u: &[f64], separate_mha: bool) -> Self {
         GenerationAttentionParams {
+            separate_mha,
             floor_us: u[0].exp(),
-            bw_tbps: u[1].exp(),
-            per_elem_ps: u[2].exp(),
-            work_half: u[3].exp(),
-            blend_p: 1.0 + u[4].exp(),
+            mha_head_ns: if separate_mha { u[1].exp() } else { 0.0 },
+            kv_head_ns: u[2].exp(),
+            q_head_ns: u[3].exp(),
+            bw_tbps: u[4].exp(),
+            work_half: u[5].exp(),
+            blend_p: 1.0 + u[6].exp(),
+            head_dim_exp: u[7],
+            mha_read_factor: if separate_mha { u[8].exp() } else { 1.0 },
         }
     }
 
-    /// Fits to `(b, ctx, h, kv, d, kv_bytes, seconds)` rows.
+    /// Fits to `(b, ctx, h, kv, d, kv_bytes, seconds)` rows, with and without a separate MHA path,
+    /// keeping the better.
     pub fn fit(rows: &[[f64; 7]]) -> Self {
+        // starts: fits of TensorRT-LLM's and vLLM's H100 decode kernels (floor ~7-9 us, KV read
+        // ~2.5-3 TB/s)
         let starts = [
-            [8f64.ln(), 2.9f64.ln(), 40f64.ln(), 10f64.ln(), 2f64.ln()],
-            [5f64.ln(), 3.3f64.ln(), 10f64.ln(), 100f64.ln(), 0.0],
+            [
+                8.3f64.ln(),
+                10.4f64.ln(),
+                33.2f64.ln(),
+                0.5f64.ln(),
+                2.7f64.ln(),
+                53f64.ln(),
+                0.98f64.ln(),
+                0.27,
+                0.94f64.ln(),
+            ],
+            [8.7f64.ln(), 10.0f64.ln(), 25.4f64.ln(), 0.29f64.ln(), 3.0f64.ln(), 21f64.ln(), 0.81f64.ln(), 0.34, 0.0],
         ];
-        best_fit(&starts, rows.len(), |u, out| {
-            let p = Self::from_free(u);
-            for (o, r) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
+        let mut best: Option<(f64, Self)> = None;
+        for separate_mha in [true, false] {
+            let mut cost = 0.0;
+            let sol = best_fit_cost(
+                &starts,
+                rows.len(),
+                |u, out| {
+                    let p = Self::from_free(u, separate_mha);
+                    for (o, r) in out.iter_mut().zip(rows) {
+                        *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
+                    }
+                },
+                &mut cost,
+            );
+            let p = Self::from_free(&sol, separate_mha);
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, p));
             }
-        })
-        .map(|u| Self::from_free(&u))
-        .expect("at least one start")
+        }
+        best.expect("two variants").1
     }
 }
 
@@ -285,7 +401,16 @@ impl TransferParams {
 }
 
 /// Runs LM from each start and keeps the lowest cost (ties: the earlier start).
-fn best_fit<const K: usize, F>(starts: &[[f64; K]], n: usize, mut residuals: F) -> Option<Vec<f64>>
+fn best_fit<const K: usize, F>(starts: &[[f64; K]], n: usize, residuals: F) -> Option<Vec<f64>>
+where
+    F: FnMut(&[f64], &mut [f64]),
+{
+    let mut cost = 0.0;
+    Some(best_fit_cost(starts, n, residuals, &mut cost))
+}
+
+/// [`best_fit`], also giving the winning sum of squared residuals.
+fn best_fit_cost<const K: usize, F>(starts: &[[f64; K]], n: usize, mut residuals: F, cost: &mut f64) -> Vec<f64>
 where
     F: FnMut(&[f64], &mut [f64]),
 {
@@ -296,7 +421,9 @@ where
             best = Some(sol);
         }
     }
-    best.map(|b| b.params)
+    let best = best.expect("at least one start");
+    *cost = best.cost;
+    best.params
 }
 
 #[cfg(test)]

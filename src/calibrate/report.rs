@@ -72,12 +72,13 @@ pub fn markdown(cal: &Calibration) -> String {
         let p = &a.params;
         let _ = writeln!(
             o,
-            "| {} kv {}B | {} | floor {:.1} us, {:.0} TFLOP/s |",
+            "| {} kv {}B | {} | floor {:.1} us, {:.0} TFLOP/s per 128x128 block{} |",
             a.framework,
             a.kv_bytes,
             error_cells(&a.error),
             p.floor_us,
-            p.rate_tflops
+            4.0 * 128.0 * 128.0 * 128.0 / (p.block_ns * 1e-9) / 1e12,
+            if p.pack_gqa { ", GQA-packed tiles" } else { "" }
         );
     }
     let _ = writeln!(o, "\n## Decode attention\n\n{head}\n{rule}");
