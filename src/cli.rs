@@ -92,6 +92,10 @@ struct RunArgs {
     /// Put the wall-clock time into the summary (it then differs between identical runs).
     #[arg(long)]
     timing: bool,
+    /// Trace replay: skip malformed lines (counted in the summary) instead of stopping at the first
+    /// (same as `--set workload.skip_bad_lines=true`).
+    #[arg(long)]
+    skip_bad_lines: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -160,6 +164,9 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
     if let Some(d) = &a.duration {
         sets.push(format!("duration={d}"));
         sets.push("requests=none".into());
+    }
+    if a.skip_bad_lines {
+        sets.push("workload.skip_bad_lines=true".into());
     }
     let sc = scenario::load(&a.scenario, &sets)?;
     let opts = RunOptions { record_requests: a.out.is_some(), wall_time_in_summary: a.timing, ..RunOptions::default() };

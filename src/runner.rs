@@ -1,14 +1,15 @@
 //! One scenario run: turns a validated [`Scenario`] into traffic and a simulation, and its metrics
 //! into a [`Summary`]. The only glue between the edges (scenario, workload readers) and the engine.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cluster::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
 use crate::engine::NS_PER_S;
-use crate::report::Summary;
+use crate::report::{Summary, WorkloadStats};
 use crate::scenario::{Scenario, DEFAULT_REQUESTS};
 use crate::workload::spec::{Arrival, WorkloadSpec};
-use crate::workload::{open_loop, LengthSampler, WorkloadError};
+use crate::workload::{open_loop, LengthSampler, TraceStatus, WorkloadError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -41,6 +42,12 @@ pub struct RunResult {
 /// The traffic a scenario offers, limited to its run length. With neither `requests` nor `duration`
 /// set, a synthetic workload offers [`DEFAULT_REQUESTS`] requests and a trace all of its requests.
 pub fn traffic(s: &Scenario) -> Result<Traffic, WorkloadError> {
+    traffic_with_status(s).map(|(t, _)| t)
+}
+
+/// [`traffic`], plus the trace source's status (`None` for synthetic traffic): after the simulation it
+/// holds the error that stopped the trace, if any, and the skipped-line counts.
+pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceStatus>>), WorkloadError> {
     let limits = s.limits;
     let is_trace = matches!(s.workload, WorkloadSpec::Trace { .. });
     let max_requests = match (limits.requests, limits.duration_ns) {
@@ -52,23 +59,35 @@ pub fn traffic(s: &Scenario) -> Result<Traffic, WorkloadError> {
     let stop_at_ns = limits.duration_ns.unwrap_or(u64::MAX);
     if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency }, isl, osl } = &s.workload {
         let mut sampler = LengthSampler::new(isl.clone(), osl.clone(), s.seed);
-        return Ok(Traffic::Closed {
+        let traffic = Traffic::Closed {
             concurrency: *concurrency,
             max_requests,
             stop_at_ns,
             next_lengths: Box::new(move || sampler.sample()),
-        });
+        };
+        return Ok((traffic, None));
+    }
+    if let WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { .. }, .. } = &s.workload {
+        // Closed-loop clients draw lengths only (`Traffic::Closed::next_lengths`); prefix blocks need the
+        // engine to take whole requests from its clients.
+        return Err(WorkloadError::InvalidSpec(
+            "closed_loop with system_prompts or sessions is not supported yet: expected an open-loop kind \
+             (poisson, gamma, diurnal, step, ramp)"
+                .into(),
+        ));
     }
     let source = open_loop(&s.workload, s.seed)?;
+    let status = source.trace_status();
     let limited =
         source.take(usize::try_from(max_requests).unwrap_or(usize::MAX)).take_while(move |r| r.arrival_ns < stop_at_ns);
-    Ok(Traffic::Open(Box::new(limited)))
+    Ok((Traffic::Open(Box::new(limited)), status))
 }
 
-/// Simulates `s` once.
+/// Simulates `s` once. A trace that stopped at a bad line (or any trace error met while streaming) fails
+/// the run with that error, after the simulation of the requests before it.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> {
     let start = Instant::now();
-    let traffic = traffic(s)?;
+    let (traffic, status) = traffic_with_status(s)?;
     let input = SimInput {
         model: &s.model,
         hardware: &s.hardware,
@@ -78,9 +97,19 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> 
         sla: opts.sla,
         timeseries_interval_ns: opts.timeseries_interval_ns,
         record_requests: opts.record_requests,
+        seed: s.seed,
     };
     let output = simulate(&input, traffic);
     let wall_s = start.elapsed().as_secs_f64();
-    let summary = Summary::new(s, &output.metrics, opts.sla, opts.wall_time_in_summary.then_some(wall_s));
+    let mut summary = Summary::new(s, &output.metrics, opts.sla, opts.wall_time_in_summary.then_some(wall_s));
+    if let Some(status) = status {
+        if let Some(e) = status.take_error() {
+            return Err(e);
+        }
+        summary.workload = WorkloadStats {
+            skipped_lines: status.skipped_lines(),
+            skipped_failed_requests: status.skipped_failed_requests(),
+        };
+    }
     Ok(RunResult { summary, output, wall_s })
 }

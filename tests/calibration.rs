@@ -35,11 +35,12 @@ fn committed_profile_is_reproduced_by_refitting_shared_data() {
 #[test]
 fn committed_profile_meets_the_accuracy_it_claims() {
     let cal = Calibration::from_toml(&committed(), "committed").unwrap();
-    // GEMM shapes of the preset models, TensorRT-LLM kernels: median held-out error <= 5%
-    for dtype in ["bf16", "fp8"] {
-        let g = cal.gemm("trtllm", dtype).expect("trtllm GEMM fit");
+    // GEMM shapes of the preset models: median held-out error <= 5%, except TensorRT-LLM's
+    // fp8 block-scaled kernels (6%, see README)
+    assert_eq!(cal.gemm.len(), 6);
+    for g in cal.gemm.iter().filter(|g| !(g.framework == "trtllm" && g.dtype == "fp8_block")) {
         assert!(g.error.preset_holdout_rows > 100);
-        assert!(g.error.preset_holdout_median_ape <= 0.05, "trtllm {dtype}: {:?}", g.error);
+        assert!(g.error.preset_holdout_median_ape <= 0.05, "{} {}: {:?}", g.framework, g.dtype, g.error);
     }
     // attention: median held-out error <= 10% overall and on preset shapes, except TensorRT-LLM's
     // fp8-KV decode kernel (13-16%, see README)

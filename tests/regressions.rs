@@ -24,12 +24,13 @@ fn sim(s: &Scenario, reqs: Vec<RequestSpec>, ts_ns: u64) -> SimOutput {
         sla: SlaTargets::default(),
         timeseries_interval_ns: ts_ns,
         record_requests: true,
+        seed: 1,
     };
     simulate(&input, Traffic::Open(Box::new(reqs.into_iter())))
 }
 
 fn req(t: u64, i: u32, o: u32) -> RequestSpec {
-    RequestSpec { arrival_ns: t, input_tok: i, output_tok: o }
+    RequestSpec { arrival_ns: t, input_tok: i, output_tok: o, blocks: None }
 }
 
 const MS: u64 = 1_000_000;

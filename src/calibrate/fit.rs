@@ -202,13 +202,17 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                     launch_us,
                     compute_eff,
                     mem_eff,
-                    m_half,
-                    n_half,
-                    k_half,
+                    k_prologue,
+                    n_half_mem,
+                    bytes_half_mem,
                     blend_p,
                     quant_passes,
-                    n_half_mem,
-                    bytes_half_mem
+                    wave_quantization,
+                    unaligned_launch_us,
+                    unaligned_compute_factor,
+                    unaligned_mem_factor,
+                    small_m_factor,
+                    mid_m_factor
                 );
                 let group = format!("{fw} {}", dtype_name(dt));
                 let pts: Vec<FitPoint> = rows

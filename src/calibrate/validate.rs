@@ -194,6 +194,8 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         backend: row.backend,
         frontend: FrontendConfig { max_concurrent_requests: concurrency.max(1), request_timeout_ns: 3600 * NS_PER_S },
         router: RouterPolicy::RoundRobin,
+        kv_router: KvRouterConfig::default(),
+        prefix_cache: PrefixCacheCapacity::Auto,
         prefill: PrefillPoolConfig {
             replicas: row.prefill_workers.max(1),
             tp: row.prefill_tp,

@@ -61,6 +61,38 @@ pub enum Compression {
 pub enum RouterPolicy {
     RoundRobin,
     LeastLoaded,
+    /// Dynamo's KV router: cost = overlap weight x blocks still to prefill + load, lowest wins (or a
+    /// softmax draw at a temperature).
+    KvAware,
+}
+
+/// How many prompt blocks each worker's prefix cache holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixCacheCapacity {
+    Off,
+    /// As many blocks as the worker's KV cache has room for.
+    Auto,
+    Unbounded,
+    Blocks(u64),
+}
+
+/// Tuning of the KV-aware router and of conditional disaggregation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KvRouterConfig {
+    /// Weight of the blocks a worker would still have to prefill against its load (active blocks).
+    pub overlap_weight: f64,
+    /// 0 picks the lowest cost; above 0 draws a worker with probability ~ exp(-cost / (T * spread)).
+    pub temperature: f64,
+    /// Disaggregated mode: prefill on the chosen decode worker when at most this many prompt tokens
+    /// are not in its prefix cache (0: always on the prefill pool).
+    pub max_local_prefill_tok: u32,
+}
+
+impl Default for KvRouterConfig {
+    /// Dynamo's KV router defaults: overlap score weight 1.0, temperature 0.
+    fn default() -> Self {
+        KvRouterConfig { overlap_weight: 1.0, temperature: 0.0, max_local_prefill_tok: 0 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +156,8 @@ pub struct ClusterConfig {
     pub backend: Backend,
     pub frontend: FrontendConfig,
     pub router: RouterPolicy,
+    pub kv_router: KvRouterConfig,
+    pub prefix_cache: PrefixCacheCapacity,
     pub prefill: PrefillPoolConfig,
     pub decode: DecodePoolConfig,
     pub aggregated: AggregatedPoolConfig,

@@ -2,6 +2,7 @@
 
 pub mod capacity;
 pub mod config;
+pub mod prefix_cache;
 pub mod sim;
 
 use crate::cluster::capacity::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};

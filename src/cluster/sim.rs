@@ -17,13 +17,15 @@ use std::collections::{BinaryHeap, VecDeque};
 use crate::cluster::capacity::{
     decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
-use crate::cluster::config::{ClusterConfig, Mode, RouterPolicy};
+use crate::cluster::config::{ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
+use crate::cluster::prefix_cache::PrefixCache;
 use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
 use crate::engine::{EventQueue, SimTime};
 use crate::hardware::HardwareProfile;
 use crate::metrics::{Outcome, RequestRecord, RunMetrics, TimeseriesRow};
 use crate::model::{Dtype, ModelSpec};
-use crate::workload::spec::RequestSpec;
+use crate::workload::spec::{RequestSpec, PREFIX_BLOCK_TOK};
+use rand::RngExt;
 
 /// SLA targets a completed request must meet to count toward goodput (per request, ms).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -44,6 +46,8 @@ pub struct SimInput<'a> {
     pub timeseries_interval_ns: u64,
     /// Keep one [`RequestRecord`] per request (for `requests.csv`).
     pub record_requests: bool,
+    /// Seeds the router's random draws (KV-aware routing at a temperature above 0).
+    pub seed: u64,
 }
 
 /// Where requests come from.
@@ -112,6 +116,8 @@ struct Req {
     held_prefill_tok: u32,
     preemptions: u32,
     admitted_once: bool,
+    /// Prompt block hashes, when the workload knows them.
+    blocks: Option<std::sync::Arc<[u64]>>,
 }
 
 impl Req {
@@ -142,6 +148,7 @@ impl Req {
             held_prefill_tok: 0,
             preemptions: 0,
             admitted_once: false,
+            blocks: None,
         }
     }
 }
@@ -191,6 +198,9 @@ struct PrefillWorker {
     held_tok: u64,
     cap_tok: u64,
     busy_ns: u64,
+    cache: Option<PrefixCache>,
+    /// Uncached prompt tokens routed to this worker's own queue and not yet batched (KV-aware routing).
+    queued_tok: u64,
 }
 
 struct GenWorker {
@@ -213,6 +223,9 @@ struct GenWorker {
     step_joiners: Vec<u32>,
     step_locals: Vec<(u32, u32)>,
     zombies: bool,
+    cache: Option<PrefixCache>,
+    /// Prompt tokens of live requests in `waiting`.
+    queued_tok: u64,
 }
 
 impl GenWorker {
@@ -229,8 +242,10 @@ struct Sim<'a> {
     q: EventQueue<Ev>,
     reqs: Vec<Req>,
     free_slots: Vec<u32>,
-    prefill_queue: VecDeque<(u32, u32)>,
+    /// One shared FIFO queue, or one per prefill worker when the KV-aware router picks workers.
+    prefill_queues: Vec<VecDeque<(u32, u32)>>,
     prefill: Vec<PrefillWorker>,
+    rng: rand_pcg::Pcg64,
     links: Vec<Link>,
     gen: Vec<GenWorker>,
     prefill_cost: Option<StepTimer>,
@@ -271,6 +286,8 @@ struct SampleMark {
     out_tok: u64,
     prefill_busy: u64,
     decode_busy: u64,
+    prefix_total: u64,
+    prefix_hit: u64,
 }
 
 /// Runs one simulation to completion: every offered request ends completed, rejected or timed out.
@@ -328,6 +345,8 @@ impl<'a> Sim<'a> {
                         held_tok: 0,
                         cap_tok: pplan.kv_capacity_tok,
                         busy_ns: 0,
+                        cache: new_cache(c.prefix_cache, pplan.kv_capacity_tok),
+                        queued_tok: 0,
                     });
                     links.push(Link {
                         bytes_per_ns: lanes as f64 * link_spec.bytes_per_s_per_gpu / 1e9,
@@ -343,7 +362,9 @@ impl<'a> Sim<'a> {
                     });
                 }
                 for _ in 0..d.replicas {
-                    gen.push(new_gen_worker(dplan.kv_capacity_tok, d.max_batch_size, DECODE_RECOMPUTE_CHUNK_TOK));
+                    let mut w = new_gen_worker(dplan.kv_capacity_tok, d.max_batch_size, DECODE_RECOMPUTE_CHUNK_TOK);
+                    w.cache = new_cache(c.prefix_cache, dplan.kv_capacity_tok);
+                    gen.push(w);
                 }
                 prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend)));
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.tp, c.backend));
@@ -370,7 +391,9 @@ impl<'a> Sim<'a> {
                     },
                 );
                 for _ in 0..a.replicas {
-                    gen.push(new_gen_worker(plan.kv_capacity_tok, a.max_batch_size, a.max_batch_tokens as u64));
+                    let mut w = new_gen_worker(plan.kv_capacity_tok, a.max_batch_size, a.max_batch_tokens as u64);
+                    w.cache = new_cache(c.prefix_cache, plan.kv_capacity_tok);
+                    gen.push(w);
                 }
                 prefill_cost = None;
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.tp, c.backend));
@@ -386,8 +409,11 @@ impl<'a> Sim<'a> {
             q: EventQueue::new(),
             reqs: Vec::new(),
             free_slots: Vec::new(),
-            prefill_queue: VecDeque::new(),
+            prefill_queues: (0..if c.router == RouterPolicy::KvAware { prefill.len().max(1) } else { 1 })
+                .map(|_| VecDeque::new())
+                .collect(),
             prefill,
+            rng: crate::workload::rng_stream(input.seed, 0x524f_5554_4552),
             links,
             gen,
             prefill_cost,
@@ -419,7 +445,7 @@ impl<'a> Sim<'a> {
         match &mut self.traffic {
             Traffic::Open(it) => {
                 self.pending_open = it.next();
-                if let Some(r) = self.pending_open {
+                if let Some(r) = &self.pending_open {
                     self.q.schedule(r.arrival_ns, Ev::Arrival);
                 }
             }
@@ -463,19 +489,20 @@ impl<'a> Sim<'a> {
             Traffic::Open(it) => {
                 let Some(spec) = self.pending_open.take() else { return };
                 self.pending_open = it.next();
-                if let Some(next) = self.pending_open {
+                if let Some(next) = &self.pending_open {
                     self.q.schedule(next.arrival_ns.max(now), Ev::Arrival);
                 }
                 spec
             }
             Traffic::Closed { next_lengths, .. } => {
                 let (i, o) = next_lengths();
-                RequestSpec { arrival_ns: now, input_tok: i, output_tok: o }
+                RequestSpec { arrival_ns: now, input_tok: i, output_tok: o, blocks: None }
             }
         };
         self.m.arrived += 1;
         let id = self.next_id;
         self.next_id += 1;
+        let blocks = spec.blocks.clone();
         let output_tok = spec.output_tok.clamp(1, self.max_output.max(1));
         let input_tok = spec.input_tok.max(1);
         let too_long_for_kv = match self.input.cluster.mode {
@@ -516,23 +543,36 @@ impl<'a> Sim<'a> {
         r.arrival_ns = now;
         r.input_tok = input_tok;
         r.output_tok = output_tok;
+        r.blocks = blocks;
         let g = r.gen;
         self.in_system += 1;
         self.deadlines.push_back((now.saturating_add(self.timeout_ns), slot, g));
         match self.input.cluster.mode {
             Mode::Disaggregated => {
+                let max_local = self.input.cluster.kv_router.max_local_prefill_tok;
+                if max_local > 0 {
+                    // conditional disaggregation: the decode worker is chosen first, and prefills
+                    // locally when little of the prompt misses its prefix cache
+                    let d = self.route_gen(slot);
+                    let uncached = input_tok - self.cached_on_gen(d, slot);
+                    self.reqs[slot as usize].decode_worker = d as u32;
+                    if uncached <= max_local {
+                        self.enqueue_local(now, d, slot, g);
+                        self.arm_timeout();
+                        return;
+                    }
+                }
+                let w = self.route_prefill(slot);
+                let q = self.queue_of(w);
+                self.prefill[w].queued_tok += input_tok as u64;
                 self.reqs[slot as usize].stage = Stage::PrefillQueue;
-                self.prefill_queue.push_back((slot, g));
+                self.reqs[slot as usize].prefill_worker = w as u32;
+                self.prefill_queues[q].push_back((slot, g));
                 self.dispatch_prefill(now);
             }
             Mode::Aggregated => {
-                let w = self.route();
-                let r = &mut self.reqs[slot as usize];
-                r.stage = Stage::DecodeWaiting;
-                r.local_prefill = true;
-                r.decode_worker = w as u32;
-                self.gen[w].waiting.push_back((slot, g));
-                self.try_admit(now, w);
+                let w = self.route_gen(slot);
+                self.enqueue_local(now, w, slot, g);
             }
         }
         self.arm_timeout();
@@ -583,7 +623,29 @@ impl<'a> Sim<'a> {
         r.gen == g && !r.cancelled && r.stage != Stage::Free
     }
 
-    fn route(&mut self) -> usize {
+    /// Queues a request for prefill on decode-side worker `d` (aggregated mode, or conditional
+    /// disaggregation).
+    fn enqueue_local(&mut self, now: u64, d: usize, slot: u32, g: u32) {
+        let r = &mut self.reqs[slot as usize];
+        r.stage = Stage::DecodeWaiting;
+        r.local_prefill = true;
+        r.decode_worker = d as u32;
+        self.gen[d].queued_tok += r.input_tok as u64;
+        self.gen[d].waiting.push_back((slot, g));
+        self.try_admit(now, d);
+    }
+
+    /// Tokens of `slot`'s prompt in decode-side worker `d`'s prefix cache.
+    fn cached_on_gen(&self, d: usize, slot: u32) -> u32 {
+        let r = &self.reqs[slot as usize];
+        match (&self.gen[d].cache, &r.blocks) {
+            (Some(c), Some(b)) => cached_tokens(c.matched(b), r.input_tok),
+            _ => 0,
+        }
+    }
+
+    /// Picks the decode-side worker (decode pool, or the single aggregated pool) for `slot`.
+    fn route_gen(&mut self, slot: u32) -> usize {
         match self.input.cluster.router {
             RouterPolicy::RoundRobin => {
                 let w = self.rr_next % self.gen.len();
@@ -599,6 +661,81 @@ impl<'a> Sim<'a> {
                 }
                 best
             }
+            RouterPolicy::KvAware => {
+                let costs: Vec<f64> = (0..self.gen.len())
+                    .map(|d| {
+                        let w = &self.gen[d];
+                        let uncached = self.reqs[slot as usize].input_tok - self.cached_on_gen(d, slot);
+                        let load = (w.used_tok + w.queued_tok) as f64 / PREFIX_BLOCK_TOK as f64;
+                        self.kv_cost(uncached, load)
+                    })
+                    .collect();
+                self.pick(&costs)
+            }
+        }
+    }
+
+    /// Picks the prefill worker for `slot` (KV-aware routing; otherwise the shared queue decides).
+    fn route_prefill(&mut self, slot: u32) -> usize {
+        if self.input.cluster.router != RouterPolicy::KvAware {
+            return 0;
+        }
+        let r = &self.reqs[slot as usize];
+        let costs: Vec<f64> = self
+            .prefill
+            .iter()
+            .map(|w| {
+                let cached = match (&w.cache, &r.blocks) {
+                    (Some(c), Some(b)) => cached_tokens(c.matched(b), r.input_tok),
+                    _ => 0,
+                };
+                let load = (w.queued_tok + w.held_tok) as f64 / PREFIX_BLOCK_TOK as f64;
+                self.kv_cost(r.input_tok - cached, load)
+            })
+            .collect();
+        self.pick(&costs)
+    }
+
+    /// Dynamo's KV router cost: `overlap_weight x blocks to prefill + load in blocks`.
+    fn kv_cost(&self, uncached_tok: u32, load_blocks: f64) -> f64 {
+        let w = self.input.cluster.kv_router.overlap_weight;
+        w * uncached_tok.div_ceil(PREFIX_BLOCK_TOK) as f64 + load_blocks
+    }
+
+    /// The lowest cost (first on ties), or at a temperature a softmax draw over the costs
+    /// normalised to [0, 1].
+    fn pick(&mut self, costs: &[f64]) -> usize {
+        let t = self.input.cluster.kv_router.temperature;
+        let (lo, hi) = costs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &c| (a.min(c), b.max(c)));
+        let best = costs.iter().position(|&c| c == lo).unwrap_or(0);
+        if t <= 0.0 || hi <= lo {
+            return best;
+        }
+        let weights: Vec<f64> = costs.iter().map(|&c| (-(c - lo) / (hi - lo) / t).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut x = self.rng.random::<f64>() * total;
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
+                return i;
+            }
+            x -= w;
+        }
+        best
+    }
+
+    fn queue_of(&self, prefill_worker: usize) -> usize {
+        if self.prefill_queues.len() > 1 {
+            prefill_worker
+        } else {
+            0
+        }
+    }
+
+    /// Counts a request's first prefill against the prefix-hit ratio.
+    fn note_prefix(&mut self, slot: u32, cached_tok: u32) {
+        if let Some(b) = &self.reqs[slot as usize].blocks {
+            self.m.prefix_blocks_total += b.len() as u64;
+            self.m.prefix_blocks_hit += (cached_tok as u64).div_ceil(PREFIX_BLOCK_TOK as u64).min(b.len() as u64);
         }
     }
 
@@ -688,9 +825,20 @@ impl<'a> Sim<'a> {
         let stage = self.reqs[slot as usize].stage;
         match stage {
             // Entries left in queues are skipped later by their stale generation.
-            Stage::PrefillQueue => self.free(slot),
+            Stage::PrefillQueue => {
+                let r = &self.reqs[slot as usize];
+                let (w, tok) = (r.prefill_worker as usize, r.input_tok as u64);
+                if w < self.prefill.len() {
+                    self.prefill[w].queued_tok = self.prefill[w].queued_tok.saturating_sub(tok);
+                }
+                self.free(slot);
+            }
             Stage::DecodeWaiting => {
                 let w = self.reqs[slot as usize].decode_worker as usize;
+                if !self.reqs[slot as usize].admitted_once {
+                    let tok = self.reqs[slot as usize].input_tok as u64;
+                    self.gen[w].queued_tok = self.gen[w].queued_tok.saturating_sub(tok);
+                }
                 if self.release_prefill_hold(slot) {
                     self.dispatch_prefill(now);
                 }
@@ -717,10 +865,7 @@ impl<'a> Sim<'a> {
 
     fn dispatch_prefill(&mut self, now: u64) {
         for w in 0..self.prefill.len() {
-            if self.prefill_queue.is_empty() {
-                return;
-            }
-            if !self.prefill[w].busy {
+            if !self.prefill[w].busy && !self.prefill_queues[self.queue_of(w)].is_empty() {
                 self.start_prefill_batch(now, w);
             }
         }
@@ -732,21 +877,36 @@ impl<'a> Sim<'a> {
         batch.clear();
         let mut shape = StepShape::default();
         let mut tok: u64 = 0;
-        while let Some(&(slot, g)) = self.prefill_queue.front() {
+        let mut computed: u64 = 0;
+        let qi = self.queue_of(w);
+        while let Some(&(slot, g)) = self.prefill_queues[qi].front() {
             if !self.alive(slot, g) {
-                self.prefill_queue.pop_front();
+                self.prefill_queues[qi].pop_front();
                 continue;
             }
             let isl = self.reqs[slot as usize].input_tok as u64;
+            let cached = match (&self.prefill[w].cache, &self.reqs[slot as usize].blocks) {
+                (Some(c), Some(b)) => cached_tokens(c.matched(b), isl as u32) as u64,
+                _ => 0,
+            };
             if batch.len() as u32 >= cfg.max_batch_size
-                || (!batch.is_empty() && tok + isl > cfg.max_batch_tokens as u64)
+                || (!batch.is_empty() && computed + isl - cached > cfg.max_batch_tokens as u64)
                 || self.prefill[w].held_tok + tok + isl > self.prefill[w].cap_tok
             {
                 break;
             }
-            self.prefill_queue.pop_front();
+            self.prefill_queues[qi].pop_front();
             tok += isl;
-            shape.add_prefill(isl, 0);
+            computed += isl - cached;
+            shape.add_prefill(isl - cached, cached);
+            let routed = self.reqs[slot as usize].prefill_worker as usize;
+            if routed < self.prefill.len() {
+                self.prefill[routed].queued_tok = self.prefill[routed].queued_tok.saturating_sub(isl);
+            }
+            if let (Some(c), Some(b)) = (&mut self.prefill[w].cache, &self.reqs[slot as usize].blocks) {
+                c.insert(b);
+            }
+            self.note_prefix(slot, cached as u32);
             let r = &mut self.reqs[slot as usize];
             r.stage = Stage::Prefilling;
             r.prefill_worker = w as u32;
@@ -783,11 +943,15 @@ impl<'a> Sim<'a> {
                 self.free(slot);
                 continue;
             }
-            let d = self.route();
+            let d = match self.reqs[slot as usize].decode_worker {
+                NO_WORKER => self.route_gen(slot),
+                d => d as usize,
+            };
             let r = &mut self.reqs[slot as usize];
             r.t_prefill_end = now;
             r.stage = Stage::DecodeWaiting;
             r.decode_worker = d as u32;
+            self.gen[d].queued_tok += r.input_tok as u64;
             self.gen[d].waiting.push_back((slot, g));
             self.try_admit(now, d);
         }
@@ -926,6 +1090,9 @@ impl<'a> Sim<'a> {
         }
         r.t_xfer_end = now;
         r.stage = Stage::Ready;
+        if let (Some(c), Some(b)) = (&mut self.gen[d].cache, &r.blocks) {
+            c.insert(b);
+        }
         self.m.kv_transfer.record(now - r.t_xfer_start);
         self.gen[d].ready.push(slot);
         self.maybe_start_step(now, d);
@@ -956,22 +1123,34 @@ impl<'a> Sim<'a> {
                 break;
             }
             self.gen[d].waiting.pop_front();
+            let first = !self.reqs[slot as usize].admitted_once;
+            let cached = if first && self.reqs[slot as usize].local_prefill { self.cached_on_gen(d, slot) } else { 0 };
+            if first && self.reqs[slot as usize].local_prefill {
+                self.note_prefix(slot, cached);
+                if let (Some(c), Some(b)) = (&mut self.gen[d].cache, &self.reqs[slot as usize].blocks) {
+                    c.insert(b);
+                }
+            }
             let w = &mut self.gen[d];
             w.used_tok += need;
+            if first {
+                w.queued_tok = w.queued_tok.saturating_sub(self.reqs[slot as usize].input_tok as u64);
+            }
             note_kv_usage(&mut self.m, w);
             let r = &mut self.reqs[slot as usize];
             r.reserved_tok = need;
-            if !r.admitted_once {
+            if first {
                 r.admitted_once = true;
-                match self.input.cluster.mode {
-                    Mode::Disaggregated => self.m.decode_queue.record(now - r.t_prefill_end),
-                    Mode::Aggregated => self.m.prefill_queue.record(now - r.arrival_ns),
+                if r.local_prefill {
+                    self.m.prefill_queue.record(now - r.arrival_ns);
+                } else {
+                    self.m.decode_queue.record(now - r.t_prefill_end);
                 }
             }
             if r.local_prefill {
                 r.stage = Stage::LocalPrefill;
-                r.prefill_left = r.input_tok + r.generated;
-                r.prefill_done = 0;
+                r.prefill_left = r.input_tok + r.generated - cached;
+                r.prefill_done = cached;
                 if r.t_prefill_start == NONE {
                     r.t_prefill_start = now;
                 }
@@ -1220,7 +1399,15 @@ impl<'a> Sim<'a> {
             rejected: self.m.rejected - prev.rejected,
             timed_out: self.m.timed_out - prev.timed_out,
             in_flight_requests: self.in_system,
-            prefill_queue_depth: self.prefill_queue.len() as u64,
+            prefill_queue_depth: self.prefill_queues.iter().map(|q| q.len() as u64).sum(),
+            prefix_hit_ratio: {
+                let total = self.m.prefix_blocks_total - prev.prefix_total;
+                if total > 0 {
+                    (self.m.prefix_blocks_hit - prev.prefix_hit) as f64 / total as f64
+                } else {
+                    0.0
+                }
+            },
             decode_waiting: self.gen.iter().map(|w| w.waiting.len() as u64).sum(),
             decode_batch_size: self.gen.iter().map(|w| w.running.len() as u64).sum(),
             kv_transfers_in_flight: self.links.iter().map(|l| l.in_flight as u64 + l.queue.len() as u64).sum(),
@@ -1244,6 +1431,8 @@ impl<'a> Sim<'a> {
             out_tok: self.m.output_tok_completed,
             prefill_busy,
             decode_busy,
+            prefix_total: self.m.prefix_blocks_total,
+            prefix_hit: self.m.prefix_blocks_hit,
         };
         if self.in_system > 0 || !self.q.is_empty() {
             self.q.schedule(now + self.input.timeseries_interval_ns, Ev::Sample);
@@ -1280,7 +1469,24 @@ fn new_gen_worker(cap_tok: u64, max_batch: u32, chunk_budget_tok: u64) -> GenWor
         step_joiners: Vec::new(),
         step_locals: Vec::new(),
         zombies: false,
+        cache: None,
+        queued_tok: 0,
     }
+}
+
+fn new_cache(capacity: PrefixCacheCapacity, kv_capacity_tok: u64) -> Option<PrefixCache> {
+    match capacity {
+        PrefixCacheCapacity::Off => None,
+        PrefixCacheCapacity::Auto => Some(PrefixCache::new(Some(kv_capacity_tok / PREFIX_BLOCK_TOK as u64))),
+        PrefixCacheCapacity::Unbounded => Some(PrefixCache::new(None)),
+        PrefixCacheCapacity::Blocks(n) => Some(PrefixCache::new(Some(n))),
+    }
+}
+
+/// Tokens of a `input_tok`-token prompt served from a cache holding its first `matched` blocks; at
+/// least the last token is always computed (its logits give the first output token).
+fn cached_tokens(matched: usize, input_tok: u32) -> u32 {
+    (matched as u64 * PREFIX_BLOCK_TOK as u64).min(input_tok.saturating_sub(1) as u64) as u32
 }
 
 #[cfg(test)]
@@ -1295,6 +1501,8 @@ mod tests {
             backend: Backend::Trtllm,
             frontend: FrontendConfig { max_concurrent_requests: 100_000, request_timeout_ns: 600 * NS_PER_S },
             router: RouterPolicy::RoundRobin,
+            kv_router: KvRouterConfig::default(),
+            prefix_cache: PrefixCacheCapacity::Auto,
             prefill: PrefillPoolConfig {
                 replicas: 1,
                 tp: 4,
@@ -1333,6 +1541,7 @@ mod tests {
             arrival_ns: i * gap,
             input_tok: isl,
             output_tok: osl,
+            blocks: None,
         })))
     }
 
@@ -1348,6 +1557,7 @@ mod tests {
             sla: SlaTargets::default(),
             timeseries_interval_ns: NS_PER_S,
             record_requests: true,
+            seed: 1,
         };
         simulate(&input, t)
     }
@@ -1362,38 +1572,6 @@ mod tests {
             assert!(m.accounted());
             assert_eq!(out.requests.len(), 500);
             assert!(m.ttft.quantile_ms(0.5) > 0.0);
-        }
-    }
-}
-
-#[cfg(test)]
-mod probe {
-    use super::tests::*;
-    use super::*;
-    use crate::cluster::config::*;
-
-    #[test]
-    #[ignore]
-    fn print_probe() {
-        let m = ModelSpec::preset("llama-3.1-70b").unwrap();
-        let hw = HardwareProfile::h100_sxm();
-        for (kv, rate) in
-            [(KvBackend::Nccl, 20.0), (KvBackend::Tcp, 20.0), (KvBackend::Nccl, 40.0), (KvBackend::Nccl, 60.0)]
-        {
-            let c = cluster(Mode::Disaggregated, kv);
-            let input = SimInput {
-                model: &m,
-                hardware: &hw,
-                weights_dtype: Dtype::Bf16,
-                kv_dtype: Dtype::Bf16,
-                cluster: &c,
-                sla: SlaTargets::default(),
-                timeseries_interval_ns: 0,
-                record_requests: false,
-            };
-            let out = simulate(&input, poisson(20000, rate, 1155, 211));
-            let mm = &out.metrics;
-            eprintln!("{kv:?} rate {rate}: done {} ttft p50 {:.1} p99 {:.1} tpot p50 {:.1} p99 {:.1} xfer p50 {:.2} tok/s {:.0} pu {:.2} du {:.2} kv {:.2} pre {}", mm.completed, mm.ttft.quantile_ms(0.5), mm.ttft.quantile_ms(0.99), mm.tpot.quantile_ms(0.5), mm.tpot.quantile_ms(0.99), mm.kv_transfer.quantile_ms(0.5), mm.output_tok_completed as f64 / (mm.makespan_ns as f64/1e9), mm.prefill_busy_ns as f64 / mm.makespan_ns as f64, mm.decode_busy_ns as f64 / mm.makespan_ns as f64 / 3.0, mm.kv_peak_usage, mm.preemptions);
         }
     }
 }

@@ -123,6 +123,8 @@ pub struct TimeseriesRow {
     pub timed_out: u64,
     pub in_flight_requests: u64,
     pub prefill_queue_depth: u64,
+    /// Share of prompt blocks prefilled in this interval that came from a prefix cache.
+    pub prefix_hit_ratio: f64,
     pub decode_waiting: u64,
     pub decode_batch_size: u64,
     pub kv_transfers_in_flight: u64,
@@ -152,6 +154,9 @@ pub struct RunMetrics {
     /// Completed requests that met every SLA target given to the run.
     pub sla_met: u64,
     pub preemptions: u64,
+    /// Prompt blocks of requests that carry block hashes, and those served from a prefix cache.
+    pub prefix_blocks_total: u64,
+    pub prefix_blocks_hit: u64,
     /// Highest KV cache use of any decode (or aggregated) worker, as a share of its capacity.
     pub kv_peak_usage: f64,
     pub kv_capacity_tok_per_worker: u64,

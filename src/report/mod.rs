@@ -113,6 +113,15 @@ pub struct Summary {
     pub cost: Cost,
     pub alerts: Vec<serde_json::Value>,
     pub sim: SimInfo,
+    pub workload: WorkloadStats,
+}
+
+/// What trace replay left out: lines skipped as malformed or too far out of order (with
+/// `skip_bad_lines`), and BurstGPT failed requests (`Response tokens` 0). Zero for synthetic traffic.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct WorkloadStats {
+    pub skipped_lines: u64,
+    pub skipped_failed_requests: u64,
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -191,7 +200,11 @@ impl Summary {
                 },
             },
             kv_cache: KvCache {
-                hit_ratio: 0.0,
+                hit_ratio: if m.prefix_blocks_total > 0 {
+                    round(m.prefix_blocks_hit as f64 / m.prefix_blocks_total as f64, 4)
+                } else {
+                    0.0
+                },
                 preemptions: m.preemptions,
                 peak_usage: round(m.kv_peak_usage, 4),
                 capacity_tok_per_worker: m.kv_capacity_tok_per_worker,
@@ -213,6 +226,7 @@ impl Summary {
                 seed: s.seed,
                 version: crate::VERSION,
             },
+            workload: WorkloadStats::default(),
         }
     }
 

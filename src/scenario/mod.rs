@@ -45,6 +45,7 @@ mod overrides;
 mod raw;
 mod resolve;
 mod settings;
+mod synth;
 #[cfg(test)]
 mod tests;
 

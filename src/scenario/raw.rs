@@ -165,14 +165,23 @@ pub(crate) struct ScenarioDoc {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RouterDoc {
-    /// `round_robin` (default) or `least_loaded`; `kv_aware` is not supported yet.
+    /// `round_robin` (default), `least_loaded` or `kv_aware`.
     pub policy: Field,
+    /// KV-aware router: weight of blocks to prefill against load (default 1.0).
+    #[serde(rename = "overlapWeight")]
+    pub overlap_weight: Field,
+    /// KV-aware router: softmax temperature (default 0: lowest cost wins).
+    pub temperature: Field,
+    /// Conditional disaggregation: prefill on the decode worker when at most this many prompt tokens
+    /// miss its prefix cache (default 0: off).
+    #[serde(rename = "maxLocalPrefillLength")]
+    pub max_local_prefill_length: Field,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PrefixCacheDoc {
-    /// Only `off` is supported yet.
+    /// `auto` (default: the worker's KV capacity), `unbounded`, `off`, or a block count.
     pub capacity: Field,
 }
 
@@ -205,10 +214,85 @@ pub(crate) struct WorkloadDoc {
     pub osl: Option<Spanned<LengthField>>,
     /// Trace file, relative to this file.
     pub trace: Field,
-    /// `azure` or `mooncake`; default from the extension (`.csv`, `.jsonl`).
+    /// `azure`, `mooncake` or `burstgpt`; default from the extension (`.csv`, `.jsonl`) and a `.csv`'s
+    /// header.
     pub format: Field,
     /// Replay speed (2 = twice as fast); default 1.
     pub speedup: Field,
+    /// Trace: window start in trace time after the first request (default 0).
+    pub start: Field,
+    /// Trace: window length in trace time (default: to the end).
+    pub duration: Field,
+    /// Trace: fraction of requests to keep, chosen from the seed (default 1).
+    pub sample: Field,
+    /// Trace: skip and count malformed lines instead of stopping (default false).
+    pub skip_bad_lines: Field,
+    /// Trace (BurstGPT): keep only rows of this `Model`.
+    pub trace_model: Field,
+    /// Synthetic: a traffic preset (`chatbot`, `rag`, `code_generation`, `summarization`, `batch`) giving
+    /// isl and osl from a published trace; an explicit isl or osl replaces the preset's.
+    pub preset: Field,
+    /// Diurnal: relative amplitude of the sinusoidal rate, in [0, 1] (default 0.5).
+    pub amplitude: Field,
+    /// Diurnal: period of the rate cycle, a duration (default 24h).
+    pub period: Field,
+    /// Diurnal: phase of the sinusoid in radians (default 0).
+    pub phase: Field,
+    /// Step / ramp: `[[time, rate], ...]` (time a duration from 0, rate requests/s), or the text form
+    /// `0:10,300s:40`.
+    pub profile: Option<Spanned<ProfileField>>,
+    /// Synthetic: number of shared system prompts (default 0 = none).
+    pub system_prompts: Field,
+    /// Synthetic: tokens per system prompt, prepended to each prompt.
+    pub system_prompt_tok: Field,
+    /// Synthetic: Zipf exponent of the system-prompt choice (default 0 = uniform).
+    pub system_prompt_zipf: Field,
+    /// Synthetic: multi-turn sessions `{turns: mean turns, think_time: duration}`.
+    pub sessions: Option<SessionsDoc>,
+}
+
+/// `sessions:` of a synthetic workload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionsDoc {
+    /// Mean turns per session (>= 1).
+    pub turns: Field,
+    /// Mean think time between turns, a duration (`30s`, `0`).
+    pub think_time: Field,
+}
+
+/// A rate profile: a sequence of `[time, rate]` pairs, read into the text form `t:r,t:r` that `--set
+/// workload.profile=...` also uses (parsed when resolved).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ProfileField(pub Scalar);
+
+impl<'de> Deserialize<'de> for ProfileField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ProfileField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate profile: a list of [time, rate] pairs such as [[0, 10], [300s, 40]]")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ProfileField, E> {
+                Ok(ProfileField(Scalar(v.to_string())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ProfileField, A::Error> {
+                let mut parts = Vec::new();
+                while let Some(pair) = seq.next_element::<Vec<Scalar>>()? {
+                    let [t, r] = pair.as_slice() else {
+                        return Err(de::Error::custom(format!(
+                            "a rate profile point: expected [time, rate], got {} values",
+                            pair.len()
+                        )));
+                    };
+                    parts.push(format!("{}:{}", t.0, r.0));
+                }
+                Ok(ProfileField(Scalar(parts.join(","))))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -600,6 +684,9 @@ impl Sink<'_> {
         self.put("kv_dtype", "kv_dtype", &d.kv_dtype);
         if let Some(r) = &d.router {
             self.put("router.policy", "router.policy", &r.policy);
+            self.put("router.overlapWeight", "router.overlapWeight", &r.overlap_weight);
+            self.put("router.temperature", "router.temperature", &r.temperature);
+            self.put("router.maxLocalPrefillLength", "router.maxLocalPrefillLength", &r.max_local_prefill_length);
         }
         if let Some(p) = &d.prefix_cache {
             self.put("prefixCache.capacity", "prefixCache.capacity", &p.capacity);
@@ -624,9 +711,29 @@ impl Sink<'_> {
                 ("trace", &w.trace),
                 ("format", &w.format),
                 ("speedup", &w.speedup),
+                ("start", &w.start),
+                ("duration", &w.duration),
+                ("sample", &w.sample),
+                ("skip_bad_lines", &w.skip_bad_lines),
+                ("trace_model", &w.trace_model),
+                ("preset", &w.preset),
+                ("amplitude", &w.amplitude),
+                ("period", &w.period),
+                ("phase", &w.phase),
+                ("system_prompts", &w.system_prompts),
+                ("system_prompt_tok", &w.system_prompt_tok),
+                ("system_prompt_zipf", &w.system_prompt_zipf),
             ] {
                 let key = format!("workload.{name}");
                 self.put(&key, &key, f);
+            }
+            if let Some(p) = &w.profile {
+                let v = self.val(p, "workload.profile", Value::Text(p.value.0 .0.clone()));
+                self.out.set("workload.profile", v);
+            }
+            if let Some(sess) = &w.sessions {
+                self.put("workload.sessions.turns", "workload.sessions.turns", &sess.turns);
+                self.put("workload.sessions.think_time", "workload.sessions.think_time", &sess.think_time);
             }
             self.put_length("workload.isl", "workload.isl", &w.isl)?;
             self.put_length("workload.osl", "workload.osl", &w.osl)?;

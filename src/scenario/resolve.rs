@@ -17,11 +17,11 @@ use super::settings::{Settings, Val, Value};
 use super::{RunLimits, Scenario};
 use crate::cluster::config::{
     AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
-    KvTransferConfig, Mode, PrefillPoolConfig, RouterPolicy,
+    KvRouterConfig, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
 };
 use crate::hardware::HardwareProfile;
 use crate::model::{Dtype, ModelSpec};
-use crate::workload::spec::{Arrival, LengthDist, TraceFormat, WorkloadSpec};
+use crate::workload::spec::{Arrival, LengthDist, PrefixSpec, SessionSpec, TraceFormat, TraceOptions, WorkloadSpec};
 
 const DEFAULT_HARDWARE: &str = "h100-sxm";
 const DEFAULT_SEED: u64 = 42;
@@ -214,18 +214,33 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     })?;
     let router = g.or("router.policy", RouterPolicy::RoundRobin, |t| {
         let norm = t.trim().to_ascii_lowercase().replace('-', "_");
-        if norm == "kv_aware" || norm == "kv" {
-            return Err(format!(
-                "{t} is not supported yet (prefix-cache-aware routing is not modelled yet): expected round_robin or least_loaded"
-            ));
-        }
-        choice(&[("round_robin", RouterPolicy::RoundRobin), ("least_loaded", RouterPolicy::LeastLoaded)])(t)
+        let norm = if norm == "kv" { "kv_aware".to_string() } else { norm };
+        choice(&[
+            ("round_robin", RouterPolicy::RoundRobin),
+            ("least_loaded", RouterPolicy::LeastLoaded),
+            ("kv_aware", RouterPolicy::KvAware),
+        ])(&norm)
     })?;
-    g.opt("prefixCache.capacity", |t| {
-        if is_off(t) {
-            Ok(())
-        } else {
-            Err(format!("{t} is not supported yet (prefix caching is not modelled yet): expected off"))
+    let defaults = KvRouterConfig::default();
+    let kv_router = KvRouterConfig {
+        overlap_weight: g.or("router.overlapWeight", defaults.overlap_weight, non_negative_f64)?,
+        temperature: g.or("router.temperature", defaults.temperature, non_negative_f64)?,
+        max_local_prefill_tok: g.or(
+            "router.maxLocalPrefillLength",
+            defaults.max_local_prefill_tok,
+            non_negative_u32,
+        )?,
+    };
+    let prefix_cache = g.or("prefixCache.capacity", PrefixCacheCapacity::Auto, |t| {
+        let norm = t.trim().to_ascii_lowercase();
+        match norm.as_str() {
+            "auto" => Ok(PrefixCacheCapacity::Auto),
+            "unbounded" => Ok(PrefixCacheCapacity::Unbounded),
+            _ if is_off(t) => Ok(PrefixCacheCapacity::Off),
+            _ => match norm.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(PrefixCacheCapacity::Blocks(n)),
+                _ => Err(format!("expected auto, unbounded, off or a positive block count, got {t}")),
+            },
         }
     })?;
     g.opt("autoscaler.enabled", |t| {
@@ -339,6 +354,8 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
             backend,
             frontend: FrontendConfig { max_concurrent_requests, request_timeout_ns },
             router,
+            kv_router,
+            prefix_cache,
             prefill,
             decode,
             aggregated,
@@ -385,6 +402,9 @@ enum Kind {
     ClosedLoop,
     Offline,
     Trace,
+    Diurnal,
+    Step,
+    Ramp,
 }
 
 impl Kind {
@@ -395,22 +415,59 @@ impl Kind {
             Kind::ClosedLoop => "closed_loop",
             Kind::Offline => "offline",
             Kind::Trace => "trace",
+            Kind::Diurnal => "diurnal",
+            Kind::Step => "step",
+            Kind::Ramp => "ramp",
         }
     }
 
     /// The `workload.*` keys this kind uses.
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Kind::Poisson => &["rate", "isl", "osl"],
-            Kind::Gamma => &["rate", "cv", "isl", "osl"],
-            Kind::ClosedLoop => &["concurrency", "isl", "osl"],
-            Kind::Offline => &["isl", "osl"],
-            Kind::Trace => &["trace", "format", "speedup"],
+            Kind::Poisson => &["rate", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
+            Kind::Gamma => &["rate", "cv", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
+            Kind::ClosedLoop => &["concurrency", "isl", "osl", "preset"],
+            Kind::Offline => &["isl", "osl", "preset", P[0], P[1], P[2]],
+            Kind::Diurnal => {
+                &["rate", "amplitude", "period", "phase", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]]
+            }
+            Kind::Step | Kind::Ramp => &["profile", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
+            Kind::Trace => {
+                &["trace", "format", "speedup", "rate", "start", "duration", "sample", "skip_bad_lines", "trace_model"]
+            }
         }
     }
 }
 
-const WORKLOAD_KEYS: &[&str] = &["rate", "cv", "concurrency", "isl", "osl", "trace", "format", "speedup"];
+/// The prefix-structure keys of synthetic workloads (sessions need a rate, so not offline).
+const P: [&str; 5] =
+    ["system_prompts", "system_prompt_tok", "system_prompt_zipf", "sessions.turns", "sessions.think_time"];
+
+const WORKLOAD_KEYS: &[&str] = &[
+    "preset",
+    "amplitude",
+    "period",
+    "phase",
+    "profile",
+    "system_prompts",
+    "system_prompt_tok",
+    "system_prompt_zipf",
+    "sessions.turns",
+    "sessions.think_time",
+    "rate",
+    "cv",
+    "concurrency",
+    "isl",
+    "osl",
+    "trace",
+    "format",
+    "speedup",
+    "start",
+    "duration",
+    "sample",
+    "skip_bad_lines",
+    "trace_model",
+];
 
 fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
     if !s.values.keys().any(|k| k.starts_with("workload.")) {
@@ -428,6 +485,9 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
             ("closed_loop", Kind::ClosedLoop),
             ("offline", Kind::Offline),
             ("trace", Kind::Trace),
+            ("diurnal", Kind::Diurnal),
+            ("step", Kind::Step),
+            ("ramp", Kind::Ramp),
         ]),
     )?;
     // A key the kind does not use is a mistake when written next to that kind; after `--set workload.kind`
@@ -452,15 +512,38 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
         ScenarioError::invalid(&at, key, format!("missing; workload kind {} needs it (e.g. {example})", kind.name()))
     };
     let rate = || g.opt("workload.rate", positive_f64)?.ok_or_else(|| required("workload.rate", "rate: 5"));
+    // A preset gives isl and osl (an explicit isl or osl replaces the preset's); one without a grounded
+    // source is an error.
+    let preset_lengths = match g.text("workload.preset")? {
+        Some((t, v)) if kind.keys().contains(&"preset") => Some(
+            crate::workload::presets::Preset::parse(t)
+                .and_then(|p| p.lengths())
+                .map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e))?,
+        ),
+        _ => None,
+    };
     let length = |key: &str| -> Res<LengthDist> {
-        let v = g.val(key).ok_or_else(|| required(key, "isl: 1024 or isl: lognormal:mean=1000,sigma=0.8"))?;
+        let from_preset = preset_lengths.as_ref().map(|(i, o)| if key == "workload.isl" { i } else { o });
+        let v = match (g.val(key), from_preset) {
+            (Some(v), _) => v,
+            (None, Some(d)) => return Ok(d.clone()),
+            (None, None) => {
+                return Err(required(key, "isl: 1024, isl: lognormal:mean=1000,sigma=0.8 or preset: chatbot"))
+            }
+        };
         match &v.value {
             Value::Dist(d) => Ok(d.clone()),
             Value::Text(t) => LengthDist::parse(t).map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e)),
         }
     };
     let synthetic = |arrival: Arrival| -> Res<WorkloadSpec> {
-        Ok(WorkloadSpec::Synthetic { arrival, isl: length("workload.isl")?, osl: length("workload.osl")? })
+        let (isl, osl) = (length("workload.isl")?, length("workload.osl")?);
+        let prefix = prefix_spec(g, &required)?;
+        if prefix.is_active() && kind.keys().contains(&"system_prompts") {
+            Ok(WorkloadSpec::SyntheticPrefix { arrival, isl, osl, prefix })
+        } else {
+            Ok(WorkloadSpec::Synthetic { arrival, isl, osl })
+        }
     };
     match kind {
         Kind::Poisson => synthetic(Arrival::Poisson { rate_per_s: rate()? }),
@@ -472,6 +555,18 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
             synthetic(Arrival::ClosedLoop { concurrency })
         }
         Kind::Offline => synthetic(Arrival::Offline),
+        Kind::Diurnal => synthetic(Arrival::Diurnal {
+            rate_per_s: rate()?,
+            amplitude: g.or("workload.amplitude", 0.5, super::synth::unit_interval)?,
+            period_s: g.or("workload.period", 86_400e9 as u64, duration_ns)? as f64 / 1e9,
+            phase_rad: g.or("workload.phase", 0.0, super::synth::finite)?,
+        }),
+        Kind::Step | Kind::Ramp => {
+            let points = g
+                .opt("workload.profile", super::synth::profile)?
+                .ok_or_else(|| required("workload.profile", "profile: [[0, 10], [300s, 40]]"))?;
+            synthetic(if kind == Kind::Step { Arrival::Step { points } } else { Arrival::Ramp { points } })
+        }
         Kind::Trace => {
             let (t, v) =
                 g.text("workload.trace")?.ok_or_else(|| required("workload.trace", "trace: traces/azure.csv"))?;
@@ -495,23 +590,97 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
                     ("azure_csv", TraceFormat::AzureCsv),
                     ("mooncake", TraceFormat::MooncakeJsonl),
                     ("mooncake_jsonl", TraceFormat::MooncakeJsonl),
+                    ("burstgpt", TraceFormat::BurstGptCsv),
+                    ("burstgpt_csv", TraceFormat::BurstGptCsv),
                 ]),
             )? {
                 Some(f) => f,
-                None => crate::workload::detect_format(&path).ok_or_else(|| {
+                None => crate::workload::sniff_format(&path).ok_or_else(|| {
                     ScenarioError::invalid(
                         &v.origin,
                         &v.field,
                         format!(
-                            "cannot tell the trace format from the name {}: expected a .csv (azure) or .jsonl \
-                             (mooncake) file, or workload.format: azure|mooncake",
+                            "cannot tell the trace format from the name {}: expected a .csv (azure, or burstgpt \
+                             by its header) or .jsonl (mooncake) file, or workload.format: azure|mooncake|burstgpt",
                             path.display()
                         ),
                     )
                 })?,
             };
-            let speedup = g.or("workload.speedup", 1.0, positive_f64)?;
-            Ok(WorkloadSpec::Trace { path, format, speedup })
+            let options = trace_options(g, kind_from_set)?;
+            Ok(WorkloadSpec::Trace { path, format, options })
         }
     }
+}
+
+/// The replay options of a trace workload (`workload.{speedup,rate,start,duration,sample,skip_bad_lines,
+/// trace_model}`); for a trace, `rate` rescales time to that mean arrival rate instead of `speedup`. After
+/// `--set workload.kind=trace`, a `rate` from the files (meant for a synthetic kind) is not used; only a
+/// `--set workload.rate` is.
+fn trace_options(g: &Get, kind_from_set: bool) -> Res<TraceOptions> {
+    let d = TraceOptions::default();
+    let rate = match g.val("workload.rate") {
+        Some(v) if kind_from_set && !v.origin.is_set() => None,
+        _ => g.opt("workload.rate", positive_f64)?,
+    };
+    if let (Some(_), Some(v)) = (rate, g.val("workload.speedup")) {
+        return Err(ScenarioError::invalid(
+            &v.origin,
+            &v.field,
+            "set together with workload.rate, which already fixes the time scale of a trace: expected one of them",
+        ));
+    }
+    let start_ns = g.or("workload.start", 0, |t| if t.trim() == "0" { Ok(0) } else { duration_ns(t) })?;
+    let model = g.text("workload.trace_model")?.map(|(t, _)| t.trim().to_string()).filter(|t| !t.is_empty());
+    Ok(TraceOptions {
+        speedup: g.or("workload.speedup", d.speedup, positive_f64)?,
+        rate,
+        start_ns,
+        duration_ns: g.opt("workload.duration", duration_ns)?,
+        sample: g.or("workload.sample", d.sample, fraction)?,
+        skip_bad_lines: g.or("workload.skip_bad_lines", d.skip_bad_lines, |t| {
+            match t.trim().to_ascii_lowercase().as_str() {
+                "true" | "on" | "yes" | "1" => Ok(true),
+                "false" | "off" | "no" | "0" => Ok(false),
+                _ => Err(format!("expected true or false, got {t}")),
+            }
+        })?,
+        model,
+    })
+}
+
+/// The prefix structure of a synthetic workload (`system_prompts`, `system_prompt_tok`, `system_prompt_zipf`,
+/// `sessions.{turns,think_time}`), checked; all absent = none.
+fn prefix_spec(g: &Get, required: &dyn Fn(&str, &str) -> ScenarioError) -> Res<PrefixSpec> {
+    let system_prompts = g.or("workload.system_prompts", 0, non_negative_u32)?;
+    let system_prompt_tok = match g.opt("workload.system_prompt_tok", positive_u32)? {
+        Some(t) => t,
+        None if system_prompts > 0 => return Err(required("workload.system_prompt_tok", "system_prompt_tok: 1024")),
+        None => 0,
+    };
+    let turns = g.opt("workload.sessions.turns", positive_f64)?;
+    let think = g.opt("workload.sessions.think_time", super::synth::duration_s_or_zero)?;
+    let sessions = match (turns, think) {
+        (None, None) => None,
+        (Some(mean_turns), Some(think_time_s)) => Some(SessionSpec { mean_turns, think_time_s }),
+        (None, Some(_)) => return Err(required("workload.sessions.turns", "sessions: {turns: 4, think_time: 30s}")),
+        (Some(_), None) => {
+            return Err(required("workload.sessions.think_time", "sessions: {turns: 4, think_time: 30s}"))
+        }
+    };
+    let p = PrefixSpec {
+        system_prompts,
+        system_prompt_tok,
+        system_prompt_zipf: g.or("workload.system_prompt_zipf", 0.0, non_negative_f64)?,
+        sessions,
+    };
+    p.validate().map_err(|msg| {
+        // The message starts with the key it is about (`sessions.turns: ...`).
+        let key = format!("workload.{}", msg.split(':').next().unwrap_or(""));
+        match g.val(&key) {
+            Some(v) => ScenarioError::invalid(&v.origin, &v.field, msg.split_once(": ").map_or(&*msg, |x| x.1)),
+            None => required(&key, &msg),
+        }
+    })?;
+    Ok(p)
 }

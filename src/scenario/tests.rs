@@ -227,6 +227,8 @@ fn full_scenario_resolves_to_the_expected_cluster() {
             backend: Backend::Trtllm,
             frontend: FrontendConfig { max_concurrent_requests: 2048, request_timeout_ns: 60_000_000_000 },
             router: RouterPolicy::LeastLoaded,
+            kv_router: KvRouterConfig::default(),
+            prefix_cache: PrefixCacheCapacity::Off,
             prefill: PrefillPoolConfig {
                 replicas: 1,
                 tp: 4,
@@ -376,7 +378,13 @@ fn every_set_key_applies() {
         (vec!["kvTransfer.maxInFlightTransfers=8"], |s| s.cluster.kv_transfer.max_in_flight_transfers == 8),
         (vec!["kvTransfer.blockSizeKB=256"], |s| s.cluster.kv_transfer.block_size_bytes == 262_144),
         (vec!["router.policy=round-robin"], |s| s.cluster.router == RouterPolicy::RoundRobin),
-        (vec!["prefixCache.capacity=off"], |_| true),
+        (vec!["prefixCache.capacity=off"], |s| s.cluster.prefix_cache == PrefixCacheCapacity::Off),
+        (vec!["prefixCache.capacity=unbounded"], |s| s.cluster.prefix_cache == PrefixCacheCapacity::Unbounded),
+        (vec!["prefixCache.capacity=5000"], |s| s.cluster.prefix_cache == PrefixCacheCapacity::Blocks(5000)),
+        (vec!["router.policy=kv_aware"], |s| s.cluster.router == RouterPolicy::KvAware),
+        (vec!["router.overlapWeight=2.5"], |s| s.cluster.kv_router.overlap_weight == 2.5),
+        (vec!["router.temperature=0.5"], |s| s.cluster.kv_router.temperature == 0.5),
+        (vec!["router.maxLocalPrefillLength=1000"], |s| s.cluster.kv_router.max_local_prefill_tok == 1000),
         (vec!["autoscaler.enabled=false"], |_| true),
         (vec!["workload.kind=offline"], |s| {
             matches!(&s.workload, WorkloadSpec::Synthetic { arrival: Arrival::Offline, .. })
@@ -399,8 +407,71 @@ fn every_set_key_applies() {
             matches!(&s.workload, WorkloadSpec::Synthetic { osl: LengthDist::Uniform { min: 1, max: 10 }, .. })
         }),
         (vec!["workload.kind=trace", "TRACE", "workload.speedup=2"], |s| {
-            matches!(&s.workload, WorkloadSpec::Trace { format: TraceFormat::AzureCsv, speedup, path }
-                if *speedup == 2.0 && path.ends_with("t.csv"))
+            matches!(&s.workload, WorkloadSpec::Trace { format: TraceFormat::AzureCsv, options, path }
+                if options.speedup == 2.0 && path.ends_with("t.csv"))
+        }),
+        (
+            vec![
+                "workload.kind=trace",
+                "TRACE",
+                "workload.format=burstgpt",
+                "workload.start=10m",
+                "workload.duration=30s",
+                "workload.sample=0.5",
+                "workload.skip_bad_lines=true",
+                "workload.trace_model=ChatGPT",
+            ],
+            |s| {
+                s.workload
+                    == WorkloadSpec::Trace {
+                        path: match &s.workload {
+                            WorkloadSpec::Trace { path, .. } => path.clone(),
+                            _ => return false,
+                        },
+                        format: TraceFormat::BurstGptCsv,
+                        options: crate::workload::spec::TraceOptions {
+                            speedup: 1.0,
+                            rate: None,
+                            start_ns: 600_000_000_000,
+                            duration_ns: Some(30_000_000_000),
+                            sample: 0.5,
+                            skip_bad_lines: true,
+                            model: Some("ChatGPT".into()),
+                        },
+                    }
+            },
+        ),
+        // The file's `rate: 5` (poisson) is not a trace rescale; a --set one is.
+        (
+            vec!["workload.kind=trace", "TRACE"],
+            |s| matches!(&s.workload, WorkloadSpec::Trace { options, .. } if options.rate.is_none()),
+        ),
+        (
+            vec!["workload.kind=trace", "TRACE", "workload.rate=20"],
+            |s| matches!(&s.workload, WorkloadSpec::Trace { options, .. } if options.rate == Some(20.0)),
+        ),
+        // The file's explicit isl/osl win over a preset's.
+        (vec!["workload.preset=code"], |s| {
+            matches!(&s.workload, WorkloadSpec::Synthetic { isl: LengthDist::LogNormal { .. }, .. })
+        }),
+        (vec!["workload.kind=diurnal", "workload.amplitude=0.3", "workload.period=1h", "workload.phase=1"], |s| {
+            matches!(&s.workload, WorkloadSpec::Synthetic { arrival: Arrival::Diurnal { rate_per_s, amplitude, period_s, phase_rad }, .. }
+                if *rate_per_s == 5.0 && *amplitude == 0.3 && *period_s == 3600.0 && *phase_rad == 1.0)
+        }),
+        (vec!["workload.kind=step", "workload.profile=0:1,10s:2"], |s| {
+            matches!(&s.workload, WorkloadSpec::Synthetic { arrival: Arrival::Step { points }, .. }
+                if points == &[(0.0, 1.0), (10.0, 2.0)])
+        }),
+        (
+            vec!["workload.system_prompts=4", "workload.system_prompt_tok=1024", "workload.system_prompt_zipf=1.1"],
+            |s| {
+                matches!(&s.workload, WorkloadSpec::SyntheticPrefix { prefix, .. }
+                if prefix.system_prompts == 4 && prefix.system_prompt_tok == 1024 && prefix.system_prompt_zipf == 1.1)
+            },
+        ),
+        (vec!["workload.sessions.turns=3", "workload.sessions.think_time=10s"], |s| {
+            matches!(&s.workload, WorkloadSpec::SyntheticPrefix { prefix, .. }
+                if prefix.sessions.is_some_and(|x| x.mean_turns == 3.0 && x.think_time_s == 10.0))
         }),
         (vec!["requests=100"], |s| s.limits.requests == Some(100)),
         (vec!["requests=none", "duration=90s"], |s| {
@@ -463,10 +534,12 @@ fn bad_set_arguments() {
     assert_eq!(e, "--set backend=tgi: backend: expected one of trtllm, vllm, sglang, got tgi");
     let e = err(&docs, &["duration=soon"]);
     assert!(e.starts_with("--set duration=soon: duration: expected a duration > 0"), "{e}");
-    let e = err(&docs, &["router.policy=kv_aware"]);
-    assert!(e.contains("router.policy: kv_aware is not supported yet"), "{e}");
-    let e = err(&docs, &["prefixCache.capacity=auto"]);
-    assert!(e.contains("prefixCache.capacity: auto is not supported yet"), "{e}");
+    let e = err(&docs, &["router.policy=random"]);
+    assert!(e.contains("router.policy: expected one of round_robin, least_loaded, kv_aware"), "{e}");
+    let e = err(&docs, &["prefixCache.capacity=lots"]);
+    assert!(e.contains("prefixCache.capacity: expected auto, unbounded, off or a positive block count"), "{e}");
+    let e = err(&docs, &["router.temperature=-1"]);
+    assert!(e.contains("router.temperature"), "{e}");
     let e = err(&docs, &["autoscaler.enabled=true"]);
     assert!(e.contains("autoscaler.enabled: true is not supported yet"), "{e}");
     // A key the workload kind does not use.
@@ -661,16 +734,12 @@ fn sglang_aggregated_manifest() {
         }
     );
     assert_eq!(c.total_gpus(), 4);
-    // The router mode comes from the frontend's arguments: kv routing is not modelled yet.
+    // The router mode comes from the frontend's arguments: `kv` is Dynamo's KV-aware router.
     let kv = SGLANG_AGG_DGD.replace("\"round-robin\"", "\"kv\"");
-    let e = err(&[("agg.yaml", &kv), ("s.yaml", WORKLOAD_ONLY)], &[]);
-    assert!(
-        e.contains(
-            "spec.services.Frontend.extraPodSpec.mainContainer.args[--router-mode]: kv_aware is not supported yet"
-        ),
-        "{e}"
-    );
-    assert!(load_strs(&[("agg.yaml", &kv), ("s.yaml", WORKLOAD_ONLY)], &["router.policy=least_loaded"]).is_ok());
+    let s = load_strs(&[("agg.yaml", &kv), ("s.yaml", WORKLOAD_ONLY)], &[]).unwrap();
+    assert_eq!(s.cluster.router, RouterPolicy::KvAware);
+    let s = load_strs(&[("agg.yaml", &kv), ("s.yaml", WORKLOAD_ONLY)], &["router.policy=least_loaded"]).unwrap();
+    assert_eq!(s.cluster.router, RouterPolicy::LeastLoaded);
 }
 
 #[test]
@@ -778,7 +847,8 @@ fn workload_kinds_and_unused_keys() {
     // cv next to poisson is a mistake; after --set switched the kind it is simply unused.
     let sc = "kind: Scenario\nworkload: {kind: poisson, rate: 3, cv: 4, isl: 10, osl: 10}\n";
     let e = err(&[("s.yaml", sc), dep], &[]);
-    assert_eq!(e, "s.yaml:2:40: workload.cv: not used by workload kind poisson (it uses: rate, isl, osl); expected a matching workload.kind");
+    assert_eq!(e, "s.yaml:2:40: workload.cv: not used by workload kind poisson (it uses: rate, isl, osl, preset, system_prompts, \
+         system_prompt_tok, system_prompt_zipf, sessions.turns, sessions.think_time); expected a matching workload.kind");
     let sc = "kind: Scenario\nworkload: {kind: gamma, rate: 3, cv: 4, isl: 10, osl: 10}\n";
     assert!(load_strs(&[("s.yaml", sc), dep], &["workload.kind=offline"]).is_ok());
     let sc = "kind: Scenario\nworkload: {kind: poisson, isl: 10, osl: 10}\n";
@@ -791,7 +861,7 @@ fn workload_kinds_and_unused_keys() {
     let e = err(&[("s.yaml", sc), dep], &[]);
     assert_eq!(
         e,
-        "s.yaml:2:18: workload.kind: expected one of poisson, gamma, closed_loop, offline, trace, got bursty"
+        "s.yaml:2:18: workload.kind: expected one of poisson, gamma, closed_loop, offline, trace, diurnal, step, ramp, got bursty"
     );
 }
 
@@ -820,7 +890,11 @@ fn files_on_disk_with_relative_paths() {
     assert_eq!(s.sources, paths);
     assert_eq!(
         s.workload,
-        WorkloadSpec::Trace { path: dir.join("trace.jsonl"), format: TraceFormat::MooncakeJsonl, speedup: 1.0 }
+        WorkloadSpec::Trace {
+            path: dir.join("trace.jsonl"),
+            format: TraceFormat::MooncakeJsonl,
+            options: crate::workload::spec::TraceOptions::default(),
+        }
     );
     // A model directory holding a config.json.
     let s = load(&paths, &[format!("model={}", dir.join("models").display())]).unwrap();

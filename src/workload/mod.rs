@@ -5,20 +5,28 @@
 //!   limit. Closed loop is not an open-loop source: the engine runs its clients and draws their lengths from
 //!   a [`LengthSampler`] built with the same seed.
 //! - [`LengthSampler`] draws (input, output) token lengths; [`LengthDist::parse`](spec::LengthDist::parse) reads the CLI syntax.
-//! - [`read_azure_csv`] / [`read_mooncake_jsonl`] read trace files (sorted, first request at 0).
+//! - [`TraceStream`] replays a trace file (Azure CSV, Mooncake JSONL, BurstGPT CSV) line by line with bounded
+//!   memory: speedup or rate rescaling, a time window, sampling, skipped bad lines ([`stream`]).
+//! - [`read_azure_csv`] / [`read_mooncake_jsonl`] / [`read_burstgpt_csv`] read a whole trace into a `Vec`
+//!   (sorted, first request at 0).
 //!
 //! Randomness is reproducible and split into independent streams per purpose (see [`synthetic`]): the
 //! lengths drawn for a seed do not depend on the arrival process or rate.
 
+pub mod prefix;
+pub mod presets;
 pub mod spec;
+pub mod stream;
 pub mod synthetic;
 pub mod trace;
 
 use rand_pcg::Pcg64;
 
+use prefix::PrefixGen;
 use spec::{Arrival, RequestSpec, WorkloadSpec};
-use synthetic::GapGen;
+use synthetic::ArrivalGen;
 
+pub use stream::{TraceStatus, TraceStream, REORDER_WINDOW_LINES};
 pub use synthetic::{
     rng_stream, splitmix64, LengthSampler, DEFAULT_LOGNORMAL_MAX, STREAM_ARRIVALS, STREAM_INPUT_LENGTHS,
     STREAM_OUTPUT_LENGTHS,
@@ -27,6 +35,7 @@ pub use trace::{
     detect_format, load_trace, parse_datetime_ns, read_azure_csv, read_azure_csv_from, read_mooncake_jsonl,
     read_mooncake_jsonl_from, read_trace, scale_times, AZURE_HEADER,
 };
+pub use trace::{read_burstgpt_csv, read_burstgpt_csv_from, sniff_format, BURSTGPT_HEADER};
 
 /// Everything that can go wrong building a workload or reading a trace. Trace errors name the file (or the
 /// display name given to a `*_from` reader) and the 1-based line, what was wrong and what was expected.
@@ -52,6 +61,13 @@ pub enum WorkloadError {
     Json { path: String, line: usize, column: usize, msg: String },
     #[error("{path}:{line}: not valid UTF-8 text (byte {byte} of the line)")]
     NotUtf8 { path: String, line: usize, byte: usize },
+    /// A trace line earlier than a request already replayed: displaced by more than the reorder window.
+    #[error(
+        "{path}:{line}: out of order by more than the reorder window ({window} lines): {early_s} s earlier than \
+         line {replayed_line}, already replayed (expected times that are sorted, or nearly: sort the file, or \
+         skip such lines with --skip-bad-lines)"
+    )]
+    OutOfOrder { path: String, line: usize, window: usize, early_s: f64, replayed_line: usize },
     #[error("{path}: empty trace: no requests (expected {expected})")]
     EmptyTrace { path: String, expected: &'static str },
     #[error(
@@ -66,21 +82,41 @@ pub enum WorkloadError {
 
 /// An open-loop request source: [`RequestSpec`]s in non-decreasing `arrival_ns`. Synthetic sources are
 /// infinite; a trace source ends with the trace. Built by [`open_loop`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OpenLoop {
     inner: Inner,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
+// One per source, built once and matched in place: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
-    Synthetic { gaps: GapGen, rng: Pcg64, lengths: LengthSampler, now_ns: u64 },
-    Trace(std::vec::IntoIter<RequestSpec>),
+    Synthetic {
+        arrivals: ArrivalGen,
+        rng: Pcg64,
+        lengths: LengthSampler,
+    },
+    /// Synthetic with prefix blocks (system prompts, sessions).
+    Prefix(Box<PrefixGen>),
+    Trace(Box<TraceStream>),
 }
 
 impl OpenLoop {
     /// Whether the source ends (a trace) rather than going on forever (synthetic).
     pub fn is_finite(&self) -> bool {
-        matches!(self.inner, Inner::Trace(_))
+        match &self.inner {
+            Inner::Trace(_) => true,
+            Inner::Synthetic { arrivals, .. } => arrivals.ends(),
+            Inner::Prefix(g) => g.ends(),
+        }
+    }
+
+    /// A trace source's status (the error that stopped it, skipped-line counts); `None` for synthetic.
+    pub fn trace_status(&self) -> Option<std::sync::Arc<TraceStatus>> {
+        match &self.inner {
+            Inner::Trace(t) => Some(t.status()),
+            Inner::Synthetic { .. } | Inner::Prefix(_) => None,
+        }
     }
 }
 
@@ -90,18 +126,20 @@ impl Iterator for OpenLoop {
     #[inline]
     fn next(&mut self) -> Option<RequestSpec> {
         match &mut self.inner {
-            Inner::Synthetic { gaps, rng, lengths, now_ns } => {
-                *now_ns = now_ns.saturating_add(gaps.gap_ns(rng));
+            Inner::Synthetic { arrivals, rng, lengths } => {
+                let arrival_ns = arrivals.next_ns(rng)?;
                 let (input_tok, output_tok) = lengths.sample();
-                Some(RequestSpec { arrival_ns: *now_ns, input_tok, output_tok })
+                Some(RequestSpec { arrival_ns, input_tok, output_tok, blocks: None })
             }
+            Inner::Prefix(g) => g.next(),
             Inner::Trace(it) => it.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.inner {
-            Inner::Synthetic { .. } => (usize::MAX, None),
+            Inner::Synthetic { .. } | Inner::Prefix(_) if !self.is_finite() => (usize::MAX, None),
+            Inner::Synthetic { .. } | Inner::Prefix(_) => (0, None),
             Inner::Trace(it) => it.size_hint(),
         }
     }
@@ -114,7 +152,12 @@ impl Iterator for OpenLoop {
 ///   ns and accumulated in `u64`, so results are exact and deterministic. The process starts at t = 0; the
 ///   first request arrives one gap later.
 /// - Offline: every request at t = 0 (infinite; take N).
-/// - Trace: the file read by [`load_trace`] (times divided by `speedup`, first request at 0, stable-sorted).
+/// - Diurnal, step, ramp: non-homogeneous Poisson processes, generated exactly (thinning, time rescaling;
+///   see `synthetic::ArrivalGen`); a step/ramp profile whose last rate is 0 ends the source.
+/// - SyntheticPrefix: as Synthetic, plus prefix blocks and sessions ([`prefix`]); sessions start at the
+///   process's rate divided by the mean turns.
+/// - Trace: the file streamed by [`TraceStream`] (first request at 0, in time order, window, sample and
+///   time scale applied). It stops at the first bad line; [`OpenLoop::trace_status`] holds the error.
 /// - ClosedLoop: [`WorkloadError::ClosedLoop`].
 ///
 /// Gaps come from [`rng_stream`]`(seed, STREAM_ARRIVALS)`; lengths from [`LengthSampler::new`]`(isl, osl,
@@ -125,24 +168,34 @@ pub fn open_loop(spec: &WorkloadSpec, seed: u64) -> Result<OpenLoop, WorkloadErr
             if let Arrival::ClosedLoop { concurrency } = *arrival {
                 return Err(WorkloadError::ClosedLoop { concurrency });
             }
-            let gaps = GapGen::new(arrival).map_err(WorkloadError::InvalidSpec)?;
+            let arrivals = ArrivalGen::new(arrival).map_err(WorkloadError::InvalidSpec)?;
             isl.validate().map_err(|e| WorkloadError::InvalidSpec(format!("isl: {e}")))?;
             osl.validate().map_err(|e| WorkloadError::InvalidSpec(format!("osl: {e}")))?;
             Inner::Synthetic {
-                gaps,
+                arrivals,
                 rng: rng_stream(seed, STREAM_ARRIVALS),
                 lengths: LengthSampler::new(isl.clone(), osl.clone(), seed),
-                now_ns: 0,
             }
         }
-        WorkloadSpec::Trace { path, format, speedup } => Inner::Trace(load_trace(path, *format, *speedup)?.into_iter()),
+        WorkloadSpec::SyntheticPrefix { arrival, isl, osl, prefix } => {
+            if let Arrival::ClosedLoop { concurrency } = *arrival {
+                return Err(WorkloadError::ClosedLoop { concurrency });
+            }
+            isl.validate().map_err(|e| WorkloadError::InvalidSpec(format!("isl: {e}")))?;
+            osl.validate().map_err(|e| WorkloadError::InvalidSpec(format!("osl: {e}")))?;
+            let g = PrefixGen::new(arrival, isl, osl, prefix, seed).map_err(WorkloadError::InvalidSpec)?;
+            Inner::Prefix(Box::new(g))
+        }
+        WorkloadSpec::Trace { path, format, options } => {
+            Inner::Trace(Box::new(TraceStream::open(path, *format, options, seed)?))
+        }
     };
     Ok(OpenLoop { inner })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::spec::{LengthDist, TraceFormat};
+    use super::spec::{LengthDist, TraceFormat, TraceOptions};
     use super::*;
 
     fn synth(arrival: Arrival) -> WorkloadSpec {
@@ -222,10 +275,18 @@ mod tests {
         };
         let e = open_loop(&bad_isl, 1).unwrap_err().to_string();
         assert!(e.starts_with("workload: isl: uniform length: expected min <= max"), "{e}");
-        let bad_speed = WorkloadSpec::Trace { path: "x.csv".into(), format: TraceFormat::AzureCsv, speedup: 0.0 };
+        let bad_speed = WorkloadSpec::Trace {
+            path: "x.csv".into(),
+            format: TraceFormat::AzureCsv,
+            options: TraceOptions { speedup: 0.0, ..TraceOptions::default() },
+        };
         let e = open_loop(&bad_speed, 1).unwrap_err().to_string();
         assert!(e.contains("trace speedup: expected a positive number"), "{e}");
-        let missing = WorkloadSpec::Trace { path: "/no/such.csv".into(), format: TraceFormat::AzureCsv, speedup: 1.0 };
+        let missing = WorkloadSpec::Trace {
+            path: "/no/such.csv".into(),
+            format: TraceFormat::AzureCsv,
+            options: TraceOptions::default(),
+        };
         let e = open_loop(&missing, 1).unwrap_err().to_string();
         assert!(e.starts_with("/no/such.csv: cannot read trace"), "{e}");
     }
@@ -268,12 +329,17 @@ mod tests {
              2023-11-16 18:15:49.0000001,3,30\n",
         )
         .unwrap();
-        let mk = |speedup| WorkloadSpec::Trace { path: p.clone(), format: TraceFormat::AzureCsv, speedup };
+        let mk = |speedup| WorkloadSpec::Trace {
+            path: p.clone(),
+            format: TraceFormat::AzureCsv,
+            options: TraceOptions { speedup, ..TraceOptions::default() },
+        };
         let it = open_loop(&mk(1.0), 0).unwrap();
         assert!(it.is_finite());
-        assert_eq!(it.size_hint(), (3, Some(3)));
+        let status = it.trace_status().unwrap();
         let t1: Vec<_> = it.map(|r| (r.arrival_ns, r.input_tok)).collect();
         assert_eq!(t1, vec![(0, 1), (1_000_000_100, 3), (2_000_000_000, 2)]);
+        assert!(status.take_error().is_none());
         let t2: Vec<_> = open_loop(&mk(2.0), 0).unwrap().map(|r| (r.arrival_ns, r.input_tok)).collect();
         assert_eq!(t2, vec![(0, 1), (500_000_050, 3), (1_000_000_000, 2)]);
         std::fs::remove_dir_all(&dir).unwrap();

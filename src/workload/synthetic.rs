@@ -58,6 +58,18 @@ impl LengthDist {
             LengthDist::Fixed(n) => f64::from(n),
             LengthDist::Uniform { min, max } => (f64::from(min) + f64::from(max)) / 2.0,
             LengthDist::LogNormal { mean, .. } => mean,
+            LengthDist::Empirical { ref knots } => {
+                knots.windows(2).map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0).sum()
+            }
+        }
+    }
+
+    /// The `p`-quantile (0 <= p <= 1) of an [`LengthDist::Empirical`] before rounding; `None` for other
+    /// kinds.
+    pub fn empirical_quantile(&self, p: f64) -> Option<f64> {
+        match self {
+            LengthDist::Empirical { knots } => Some(interpolate(knots, p)),
+            _ => None,
         }
     }
 
@@ -89,6 +101,7 @@ impl LengthDist {
                     Ok(())
                 }
             }
+            LengthDist::Empirical { ref knots } => validate_knots(knots),
         }
     }
 
@@ -185,12 +198,63 @@ fn parse_lognormal(r: &str, whole: &str) -> Result<LengthDist, String> {
     })
 }
 
+/// Empirical knots: at least two, probabilities finite and strictly increasing from exactly 0 to exactly
+/// 1, token values finite, >= 0 and non-decreasing.
+fn validate_knots(knots: &[(f64, f64)]) -> Result<(), String> {
+    if knots.len() < 2 {
+        return Err(format!("empirical length: expected at least 2 quantile knots, got {}", knots.len()));
+    }
+    if knots[0].0 != 0.0 || knots[knots.len() - 1].0 != 1.0 {
+        return Err(format!(
+            "empirical length: expected knots from probability 0 to 1, got {} to {}",
+            knots[0].0,
+            knots[knots.len() - 1].0
+        ));
+    }
+    for (i, &(p, q)) in knots.iter().enumerate() {
+        if !(p.is_finite() && q.is_finite() && q >= 0.0) {
+            return Err(format!("empirical length: knot {i}: expected finite values and tokens >= 0, got ({p}, {q})"));
+        }
+        if i > 0 && !(p > knots[i - 1].0 && q >= knots[i - 1].1) {
+            return Err(format!(
+                "empirical length: knot {i}: expected increasing probability and non-decreasing tokens, got ({}, \
+                 {}) then ({p}, {q})",
+                knots[i - 1].0,
+                knots[i - 1].1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The quantile function through `knots` at `u` (linear between knots, clamped to the end knots).
+#[inline]
+fn interpolate(knots: &[(f64, f64)], u: f64) -> f64 {
+    let Some(last) = knots.last() else { return 1.0 };
+    // First knot with probability > u; the segment is [i - 1, i].
+    let i = knots.partition_point(|k| k.0 <= u);
+    if i == 0 {
+        return knots[0].1;
+    }
+    if i >= knots.len() {
+        return last.1;
+    }
+    let ((p0, q0), (p1, q1)) = (knots[i - 1], knots[i]);
+    let w = p1 - p0;
+    if w > 0.0 {
+        q0 + (q1 - q0) * ((u - p0) / w)
+    } else {
+        q1
+    }
+}
+
 /// A length distribution with its derived constants, coerced so sampling can never panic.
 #[derive(Debug, Clone)]
 enum Prepared {
     Fixed(u32),
     Uniform { lo: u32, hi: u32 },
     LogNormal { mu: f64, sigma: f64, lo: f64, hi: f64 },
+    Empirical(std::sync::Arc<[(f64, f64)]>),
 }
 
 impl Prepared {
@@ -208,6 +272,7 @@ impl Prepared {
                 let hi = max.max(lo);
                 Prepared::LogNormal { mu: mean.ln() - sigma * sigma / 2.0, sigma, lo: f64::from(lo), hi: f64::from(hi) }
             }
+            LengthDist::Empirical { ref knots } => Prepared::Empirical(knots.clone()),
         }
     }
 
@@ -220,6 +285,11 @@ impl Prepared {
                 let z: f64 = rng.sample(StandardNormal);
                 // `clamp` maps NaN to NaN; `as u32` then gives 0 and `max(1)` repairs it.
                 ((mu + sigma * z).exp().clamp(lo, hi).round() as u32).max(1)
+            }
+            Prepared::Empirical(ref knots) => {
+                let u: f64 = rng.random();
+                // Saturating cast; NaN -> 0 -> 1.
+                (interpolate(knots, u).round() as u32).max(1)
             }
         }
     }
@@ -259,21 +329,121 @@ impl LengthSampler {
     }
 }
 
-/// Open-loop inter-arrival gap generator in integer nanoseconds.
+impl Arrival {
+    /// The same process with every rate multiplied by `factor` (> 0); closed loop and offline unchanged.
+    /// Used to start sessions at `rate / mean_turns` so that requests arrive at `rate`.
+    pub fn scaled(&self, factor: f64) -> Arrival {
+        let pts = |p: &[(f64, f64)]| p.iter().map(|&(t, r)| (t, r * factor)).collect();
+        match *self {
+            Arrival::Poisson { rate_per_s } => Arrival::Poisson { rate_per_s: rate_per_s * factor },
+            Arrival::Gamma { rate_per_s, cv } => Arrival::Gamma { rate_per_s: rate_per_s * factor, cv },
+            Arrival::Diurnal { rate_per_s, amplitude, period_s, phase_rad } => {
+                Arrival::Diurnal { rate_per_s: rate_per_s * factor, amplitude, period_s, phase_rad }
+            }
+            Arrival::Step { ref points } => Arrival::Step { points: pts(points) },
+            Arrival::Ramp { ref points } => Arrival::Ramp { points: pts(points) },
+            Arrival::ClosedLoop { .. } | Arrival::Offline => self.clone(),
+        }
+    }
+
+    /// The request rate (per s) the process aims at at time `t_s`; `None` for closed loop and offline.
+    pub fn rate_at(&self, t_s: f64) -> Option<f64> {
+        match *self {
+            Arrival::Poisson { rate_per_s } | Arrival::Gamma { rate_per_s, .. } => Some(rate_per_s),
+            Arrival::Diurnal { rate_per_s, amplitude, period_s, phase_rad } => {
+                Some(rate_per_s * (1.0 + amplitude * (std::f64::consts::TAU * t_s / period_s + phase_rad).sin()))
+            }
+            Arrival::Step { ref points } | Arrival::Ramp { ref points } => {
+                let ramp = matches!(self, Arrival::Ramp { .. });
+                let i = points.partition_point(|p| p.0 <= t_s);
+                if i == 0 {
+                    return Some(0.0);
+                }
+                let (t0, r0) = points[i - 1];
+                match points.get(i) {
+                    Some(&(t1, r1)) if ramp => Some(r0 + (r1 - r0) * (t_s - t0) / (t1 - t0)),
+                    _ => Some(r0),
+                }
+            }
+            Arrival::ClosedLoop { .. } | Arrival::Offline => None,
+        }
+    }
+}
+
+/// Checks a step/ramp profile: at least one point, the first at t = 0, times finite and strictly
+/// increasing, rates finite and >= 0, at least one rate > 0.
+pub fn validate_profile(points: &[(f64, f64)]) -> Result<(), String> {
+    let Some(&(t0, _)) = points.first() else {
+        return Err("rate profile: expected at least one (time, rate) point, got none".into());
+    };
+    if t0 != 0.0 {
+        return Err(format!("rate profile: expected the first point at time 0, got {t0}"));
+    }
+    for (i, &(t, r)) in points.iter().enumerate() {
+        if !(r.is_finite() && r >= 0.0) {
+            return Err(format!("rate profile: point {i}: expected a rate >= 0 requests/s, got {r}"));
+        }
+        if i > 0 && !(t.is_finite() && t > points[i - 1].0) {
+            return Err(format!(
+                "rate profile: point {i}: expected times increasing, got {t} s after {} s",
+                points[i - 1].0
+            ));
+        }
+    }
+    if points.iter().all(|p| p.1 == 0.0) {
+        return Err("rate profile: every rate is 0: expected at least one rate > 0".into());
+    }
+    Ok(())
+}
+
+/// Open-loop arrival-time generator in integer nanoseconds from t = 0.
+///
+/// - Poisson / Gamma: i.i.d. gaps (see [`crate::workload::open_loop`]), each rounded to whole ns and
+///   accumulated in `u64`.
+/// - Diurnal: a non-homogeneous Poisson process generated exactly by thinning (Lewis & Shedler 1979):
+///   candidates from a homogeneous process at the peak rate `rate * (1 + amplitude)`, each kept with
+///   probability `rate(t) / peak`. Candidate times are whole ns.
+/// - Step / ramp: a non-homogeneous Poisson process generated exactly by time rescaling: each arrival
+///   advances the integrated rate `Lambda(t)` by an Exp(1) draw and inverts `Lambda` in closed form
+///   (linear in a step segment, quadratic in a ramp segment); times are rounded to whole ns. After the last
+///   point its rate holds forever; a last rate of 0 ends the source.
+///
+/// All randomness comes from the one stream passed to [`ArrivalGen::next_ns`], so a seed fixes the times.
 #[derive(Debug, Clone)]
-pub(crate) enum GapGen {
+pub(crate) struct ArrivalGen {
+    kind: GenKind,
+    now_ns: u64,
+}
+
+#[derive(Debug, Clone)]
+enum GenKind {
     /// Exponential gaps with this mean (ns).
     Poisson {
         mean_gap_ns: f64,
     },
     Gamma(Gamma<f64>),
-    /// Every gap is 0.
+    /// Every arrival at t = 0.
     Zero,
+    /// Rates per ns.
+    Diurnal {
+        amplitude: f64,
+        omega: f64,
+        phase: f64,
+        peak_gap_ns: f64,
+    },
+    /// `(t ns, rate per ns)` points; `t` is the exact (unrounded) time of the last arrival.
+    Piecewise {
+        points: Vec<(f64, f64)>,
+        ramp: bool,
+        seg: usize,
+        t: f64,
+        done: bool,
+    },
 }
 
-impl GapGen {
-    /// Builds the gap generator; `Err` says which parameter is wrong. `ClosedLoop` is not handled here.
-    pub(crate) fn new(arrival: &Arrival) -> Result<GapGen, String> {
+impl ArrivalGen {
+    /// Builds the generator; `Err` says which parameter is wrong. `ClosedLoop` is not handled here.
+    pub(crate) fn new(arrival: &Arrival) -> Result<ArrivalGen, String> {
         let check_rate = |rate: f64| {
             if rate.is_finite() && rate > 0.0 {
                 Ok(1e9 / rate)
@@ -281,8 +451,8 @@ impl GapGen {
                 Err(format!("arrival rate: expected a positive number of requests/s, got {rate}"))
             }
         };
-        match *arrival {
-            Arrival::Poisson { rate_per_s } => Ok(GapGen::Poisson { mean_gap_ns: check_rate(rate_per_s)? }),
+        let kind = match *arrival {
+            Arrival::Poisson { rate_per_s } => GenKind::Poisson { mean_gap_ns: check_rate(rate_per_s)? },
             Arrival::Gamma { rate_per_s, cv } => {
                 let mean_gap_ns = check_rate(rate_per_s)?;
                 if !(cv.is_finite() && cv > 0.0) {
@@ -290,27 +460,126 @@ impl GapGen {
                 }
                 let k = 1.0 / (cv * cv);
                 Gamma::new(k, mean_gap_ns / k)
-                    .map(GapGen::Gamma)
-                    .map_err(|e| format!("gamma arrival (rate {rate_per_s}/s, cv {cv}): {e}"))
+                    .map(GenKind::Gamma)
+                    .map_err(|e| format!("gamma arrival (rate {rate_per_s}/s, cv {cv}): {e}"))?
             }
-            Arrival::Offline => Ok(GapGen::Zero),
-            Arrival::ClosedLoop { .. } => Err("closed-loop arrival has no inter-arrival gaps".into()),
-        }
+            Arrival::Offline => GenKind::Zero,
+            Arrival::Diurnal { rate_per_s, amplitude, period_s, phase_rad } => {
+                check_rate(rate_per_s)?;
+                if !(0.0..=1.0).contains(&amplitude) {
+                    return Err(format!("diurnal amplitude: expected a number in [0, 1], got {amplitude}"));
+                }
+                if !(period_s.is_finite() && period_s > 0.0) {
+                    return Err(format!("diurnal period: expected a positive duration, got {period_s} s"));
+                }
+                if !phase_rad.is_finite() {
+                    return Err(format!("diurnal phase: expected a finite number of radians, got {phase_rad}"));
+                }
+                let mean = rate_per_s * 1e-9;
+                GenKind::Diurnal {
+                    amplitude,
+                    omega: std::f64::consts::TAU / (period_s * 1e9),
+                    phase: phase_rad,
+                    peak_gap_ns: 1.0 / (mean * (1.0 + amplitude)),
+                }
+            }
+            Arrival::Step { ref points } | Arrival::Ramp { ref points } => {
+                validate_profile(points)?;
+                GenKind::Piecewise {
+                    points: points.iter().map(|&(t, r)| (t * 1e9, r * 1e-9)).collect(),
+                    ramp: matches!(arrival, Arrival::Ramp { .. }),
+                    seg: 0,
+                    t: 0.0,
+                    done: false,
+                }
+            }
+            Arrival::ClosedLoop { .. } => return Err("closed-loop arrival has no arrival process".into()),
+        };
+        Ok(ArrivalGen { kind, now_ns: 0 })
     }
 
-    /// The next gap, rounded to whole nanoseconds.
+    /// Whether the process ends (a step/ramp profile whose last rate is 0).
+    pub(crate) fn ends(&self) -> bool {
+        matches!(&self.kind, GenKind::Piecewise { points, .. } if points.last().is_some_and(|p| p.1 == 0.0))
+    }
+
+    /// The next arrival time (ns from 0, non-decreasing), or `None` when the process has ended (a profile
+    /// whose last rate is 0).
     #[inline]
-    pub(crate) fn gap_ns(&self, rng: &mut Pcg64) -> u64 {
-        let g: f64 = match self {
-            GapGen::Poisson { mean_gap_ns } => {
+    pub(crate) fn next_ns(&mut self, rng: &mut Pcg64) -> Option<u64> {
+        let gap: f64 = match &mut self.kind {
+            GenKind::Poisson { mean_gap_ns } => {
                 let e: f64 = rng.sample(Exp1);
-                e * mean_gap_ns
+                e * *mean_gap_ns
             }
-            GapGen::Gamma(g) => rng.sample(g),
-            GapGen::Zero => return 0,
+            GenKind::Gamma(g) => rng.sample(*g),
+            GenKind::Zero => 0.0,
+            GenKind::Diurnal { amplitude, omega, phase, peak_gap_ns } => {
+                let peak = 1.0 + *amplitude;
+                loop {
+                    let e: f64 = rng.sample(Exp1);
+                    // Saturating float-to-int cast: huge -> u64::MAX.
+                    self.now_ns = self.now_ns.saturating_add((e * *peak_gap_ns).round() as u64);
+                    let t = self.now_ns as f64;
+                    let rel = 1.0 + *amplitude * (*omega * t + *phase).sin();
+                    let u: f64 = rng.random();
+                    if u * peak < rel || self.now_ns == u64::MAX {
+                        return Some(self.now_ns);
+                    }
+                }
+            }
+            GenKind::Piecewise { points, ramp, seg, t, done } => {
+                if *done {
+                    return None;
+                }
+                let mut need: f64 = rng.sample(Exp1);
+                loop {
+                    let (t0, r0) = points[*seg];
+                    let next = points.get(*seg + 1).copied();
+                    let slope = match next {
+                        Some((t1, r1)) if *ramp => (r1 - r0) / (t1 - t0),
+                        _ => 0.0,
+                    };
+                    let r_now = r0 + slope * (*t - t0);
+                    let mass = match next {
+                        Some((t1, _)) => (r_now + (r0 + slope * (t1 - t0))) / 2.0 * (t1 - *t),
+                        None => f64::INFINITY,
+                    };
+                    if need <= mass && (r_now > 0.0 || slope > 0.0) {
+                        // Solve r_now x + slope x^2 / 2 = need (stable form of the quadratic root).
+                        let disc = (r_now * r_now + 2.0 * slope * need).max(0.0);
+                        let x = 2.0 * need / (r_now + disc.sqrt());
+                        *t += x;
+                        if let Some((t1, _)) = next {
+                            *t = t.min(t1);
+                        }
+                        break;
+                    }
+                    match next {
+                        Some((t1, _)) => {
+                            need -= mass.max(0.0);
+                            *t = t1;
+                            *seg += 1;
+                        }
+                        None => {
+                            // Last segment with rate 0: no more arrivals.
+                            *done = true;
+                            return None;
+                        }
+                    }
+                }
+                let ns = t.round();
+                if ns.is_nan() || ns >= u64::MAX as f64 {
+                    *done = true;
+                    return None;
+                }
+                self.now_ns = ns as u64;
+                return Some(self.now_ns);
+            }
         };
         // Saturating float-to-int cast: NaN -> 0, huge -> u64::MAX.
-        g.round() as u64
+        self.now_ns = self.now_ns.saturating_add(gap.round() as u64);
+        Some(self.now_ns)
     }
 }
 
@@ -456,6 +725,151 @@ mod tests {
         }
     }
 
+    /// Arrival times (s) of `arrival` with seed 5 before `until_s`.
+    fn times(arrival: &Arrival, until_s: f64) -> Vec<f64> {
+        let mut g = ArrivalGen::new(arrival).unwrap();
+        let mut rng = rng_stream(5, STREAM_ARRIVALS);
+        let mut v = Vec::new();
+        let mut prev = 0;
+        while let Some(t) = g.next_ns(&mut rng) {
+            assert!(t >= prev, "non-decreasing");
+            prev = t;
+            if t as f64 / 1e9 >= until_s {
+                break;
+            }
+            v.push(t as f64 / 1e9);
+        }
+        v
+    }
+
+    /// Counts per `width`-second window against the expected counts `expect(a, b)`; `tol` relative.
+    fn check_windows(t: &[f64], until_s: f64, width: f64, tol: f64, expect: impl Fn(f64, f64) -> f64) {
+        let n = (until_s / width).round() as usize;
+        let mut count = vec![0.0; n];
+        for &x in t {
+            count[((x / width) as usize).min(n - 1)] += 1.0;
+        }
+        for (i, c) in count.iter().enumerate() {
+            let (a, b) = (i as f64 * width, (i + 1) as f64 * width);
+            let e = expect(a, b);
+            if e == 0.0 {
+                assert_eq!(*c, 0.0, "window {a}-{b} s: expected no arrivals");
+            } else {
+                assert!((c / e - 1.0).abs() < tol, "window {a}-{b} s: {c} arrivals, expected {e:.0}");
+            }
+        }
+    }
+
+    #[test]
+    fn diurnal_rate_follows_the_sinusoid() {
+        let (rate, amp, period, phase) = (1000.0, 0.8, 100.0, 0.3);
+        let arrival = Arrival::Diurnal { rate_per_s: rate, amplitude: amp, period_s: period, phase_rad: phase };
+        let t = times(&arrival, 1000.0);
+        // Integral of the rate over [a, b].
+        let w = std::f64::consts::TAU / period;
+        let mass = |a: f64, b: f64| rate * ((b - a) - amp / w * ((w * b + phase).cos() - (w * a + phase).cos()));
+        // 5 s windows folded over the 10 periods: >= 10,000 expected arrivals each, so 4 % is > 4 sigma.
+        let folded: Vec<f64> = t.iter().map(|x| x % period).collect();
+        check_windows(&folded, period, 5.0, 0.04, |a, b| 10.0 * mass(a, b));
+        assert!((t.len() as f64 / (rate * 1000.0) - 1.0).abs() < 0.01, "{}", t.len());
+        assert_eq!(arrival.rate_at(0.0), Some(rate * (1.0 + amp * phase.sin())));
+        // Amplitude 0 is a homogeneous Poisson process.
+        let flat = times(&Arrival::Diurnal { rate_per_s: 50.0, amplitude: 0.0, period_s: 10.0, phase_rad: 0.0 }, 400.0);
+        assert!((flat.len() as f64 / 20_000.0 - 1.0).abs() < 0.03);
+    }
+
+    #[test]
+    fn step_profile_rates_per_window_and_end() {
+        let arrival = Arrival::Step { points: vec![(0.0, 100.0), (100.0, 1000.0), (200.0, 0.0)] };
+        let mut g = ArrivalGen::new(&arrival).unwrap();
+        assert!(g.ends());
+        let t = times(&arrival, f64::INFINITY);
+        // The source ended by itself at 200 s.
+        assert!(*t.last().unwrap() < 200.0);
+        check_windows(&t, 300.0, 20.0, 0.05, |a, _| match a {
+            a if a < 100.0 => 2000.0,
+            a if a < 200.0 => 20_000.0,
+            _ => 0.0,
+        });
+        assert!(g.next_ns(&mut rng_stream(1, 2)).is_some());
+        assert_eq!(arrival.rate_at(150.0), Some(1000.0));
+        assert_eq!(arrival.rate_at(1e6), Some(0.0));
+        // A profile with a positive last rate goes on forever at that rate.
+        let on = Arrival::Step { points: vec![(0.0, 0.0), (50.0, 200.0)] };
+        assert!(!ArrivalGen::new(&on).unwrap().ends());
+        let t = times(&on, 250.0);
+        assert!(t[0] >= 50.0);
+        check_windows(&t, 250.0, 50.0, 0.05, |a, b| if a < 50.0 { 0.0 } else { 200.0 * (b - a) });
+    }
+
+    #[test]
+    fn ramp_profile_rates_per_window() {
+        let arrival = Arrival::Ramp { points: vec![(0.0, 0.0), (100.0, 2000.0), (200.0, 500.0)] };
+        let t = times(&arrival, 300.0);
+        let rate = |x: f64| arrival.rate_at(x).unwrap();
+        // Windows of 10 s: the integral of a linear rate is exact by the trapezoid rule. The first window
+        // expects 1,000 arrivals (10 % at 3 sigma), the others >= 3,000.
+        check_windows(&t[..], 300.0, 10.0, 0.1, |a, b| (rate(a) + rate(b)) / 2.0 * (b - a));
+        let late: Vec<f64> = t.iter().copied().filter(|&x| x >= 10.0).collect();
+        check_windows(
+            &late,
+            300.0,
+            10.0,
+            0.05,
+            |a, b| if a < 10.0 { 0.0 } else { (rate(a) + rate(b)) / 2.0 * (b - a) },
+        );
+        assert_eq!(rate(50.0), 1000.0);
+        assert_eq!(rate(150.0), 1250.0);
+        assert_eq!(rate(250.0), 500.0);
+    }
+
+    #[test]
+    fn non_homogeneous_processes_are_deterministic_per_seed() {
+        for a in [
+            Arrival::Diurnal { rate_per_s: 30.0, amplitude: 0.5, period_s: 60.0, phase_rad: 0.0 },
+            Arrival::Step { points: vec![(0.0, 10.0), (5.0, 40.0)] },
+            Arrival::Ramp { points: vec![(0.0, 10.0), (5.0, 40.0)] },
+        ] {
+            let run = |seed| {
+                let mut g = ArrivalGen::new(&a).unwrap();
+                let mut rng = rng_stream(seed, STREAM_ARRIVALS);
+                (0..500).map(|_| g.next_ns(&mut rng).unwrap()).collect::<Vec<u64>>()
+            };
+            assert_eq!(run(1), run(1), "{a:?}");
+            assert_ne!(run(1), run(2), "{a:?}");
+        }
+        // Scaling a process scales its rates.
+        let s = Arrival::Ramp { points: vec![(0.0, 10.0), (5.0, 40.0)] }.scaled(0.5);
+        assert_eq!(s, Arrival::Ramp { points: vec![(0.0, 5.0), (5.0, 20.0)] });
+    }
+
+    #[test]
+    fn empirical_lengths() {
+        let d = LengthDist::Empirical { knots: vec![(0.0, 10.0), (0.5, 20.0), (1.0, 100.0)].into() };
+        d.validate().unwrap();
+        assert_eq!(d.mean(), 0.5 * 15.0 + 0.5 * 60.0);
+        assert_eq!(d.empirical_quantile(0.5), Some(20.0));
+        assert_eq!(d.empirical_quantile(0.75), Some(60.0));
+        assert_eq!(LengthDist::Fixed(3).empirical_quantile(0.5), None);
+        let mut s = LengthSampler::new(d.clone(), d, 3);
+        let v: Vec<u32> = (0..100_000).map(|_| s.sample().0).collect();
+        assert!(v.iter().all(|x| (10..=100).contains(x)));
+        let below = v.iter().filter(|&&x| x <= 20).count() as f64 / 1e5;
+        assert!((below - 0.5).abs() < 0.01, "{below}");
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / 1e5;
+        assert!((mean / 37.5 - 1.0).abs() < 0.01, "{mean}");
+        for (knots, want) in [
+            (vec![(0.0, 1.0)], "at least 2"),
+            (vec![(0.1, 1.0), (1.0, 2.0)], "from probability 0 to 1"),
+            (vec![(0.0, 5.0), (0.5, 4.0), (1.0, 6.0)], "non-decreasing"),
+            (vec![(0.0, 5.0), (0.5, 6.0), (0.5, 7.0), (1.0, 8.0)], "increasing probability"),
+            (vec![(0.0, f64::NAN), (1.0, 2.0)], "finite"),
+        ] {
+            let e = LengthDist::Empirical { knots: knots.into() }.validate().unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
     #[test]
     fn gap_gen_rejects_bad_parameters() {
         for a in [
@@ -464,8 +878,16 @@ mod tests {
             Arrival::Gamma { rate_per_s: 1.0, cv: 0.0 },
             Arrival::Gamma { rate_per_s: -1.0, cv: 1.0 },
             Arrival::ClosedLoop { concurrency: 4 },
+            Arrival::Diurnal { rate_per_s: 1.0, amplitude: 1.5, period_s: 1.0, phase_rad: 0.0 },
+            Arrival::Diurnal { rate_per_s: 1.0, amplitude: 0.5, period_s: 0.0, phase_rad: 0.0 },
+            Arrival::Diurnal { rate_per_s: 0.0, amplitude: 0.5, period_s: 1.0, phase_rad: 0.0 },
+            Arrival::Step { points: vec![] },
+            Arrival::Step { points: vec![(1.0, 1.0)] },
+            Arrival::Ramp { points: vec![(0.0, 1.0), (0.0, 2.0)] },
+            Arrival::Ramp { points: vec![(0.0, 0.0), (1.0, 0.0)] },
+            Arrival::Ramp { points: vec![(0.0, -1.0)] },
         ] {
-            assert!(GapGen::new(&a).is_err(), "{a:?}");
+            assert!(ArrivalGen::new(&a).is_err(), "{a:?}");
         }
     }
 }

@@ -1,16 +1,27 @@
-//! Trace readers: Azure LLM inference CSV and Mooncake JSONL.
+//! Trace readers: Azure LLM inference CSV, Mooncake JSONL and BurstGPT CSV.
 //!
-//! Both readers return the requests sorted stably by arrival time and shifted so the earliest is at 0 ns
-//! (files are not guaranteed sorted). Every error names the file and the 1-based line, what was wrong and
-//! what was expected; nothing in a file's content can make them panic.
+//! Two layers:
+//! - [`RecordReader`] parses a trace line by line from any [`BufRead`] (no copy of the whole trace in
+//!   memory) into [`TraceRecord`]s in file order, one [`LineOutcome`] per non-blank line. A malformed line
+//!   is a [`LineOutcome::Bad`] the caller may stop at or skip; only an I/O error ends the stream.
+//!   [`crate::workload::stream`] orders and replays those records with bounded memory.
+//! - The `read_*` functions collect a whole trace into a `Vec`, sorted stably by arrival time and shifted
+//!   so the earliest request is at 0 ns (they accept any order). They stop at the first bad line.
 //!
-//! Token-count policy (same for both formats): an input length of 0 is malformed (error); an output length of
-//! 0 is read as 1 token, since every served request produces at least one token (the Azure 2023 and Mooncake
-//! conversation traces contain no zero outputs; other files in these formats may).
+//! Every error names the file and the 1-based line, what was wrong and what was expected; nothing in a
+//! file's content can make them panic.
+//!
+//! Token-count policy (all formats): an input length of 0 is malformed (error); an output length of 0 is
+//! read as 1 token, since every served request produces at least one token (the Azure 2023 and Mooncake
+//! conversation traces contain no zero outputs; other files in these formats may). BurstGPT is the
+//! exception: there a `Response tokens` of 0 marks a *failed* request (BurstGPT's own convention), so
+//! such rows are not replayed but counted apart ([`LineOutcome::Failed`], `skipped_failed_requests` in
+//! the summary).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
@@ -19,12 +30,15 @@ use super::WorkloadError;
 
 /// The Azure trace header, as expected in error messages.
 pub const AZURE_HEADER: &str = "TIMESTAMP,ContextTokens,GeneratedTokens";
+/// The BurstGPT trace header, as expected in error messages.
+pub const BURSTGPT_HEADER: &str = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type";
 const AZURE_TS_EXPECTED: &str = "a timestamp like \"2023-11-16 18:15:46.6805900\" (or seconds as a number)";
+const BURSTGPT_TS_EXPECTED: &str = "seconds since the trace start (a number)";
 const POSITIVE_INT: &str = "a positive integer";
 const NON_NEG_INT: &str = "a non-negative integer";
 
 /// Guesses the trace format from the file extension: `.csv` -> Azure CSV, `.jsonl` / `.json` -> Mooncake JSONL
-/// (case-insensitive). `None` for anything else.
+/// (case-insensitive). `None` for anything else. See [`sniff_format`] to tell BurstGPT from Azure CSV.
 pub fn detect_format(path: &Path) -> Option<TraceFormat> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
@@ -34,11 +48,27 @@ pub fn detect_format(path: &Path) -> Option<TraceFormat> {
     }
 }
 
+/// [`detect_format`], but a `.csv` whose first line names a `Request tokens` column is BurstGPT. Reads
+/// only the first line.
+pub fn sniff_format(path: &Path) -> Option<TraceFormat> {
+    let f = detect_format(path)?;
+    if f != TraceFormat::AzureCsv {
+        return Some(f);
+    }
+    let mut first = Vec::new();
+    if let Ok(file) = File::open(path) {
+        let _ = BufReader::new(file).take(4096).read_until(b'\n', &mut first);
+    }
+    let head = String::from_utf8_lossy(&first).to_ascii_lowercase();
+    Some(if head.contains("request tokens") { TraceFormat::BurstGptCsv } else { TraceFormat::AzureCsv })
+}
+
 /// Reads a trace file of the given format (sorted, first request at 0; see the module docs).
 pub fn read_trace(path: &Path, format: TraceFormat) -> Result<Vec<RequestSpec>, WorkloadError> {
     match format {
         TraceFormat::AzureCsv => read_azure_csv(path),
         TraceFormat::MooncakeJsonl => read_mooncake_jsonl(path),
+        TraceFormat::BurstGptCsv => read_burstgpt_csv(path),
     }
 }
 
@@ -77,7 +107,8 @@ pub fn scale_times(reqs: &mut [RequestSpec], speedup: f64) {
     reqs.sort_by_key(|r| r.arrival_ns);
 }
 
-fn open(path: &Path) -> Result<BufReader<File>, WorkloadError> {
+/// Opens a trace file with a 64 KiB buffer; the error names the path.
+pub fn open_trace(path: &Path) -> Result<BufReader<File>, WorkloadError> {
     File::open(path)
         .map(|f| BufReader::with_capacity(1 << 16, f))
         .map_err(|io| WorkloadError::Io { path: path.display().to_string(), io })
@@ -85,12 +116,74 @@ fn open(path: &Path) -> Result<BufReader<File>, WorkloadError> {
 
 /// Reads an Azure LLM inference trace CSV (`TIMESTAMP,ContextTokens,GeneratedTokens`).
 pub fn read_azure_csv(path: &Path) -> Result<Vec<RequestSpec>, WorkloadError> {
-    read_azure_csv_from(open(path)?, &path.display().to_string())
+    read_azure_csv_from(open_trace(path)?, &path.display().to_string())
 }
 
 /// Reads an Mooncake JSONL trace (`timestamp` ms, `input_length`, `output_length`, `hash_ids`).
 pub fn read_mooncake_jsonl(path: &Path) -> Result<Vec<RequestSpec>, WorkloadError> {
-    read_mooncake_jsonl_from(open(path)?, &path.display().to_string())
+    read_mooncake_jsonl_from(open_trace(path)?, &path.display().to_string())
+}
+
+/// Reads a BurstGPT CSV trace (see [`read_burstgpt_csv_from`]).
+pub fn read_burstgpt_csv(path: &Path) -> Result<Vec<RequestSpec>, WorkloadError> {
+    read_burstgpt_csv_from(open_trace(path)?, &path.display().to_string())
+}
+
+/// [`read_azure_csv`] from any reader; `name` is used in error messages in place of the path.
+///
+/// The header must name the columns `TIMESTAMP`, `ContextTokens` and `GeneratedTokens` (any order, extra
+/// columns allowed and ignored; names matched case-insensitively); every row must have as many fields as
+/// the header. Blank lines are skipped. TIMESTAMP is `YYYY-MM-DD HH:MM:SS[.fraction]` (`T` also accepted
+/// between date and time; fractions beyond 9 digits are truncated to ns; an optional `Z` or `+HH:MM`/`-HH:MM`
+/// offset is applied) or a plain number of seconds. ContextTokens must be a positive integer;
+/// GeneratedTokens a non-negative integer, 0 read as 1 (see the module docs).
+pub fn read_azure_csv_from<R: Read>(reader: R, name: &str) -> Result<Vec<RequestSpec>, WorkloadError> {
+    collect(reader, name, TraceFormat::AzureCsv)
+}
+
+/// [`read_mooncake_jsonl`] from any reader; `name` is used in error messages in place of the path.
+///
+/// One JSON object per line (blank lines skipped; unknown keys ignored): `timestamp` in ms (integer or
+/// float, any origin), `input_length` a positive integer, `output_length` a non-negative integer (0 read as
+/// 1), `hash_ids` optional but, when present and not null, an array of non-negative integers: the prompt's
+/// 512-token block hashes, kept in [`RequestSpec::blocks`] (an empty array is read as no block list).
+pub fn read_mooncake_jsonl_from<R: Read>(reader: R, name: &str) -> Result<Vec<RequestSpec>, WorkloadError> {
+    collect(reader, name, TraceFormat::MooncakeJsonl)
+}
+
+/// [`read_burstgpt_csv`] from any reader; `name` is used in error messages in place of the path.
+///
+/// Header as in the BurstGPT release: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`
+/// (columns found by name, case-insensitively, in any order; `Timestamp`, `Model`, `Request tokens` and
+/// `Response tokens` are required). `Timestamp` is seconds since the trace start (a number, fractions
+/// allowed); `Request tokens` a positive integer; `Response tokens` a non-negative integer. Rows with
+/// `Response tokens` 0 are failed requests in BurstGPT: they are left out (counted as
+/// `skipped_failed_requests` when replayed).
+pub fn read_burstgpt_csv_from<R: Read>(reader: R, name: &str) -> Result<Vec<RequestSpec>, WorkloadError> {
+    collect(reader, name, TraceFormat::BurstGptCsv)
+}
+
+/// Reads every record (stopping at the first bad line), sorts and shifts: the `read_*_from` functions.
+fn collect<R: Read>(reader: R, name: &str, format: TraceFormat) -> Result<Vec<RequestSpec>, WorkloadError> {
+    let mut rr = RecordReader::new(BufReader::with_capacity(1 << 16, reader), name, format)?;
+    let mut reqs = Vec::new();
+    while let Some(out) = rr.next_outcome()? {
+        match out {
+            LineOutcome::Record(r) => reqs.push(RequestSpec {
+                arrival_ns: time_key(r.t_ns),
+                input_tok: r.input_tok,
+                output_tok: r.output_tok,
+                blocks: r.blocks,
+            }),
+            LineOutcome::Bad(e) => return Err(e),
+            LineOutcome::Failed | LineOutcome::Filtered => {}
+        }
+    }
+    if reqs.is_empty() {
+        return Err(rr.empty_error());
+    }
+    scale_times(&mut reqs, 1.0);
+    Ok(reqs)
 }
 
 /// Maps a signed time to an order-preserving unsigned key (flip the sign bit); the difference of two keys is
@@ -100,17 +193,207 @@ fn time_key(t: i64) -> u64 {
     (t as u64) ^ (1 << 63)
 }
 
-/// Shifts the raw keys so the earliest is 0 and sorts stably; errors if there are no requests.
-fn finish(mut reqs: Vec<RequestSpec>, name: &str, expected: &'static str) -> Result<Vec<RequestSpec>, WorkloadError> {
-    if reqs.is_empty() {
-        return Err(WorkloadError::EmptyTrace { path: name.to_string(), expected });
+/// One request as read from a trace line, before ordering and time shifting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// Arrival time in ns from the trace's own origin (may be negative; not yet shifted to 0).
+    pub t_ns: i64,
+    pub input_tok: u32,
+    pub output_tok: u32,
+    pub blocks: Option<Arc<[u64]>>,
+}
+
+/// What one non-blank line of a trace holds.
+#[derive(Debug)]
+pub enum LineOutcome {
+    Record(TraceRecord),
+    /// A malformed line; the error names the file and line.
+    Bad(WorkloadError),
+    /// BurstGPT: a failed request (`Response tokens` 0); not replayed, counted.
+    Failed,
+    /// BurstGPT: a row for another model than the one asked for.
+    Filtered,
+}
+
+/// Which columns of a CSV header hold the fields a format needs.
+#[derive(Debug)]
+struct CsvLayout {
+    /// Column names as they appear in error messages.
+    cols: &'static [&'static str],
+    /// Index of each of `cols` in a row.
+    idx: Vec<usize>,
+    n_cols: usize,
+    header: String,
+}
+
+impl CsvLayout {
+    fn parse(
+        header: &str,
+        cols: &'static [&'static str],
+        expected: &'static str,
+        name: &str,
+    ) -> Result<Self, WorkloadError> {
+        let mut idx = vec![usize::MAX; cols.len()];
+        let mut n_cols = 0;
+        for (i, f) in header.split(',').enumerate() {
+            n_cols = i + 1;
+            let f = csv_field(f);
+            for (c, col) in cols.iter().enumerate() {
+                if f.eq_ignore_ascii_case(col) && idx[c] == usize::MAX {
+                    idx[c] = i;
+                }
+            }
+        }
+        if idx.iter().all(|&i| i == usize::MAX) {
+            return Err(WorkloadError::MissingHeader { path: name.to_string(), expected, got: header.to_string() });
+        }
+        if let Some(c) = idx.iter().position(|&i| i == usize::MAX) {
+            return Err(WorkloadError::BadHeader {
+                path: name.to_string(),
+                column: cols[c],
+                expected,
+                got: header.to_string(),
+            });
+        }
+        Ok(CsvLayout { cols, idx, n_cols, header: header.to_string() })
     }
-    scale_times(&mut reqs, 1.0);
-    Ok(reqs)
+
+    /// The wanted fields of `line` (at most 4 are used), or a field-count error.
+    fn fields<'a>(&self, line: &'a str, ln: usize, name: &str) -> Result<[&'a str; 4], WorkloadError> {
+        let mut vals = [""; 4];
+        let mut n = 0;
+        for (i, f) in line.split(',').enumerate() {
+            n = i + 1;
+            for (c, &at) in self.idx.iter().enumerate() {
+                if at == i {
+                    vals[c] = csv_field(f);
+                }
+            }
+        }
+        if n != self.n_cols {
+            return Err(WorkloadError::FieldCount {
+                path: name.to_string(),
+                line: ln,
+                problem: if n < self.n_cols { "truncated line (too few fields)" } else { "too many fields" },
+                expected: self.n_cols,
+                header: self.header.clone(),
+                got: n,
+            });
+        }
+        Ok(vals)
+    }
+
+    fn bad(&self, c: usize, val: &str, expected: &'static str, ln: usize, name: &str) -> WorkloadError {
+        WorkloadError::BadValue {
+            path: name.to_string(),
+            line: ln,
+            what: format!("column {}", self.cols[c]),
+            expected,
+            got: format!("{val:?}"),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Layout {
+    Azure(CsvLayout),
+    Mooncake,
+    BurstGpt(CsvLayout),
+}
+
+const AZURE_COLS: &[&str] = &["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
+const BURSTGPT_COLS: &[&str] = &["Timestamp", "Request tokens", "Response tokens", "Model"];
+
+/// Parses a trace line by line from a [`BufRead`]; memory does not grow with the trace. See the module
+/// docs for the formats and [`read_azure_csv_from`], [`read_mooncake_jsonl_from`] and
+/// [`read_burstgpt_csv_from`] for what each field must hold.
+#[derive(Debug)]
+pub struct RecordReader<R> {
+    lines: Lines<R>,
+    name: String,
+    layout: Layout,
+    format: TraceFormat,
+    model: Option<String>,
+}
+
+impl<R: BufRead> RecordReader<R> {
+    /// Reads the header (CSV formats); `name` stands for the file in error messages.
+    pub fn new(reader: R, name: &str, format: TraceFormat) -> Result<Self, WorkloadError> {
+        let mut lines = Lines::new(reader, name);
+        let layout = match format {
+            TraceFormat::MooncakeJsonl => Layout::Mooncake,
+            TraceFormat::AzureCsv | TraceFormat::BurstGptCsv => {
+                let header = match lines.next_line()? {
+                    Some((_, h)) => h.to_string(),
+                    None => {
+                        return Err(WorkloadError::EmptyTrace {
+                            path: name.to_string(),
+                            expected: "a header line and at least one data row",
+                        })
+                    }
+                };
+                if format == TraceFormat::AzureCsv {
+                    Layout::Azure(CsvLayout::parse(&header, AZURE_COLS, AZURE_HEADER, name)?)
+                } else {
+                    Layout::BurstGpt(CsvLayout::parse(&header, BURSTGPT_COLS, BURSTGPT_HEADER, name)?)
+                }
+            }
+        };
+        Ok(RecordReader { lines, name: name.to_string(), layout, format, model: None })
+    }
+
+    /// BurstGPT: keep only rows whose `Model` is `model` (case-insensitive); others are
+    /// [`LineOutcome::Filtered`]. Ignored for other formats.
+    pub fn with_model(mut self, model: Option<String>) -> Self {
+        self.model = model;
+        self
+    }
+
+    /// The file's display name, as used in errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The error for a trace with no requests at all.
+    pub fn empty_error(&self) -> WorkloadError {
+        let expected = match self.format {
+            TraceFormat::MooncakeJsonl => "at least one JSON line",
+            TraceFormat::AzureCsv | TraceFormat::BurstGptCsv => "at least one data row after the header",
+        };
+        WorkloadError::EmptyTrace { path: self.name.clone(), expected }
+    }
+
+    /// The next non-blank line's outcome; `Ok(None)` at end of input; `Err` only for an I/O error.
+    pub fn next_outcome(&mut self) -> Result<Option<LineOutcome>, WorkloadError> {
+        loop {
+            let (ln, line) = match self.lines.next_line() {
+                Ok(Some(x)) => x,
+                Ok(None) => return Ok(None),
+                Err(e @ WorkloadError::NotUtf8 { .. }) => return Ok(Some(LineOutcome::Bad(e))),
+                Err(e) => return Err(e),
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let name = self.name.as_str();
+            let out = match &self.layout {
+                Layout::Azure(l) => parse_azure_row(l, line, ln, name),
+                Layout::Mooncake => parse_mooncake_line(line, ln, name),
+                Layout::BurstGpt(l) => parse_burstgpt_row(l, line, ln, name, self.model.as_deref()),
+            };
+            return Ok(Some(match out {
+                Ok(o) => o,
+                Err(e) => LineOutcome::Bad(e),
+            }));
+        }
+    }
 }
 
 /// Reads lines as bytes into a reused buffer, tracking the 1-based line number; strips `\n`, `\r\n`, and a
 /// UTF-8 byte-order mark on line 1.
+#[derive(Debug)]
 struct Lines<R> {
     reader: R,
     buf: Vec<u8>,
@@ -161,101 +444,52 @@ fn csv_field(s: &str) -> &str {
     s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s)
 }
 
-/// [`read_azure_csv`] from any reader; `name` is used in error messages in place of the path.
-///
-/// The header must name the columns `TIMESTAMP`, `ContextTokens` and `GeneratedTokens` (any order, extra
-/// columns allowed and ignored; names matched case-insensitively); every row must have as many fields as
-/// the header. Blank lines are skipped. TIMESTAMP is `YYYY-MM-DD HH:MM:SS[.fraction]` (`T` also accepted
-/// between date and time; fractions beyond 9 digits are truncated to ns; an optional `Z` or `+HH:MM`/`-HH:MM`
-/// offset is applied) or a plain number of seconds. ContextTokens must be a positive integer;
-/// GeneratedTokens a non-negative integer, 0 read as 1 (see the module docs).
-pub fn read_azure_csv_from<R: Read>(reader: R, name: &str) -> Result<Vec<RequestSpec>, WorkloadError> {
-    let mut lines = Lines::new(BufReader::with_capacity(1 << 16, reader), name);
-    // Header: the first line.
-    let header = match lines.next_line()? {
-        Some((_, h)) => h.to_string(),
-        None => {
-            return Err(WorkloadError::EmptyTrace {
-                path: name.to_string(),
-                expected: "a header line and at least one data row",
-            })
-        }
+fn parse_azure_row(l: &CsvLayout, line: &str, ln: usize, name: &str) -> Result<LineOutcome, WorkloadError> {
+    let vals = l.fields(line, ln, name)?;
+    let bad = |c: usize, expected: &'static str| l.bad(c, vals[c], expected, ln, name);
+    let t_ns = parse_azure_time(vals[0]).ok_or_else(|| bad(0, AZURE_TS_EXPECTED))?;
+    let input_tok = match vals[1].parse::<u32>() {
+        Ok(v) if v > 0 => v,
+        _ => return Err(bad(1, POSITIVE_INT)),
     };
-    const COLS: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
-    let mut idx = [usize::MAX; 3];
-    let mut n_cols = 0;
-    for (i, f) in header.split(',').enumerate() {
-        n_cols = i + 1;
-        let f = csv_field(f);
-        for (c, col) in COLS.iter().enumerate() {
-            if f.eq_ignore_ascii_case(col) && idx[c] == usize::MAX {
-                idx[c] = i;
-            }
-        }
-    }
-    if idx.iter().all(|&i| i == usize::MAX) {
-        return Err(WorkloadError::MissingHeader { path: name.to_string(), expected: AZURE_HEADER, got: header });
-    }
-    if let Some(c) = idx.iter().position(|&i| i == usize::MAX) {
-        return Err(WorkloadError::BadHeader {
-            path: name.to_string(),
-            column: COLS[c],
-            expected: AZURE_HEADER,
-            got: header,
-        });
-    }
+    let output_tok = vals[2].parse::<u32>().map_err(|_| bad(2, NON_NEG_INT))?.max(1);
+    Ok(LineOutcome::Record(TraceRecord { line: ln, t_ns, input_tok, output_tok, blocks: None }))
+}
 
-    let mut reqs = Vec::new();
-    while let Some((ln, line)) = lines.next_line()? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut vals = [""; 3];
-        let mut n = 0;
-        for (i, f) in line.split(',').enumerate() {
-            n = i + 1;
-            for c in 0..3 {
-                if idx[c] == i {
-                    vals[c] = csv_field(f);
-                }
-            }
-        }
-        if n != n_cols {
-            return Err(WorkloadError::FieldCount {
-                path: name.to_string(),
-                line: ln,
-                problem: if n < n_cols { "truncated line (too few fields)" } else { "too many fields" },
-                expected: n_cols,
-                header: header.clone(),
-                got: n,
-            });
-        }
-        let bad = |c: usize, expected: &'static str| WorkloadError::BadValue {
-            path: name.to_string(),
-            line: ln,
-            what: format!("column {}", COLS[c]),
-            expected,
-            got: format!("{:?}", vals[c]),
-        };
-        let t = parse_azure_time(vals[0]).ok_or_else(|| bad(0, AZURE_TS_EXPECTED))?;
-        let input_tok = match vals[1].parse::<u32>() {
-            Ok(v) if v > 0 => v,
-            _ => return Err(bad(1, POSITIVE_INT)),
-        };
-        let output_tok = vals[2].parse::<u32>().map_err(|_| bad(2, NON_NEG_INT))?.max(1);
-        reqs.push(RequestSpec { arrival_ns: time_key(t), input_tok, output_tok });
+fn parse_burstgpt_row(
+    l: &CsvLayout,
+    line: &str,
+    ln: usize,
+    name: &str,
+    model: Option<&str>,
+) -> Result<LineOutcome, WorkloadError> {
+    let vals = l.fields(line, ln, name)?;
+    let bad = |c: usize, expected: &'static str| l.bad(c, vals[c], expected, ln, name);
+    let t_ns = parse_seconds(vals[0]).ok_or_else(|| bad(0, BURSTGPT_TS_EXPECTED))?;
+    let input_tok = match vals[1].parse::<u32>() {
+        Ok(v) if v > 0 => v,
+        _ => return Err(bad(1, POSITIVE_INT)),
+    };
+    let output_tok = vals[2].parse::<u32>().map_err(|_| bad(2, NON_NEG_INT))?;
+    if model.is_some_and(|m| !vals[3].eq_ignore_ascii_case(m.trim())) {
+        return Ok(LineOutcome::Filtered);
     }
-    finish(reqs, name, "at least one data row after the header")
+    if output_tok == 0 {
+        return Ok(LineOutcome::Failed);
+    }
+    Ok(LineOutcome::Record(TraceRecord { line: ln, t_ns, input_tok, output_tok, blocks: None }))
+}
+
+/// A number of seconds as ns (finite, within the i64-ns range).
+fn parse_seconds(s: &str) -> Option<i64> {
+    let secs: f64 = s.parse().ok()?;
+    let ns = (secs * 1e9).round();
+    (ns.is_finite() && ns.abs() < 9.0e18).then_some(ns as i64)
 }
 
 /// An Azure TIMESTAMP in ns: a civil date-time (see [`parse_datetime_ns`]) or a plain number of seconds.
 fn parse_azure_time(s: &str) -> Option<i64> {
-    if let Some(t) = parse_datetime_ns(s) {
-        return Some(t);
-    }
-    let secs: f64 = s.parse().ok()?;
-    let ns = (secs * 1e9).round();
-    (ns.is_finite() && ns.abs() < 9.0e18).then_some(ns as i64)
+    parse_datetime_ns(s).or_else(|| parse_seconds(s))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
@@ -442,53 +676,57 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
-/// `hash_ids` checked to be an array of non-negative integers, without storing it. `bad` describes the first
-/// offending element (or the value if it is not an array).
+/// `hash_ids` read as an array of non-negative integers. `bad` describes the first offending element (or
+/// the value if it is not an array); `ids` holds the array otherwise.
 #[derive(Debug, Default)]
-struct HashIdsCheck {
+struct HashIds {
+    ids: Vec<u64>,
     bad: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for HashIdsCheck {
+impl<'de> Deserialize<'de> for HashIds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = HashIdsCheck;
+            type Value = HashIds;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an array of non-negative integers")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<HashIdsCheck, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<HashIds, A::Error> {
+                let mut ids = Vec::with_capacity(a.size_hint().unwrap_or(16).min(4096));
                 let mut bad = None;
                 let mut k = 0usize;
                 while let Some(x) = a.next_element::<Scalar>()? {
-                    if bad.is_none() && !matches!(x, Scalar::U(_)) {
-                        bad = Some(format!("element {k} = {}", x.describe()));
+                    match x {
+                        Scalar::U(v) if bad.is_none() => ids.push(v),
+                        _ if bad.is_none() => bad = Some(format!("element {k} = {}", x.describe())),
+                        _ => {}
                     }
                     k += 1;
                 }
-                Ok(HashIdsCheck { bad })
+                Ok(HashIds { ids, bad })
             }
-            fn visit_u64<E>(self, v: u64) -> Result<HashIdsCheck, E> {
-                Ok(HashIdsCheck { bad: Some(v.to_string()) })
+            fn visit_u64<E>(self, v: u64) -> Result<HashIds, E> {
+                Ok(HashIds { ids: Vec::new(), bad: Some(v.to_string()) })
             }
-            fn visit_i64<E>(self, v: i64) -> Result<HashIdsCheck, E> {
-                Ok(HashIdsCheck { bad: Some(v.to_string()) })
+            fn visit_i64<E>(self, v: i64) -> Result<HashIds, E> {
+                Ok(HashIds { ids: Vec::new(), bad: Some(v.to_string()) })
             }
-            fn visit_f64<E>(self, v: f64) -> Result<HashIdsCheck, E> {
-                Ok(HashIdsCheck { bad: Some(v.to_string()) })
+            fn visit_f64<E>(self, v: f64) -> Result<HashIds, E> {
+                Ok(HashIds { ids: Vec::new(), bad: Some(v.to_string()) })
             }
-            fn visit_str<E>(self, v: &str) -> Result<HashIdsCheck, E> {
-                Ok(HashIdsCheck { bad: Some(format!("{v:?}")) })
+            fn visit_str<E>(self, v: &str) -> Result<HashIds, E> {
+                Ok(HashIds { ids: Vec::new(), bad: Some(format!("{v:?}")) })
             }
-            fn visit_bool<E>(self, v: bool) -> Result<HashIdsCheck, E> {
-                Ok(HashIdsCheck { bad: Some(v.to_string()) })
+            fn visit_bool<E>(self, v: bool) -> Result<HashIds, E> {
+                Ok(HashIds { ids: Vec::new(), bad: Some(v.to_string()) })
             }
-            fn visit_unit<E>(self) -> Result<HashIdsCheck, E> {
-                Ok(HashIdsCheck { bad: Some("null".into()) })
+            fn visit_unit<E>(self) -> Result<HashIds, E> {
+                Ok(HashIds { ids: Vec::new(), bad: Some("null".into()) })
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<HashIdsCheck, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<HashIds, A::Error> {
                 while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(HashIdsCheck { bad: Some("an object".into()) })
+                Ok(HashIds { ids: Vec::new(), bad: Some("an object".into()) })
             }
         }
         d.deserialize_any(V)
@@ -504,80 +742,69 @@ struct MooncakeLine {
     input_length: Option<Scalar>,
     #[serde(default)]
     output_length: Option<Scalar>,
-    // Validated only: prefix-cache simulation will read the block ids later.
+    /// `null` reads as absent (serde maps `null` to `None` for an `Option`).
     #[serde(default)]
-    hash_ids: Option<HashIdsCheck>,
+    hash_ids: Option<HashIds>,
 }
 
-/// [`read_mooncake_jsonl`] from any reader; `name` is used in error messages in place of the path.
-///
-/// One JSON object per line (blank lines skipped; unknown keys ignored): `timestamp` in ms (integer or
-/// float, any origin), `input_length` a positive integer, `output_length` a non-negative integer (0 read as
-/// 1), `hash_ids` optional but, when present and not null, an array of non-negative integers (checked, not
-/// kept yet).
-pub fn read_mooncake_jsonl_from<R: Read>(reader: R, name: &str) -> Result<Vec<RequestSpec>, WorkloadError> {
-    let mut lines = Lines::new(BufReader::with_capacity(1 << 16, reader), name);
-    let mut reqs = Vec::new();
-    while let Some((ln, line)) = lines.next_line()? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        if !line.trim_start().starts_with('{') {
-            // serde would also accept a JSON array as the struct's fields in order.
-            let col = line.len() - line.trim_start().len() + 1;
-            return Err(WorkloadError::Json {
-                path: name.to_string(),
-                line: ln,
-                column: col,
-                msg: "expected a JSON object `{\"timestamp\": ..., \"input_length\": ..., ...}`".into(),
-            });
-        }
-        let rec: MooncakeLine = serde_json::from_str(line).map_err(|e| {
-            let mut msg = e.to_string();
-            if let Some(at) = msg.rfind(" at line ") {
-                msg.truncate(at);
-            }
-            WorkloadError::Json { path: name.to_string(), line: ln, column: e.column(), msg }
-        })?;
-        let missing = |field: &'static str, expected: &'static str| WorkloadError::MissingField {
+/// One non-blank Mooncake JSONL line (see [`read_mooncake_jsonl_from`]).
+fn parse_mooncake_line(line: &str, ln: usize, name: &str) -> Result<LineOutcome, WorkloadError> {
+    if !line.trim_start().starts_with('{') {
+        // serde would also accept a JSON array as the struct's fields in order.
+        let col = line.len() - line.trim_start().len() + 1;
+        return Err(WorkloadError::Json {
             path: name.to_string(),
             line: ln,
-            field,
-            expected,
-        };
-        let bad = |field: &str, expected: &'static str, got: String| WorkloadError::BadValue {
-            path: name.to_string(),
-            line: ln,
-            what: format!("field `{field}`"),
-            expected,
-            got,
-        };
-        let ts = rec.timestamp.ok_or_else(|| missing("timestamp", "a time in milliseconds"))?;
-        let t_ns = match ts {
-            Scalar::U(ms) => i64::try_from(ms).ok().and_then(|ms| ms.checked_mul(1_000_000)),
-            Scalar::I(ms) => ms.checked_mul(1_000_000),
-            Scalar::F(ms) => {
-                let ns = (ms * 1e6).round();
-                (ns.is_finite() && ns.abs() < 9.0e18).then_some(ns as i64)
-            }
-            Scalar::Other(_) => None,
-        }
-        .ok_or_else(|| bad("timestamp", "a time in milliseconds (a number)", ts.describe()))?;
-        let length = |v: Option<Scalar>, field: &'static str, min: i128, expected: &'static str| {
-            let v = v.ok_or_else(|| missing(field, expected))?;
-            match v.integer() {
-                Some(n) if n >= min && n <= i128::from(u32::MAX) => Ok(n as u32),
-                _ => Err(bad(field, expected, v.describe())),
-            }
-        };
-        let input_tok = length(rec.input_length, "input_length", 1, POSITIVE_INT)?;
-        let output_tok = length(rec.output_length, "output_length", 0, NON_NEG_INT)?.max(1);
-        if let Some(HashIdsCheck { bad: Some(b) }) = rec.hash_ids {
-            return Err(bad("hash_ids", "an array of non-negative integers", b));
-        }
-        reqs.push(RequestSpec { arrival_ns: time_key(t_ns), input_tok, output_tok });
+            column: col,
+            msg: "expected a JSON object `{\"timestamp\": ..., \"input_length\": ..., ...}`".into(),
+        });
     }
-    finish(reqs, name, "at least one JSON line")
+    let rec: MooncakeLine = serde_json::from_str(line).map_err(|e| {
+        let mut msg = e.to_string();
+        if let Some(at) = msg.rfind(" at line ") {
+            msg.truncate(at);
+        }
+        WorkloadError::Json { path: name.to_string(), line: ln, column: e.column(), msg }
+    })?;
+    let missing = |field: &'static str, expected: &'static str| WorkloadError::MissingField {
+        path: name.to_string(),
+        line: ln,
+        field,
+        expected,
+    };
+    let bad = |field: &str, expected: &'static str, got: String| WorkloadError::BadValue {
+        path: name.to_string(),
+        line: ln,
+        what: format!("field `{field}`"),
+        expected,
+        got,
+    };
+    let ts = rec.timestamp.ok_or_else(|| missing("timestamp", "a time in milliseconds"))?;
+    let t_ns = match ts {
+        Scalar::U(ms) => i64::try_from(ms).ok().and_then(|ms| ms.checked_mul(1_000_000)),
+        Scalar::I(ms) => ms.checked_mul(1_000_000),
+        Scalar::F(ms) => {
+            let ns = (ms * 1e6).round();
+            (ns.is_finite() && ns.abs() < 9.0e18).then_some(ns as i64)
+        }
+        Scalar::Other(_) => None,
+    }
+    .ok_or_else(|| bad("timestamp", "a time in milliseconds (a number)", ts.describe()))?;
+    let length = |v: Option<Scalar>, field: &'static str, min: i128, expected: &'static str| {
+        let v = v.ok_or_else(|| missing(field, expected))?;
+        match v.integer() {
+            Some(n) if n >= min && n <= i128::from(u32::MAX) => Ok(n as u32),
+            _ => Err(bad(field, expected, v.describe())),
+        }
+    };
+    let input_tok = length(rec.input_length, "input_length", 1, POSITIVE_INT)?;
+    let output_tok = length(rec.output_length, "output_length", 0, NON_NEG_INT)?.max(1);
+    let blocks = match rec.hash_ids {
+        Some(HashIds { bad: Some(b), .. }) => return Err(bad("hash_ids", "an array of non-negative integers", b)),
+        Some(HashIds { ids, .. }) if !ids.is_empty() => Some(Arc::from(ids)),
+        _ => None,
+    };
+    Ok(LineOutcome::Record(TraceRecord { line: ln, t_ns, input_tok, output_tok, blocks }))
 }
 
 #[cfg(test)]
@@ -598,7 +825,7 @@ mod tests {
     }
 
     fn rs(arrival_ns: u64, input_tok: u32, output_tok: u32) -> RequestSpec {
-        RequestSpec { arrival_ns, input_tok, output_tok }
+        RequestSpec { arrival_ns, input_tok, output_tok, blocks: None }
     }
 
     #[test]
@@ -709,10 +936,25 @@ mod tests {
 {"timestamp": 3, "input_length": 1.0e3, "output_length": 3, "hash_ids": null}
 "#;
         let r = mooncake(jsonl).unwrap();
+        let with = |r: RequestSpec, b: &[u64]| RequestSpec { blocks: Some(Arc::from(b)), ..r };
         assert_eq!(
             r,
-            vec![rs(0, 6758, 500), rs(3_000_000, 2290, 316), rs(3_000_000, 1000, 3), rs(12_500_000, 7322, 1)]
+            vec![
+                with(rs(0, 6758, 500), &[0, 1, 2]),
+                rs(3_000_000, 2290, 316),
+                rs(3_000_000, 1000, 3),
+                with(rs(12_500_000, 7322, 1), &[0, 14]),
+            ]
         );
+        // hash_ids fill `blocks`, shared prefixes as equal leading ids; an empty list means none.
+        let r = mooncake(concat!(
+            r#"{"timestamp": 1, "input_length": 1500, "output_length": 1, "hash_ids": [7, 8, 18446744073709551615]}"#,
+            "\n",
+            r#"{"timestamp": 2, "input_length": 5, "output_length": 1, "hash_ids": []}"#
+        ))
+        .unwrap();
+        assert_eq!(r[0].blocks.as_deref(), Some(&[7, 8, u64::MAX][..]));
+        assert_eq!(r[1].blocks, None);
         // Shifted to the earliest even when that is not line 1 or is negative.
         let r = mooncake("{\"timestamp\": 5, \"input_length\": 1, \"output_length\": 1}\n{\"timestamp\": -5, \"input_length\": 2, \"output_length\": 2}").unwrap();
         assert_eq!(r, vec![rs(0, 2, 2), rs(10_000_000, 1, 1)]);
@@ -781,6 +1023,66 @@ mod tests {
             let e = err_text(mooncake(&input));
             assert!(e.starts_with(want), "input {input:?}\n got: {e}\nwant: {want}");
         }
+    }
+
+    /// Rows in the shape of the BurstGPT release (BurstGPT_1.csv: header and first rows, values altered).
+    const BURST: &str = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n\
+                         5,ChatGPT,472,18,490,Conversation log\n\
+                         45,ChatGPT,1087,0,1087,Conversation log\n\
+                         118,GPT-4,417,276,693,Conversation log\n\
+                         \n\
+                         90.5,ChatGPT,1360,220,1580,API log\n";
+
+    #[test]
+    fn burstgpt_reads_skips_failures_and_filters_models() {
+        let r = read_burstgpt_csv_from(BURST.as_bytes(), "b.csv").unwrap();
+        // The failed request (Response tokens 0, line 3) is left out; times in seconds from 5 s.
+        assert_eq!(r, vec![rs(0, 472, 18), rs(85_500_000_000, 1360, 220), rs(113_000_000_000, 417, 276)]);
+        let mut rr = RecordReader::new(BURST.as_bytes(), "b.csv", TraceFormat::BurstGptCsv)
+            .unwrap()
+            .with_model(Some("chatgpt".into()));
+        let mut kinds = Vec::new();
+        while let Some(o) = rr.next_outcome().unwrap() {
+            kinds.push(match o {
+                LineOutcome::Record(r) => format!("record@{}", r.line),
+                LineOutcome::Failed => "failed".into(),
+                LineOutcome::Filtered => "filtered".into(),
+                LineOutcome::Bad(e) => e.to_string(),
+            });
+        }
+        assert_eq!(kinds, ["record@2", "failed", "filtered", "record@6"]);
+    }
+
+    #[test]
+    fn burstgpt_errors_name_file_line_and_expectation() {
+        let h = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n";
+        let cases: Vec<(String, &str)> = vec![
+            (format!("{h}x,ChatGPT,1,1,2,API log\n"), "b.csv:2: column Timestamp: expected seconds since the trace start (a number), got \"x\""),
+            (format!("{h}1,ChatGPT,0,1,1,API log\n"), "b.csv:2: column Request tokens: expected a positive integer, got \"0\""),
+            (format!("{h}1,ChatGPT,5,-1,4,API log\n"), "b.csv:2: column Response tokens: expected a non-negative integer, got \"-1\""),
+            (format!("{h}1,ChatGPT,5,1\n"), "b.csv:2: truncated line (too few fields): expected 6 fields"),
+            ("Timestamp,Model,Request tokens,Total tokens\n1,a,2,3\n".into(), "b.csv:1: header lacks column Response tokens: expected `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`"),
+            (format!("{h}1,ChatGPT,5,0,5,API log\n"), "b.csv: empty trace: no requests (expected at least one data row after the header)"),
+        ];
+        for (input, want) in cases {
+            let e = err_text(read_burstgpt_csv_from(input.as_bytes(), "b.csv"));
+            assert!(e.starts_with(want), "input {input:?}\n got: {e}\nwant: {want}");
+        }
+    }
+
+    #[test]
+    fn format_sniffing_tells_burstgpt_from_azure() {
+        let dir = std::env::temp_dir().join(format!("pdsim-sniff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let b = dir.join("b.csv");
+        std::fs::write(&b, BURST).unwrap();
+        let a = dir.join("a.csv");
+        std::fs::write(&a, "TIMESTAMP,ContextTokens,GeneratedTokens\n1,2,3\n").unwrap();
+        assert_eq!(sniff_format(&b), Some(TraceFormat::BurstGptCsv));
+        assert_eq!(sniff_format(&a), Some(TraceFormat::AzureCsv));
+        assert_eq!(sniff_format(Path::new("m.jsonl")), Some(TraceFormat::MooncakeJsonl));
+        assert_eq!(read_trace(&b, TraceFormat::BurstGptCsv).unwrap().len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

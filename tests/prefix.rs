@@ -1,0 +1,139 @@
+//! Prefix caching and KV-aware routing on the real Mooncake trace (its `hash_ids` name every
+//! 512-token prompt block, so hits can be checked exactly).
+
+mod common;
+use common::*;
+
+use std::collections::HashSet;
+
+/// A deployment of Llama-3.1-8B at TP1 big enough that nothing is rejected or times out.
+fn mooncake_scenario(dir: &std::path::Path, trace: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let yaml = format!(
+        r#"
+kind: Scenario
+name: mooncake
+model: llama-3.1-8b
+workload:
+  kind: trace
+  trace: {}
+{extra}
+seed: 3
+---
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeploymentRequest
+metadata: {{name: mooncake}}
+spec:
+  components:
+    frontend:
+      config: {{maxConcurrentRequests: 100000, requestTimeoutMs: 100000000}}
+    prefill:
+      replicas: 1
+      config: {{tensorParallelSize: 2, maxBatchSize: 16, maxBatchTokens: 65536}}
+    decode:
+      replicas: 2
+      config: {{tensorParallelSize: 2, maxBatchSize: 256, kvCacheMemoryFraction: 0.9}}
+    kvTransfer:
+      backend: nccl
+"#,
+        trace.display()
+    );
+    write(dir, "mooncake.yaml", &yaml)
+}
+
+/// Share of prompt blocks whose hash appeared in an earlier request of the trace, in arrival order
+/// (stable by timestamp), computed straight from the JSONL.
+fn seen_earlier_share(trace: &std::path::Path) -> f64 {
+    let text = std::fs::read_to_string(trace).unwrap();
+    let mut rows: Vec<(f64, Vec<u64>)> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let ids = v["hash_ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+            (v["timestamp"].as_f64().unwrap(), ids)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut seen, mut hit, mut total) = (HashSet::new(), 0u64, 0u64);
+    for (_, ids) in rows {
+        total += ids.len() as u64;
+        hit += ids.iter().filter(|h| seen.contains(*h)).count() as u64;
+        seen.extend(ids);
+    }
+    hit as f64 / total as f64
+}
+
+#[test]
+fn unbounded_cache_hits_exactly_the_blocks_seen_before() {
+    let Some(trace) = shared("traces/mooncake/conversation_trace.jsonl") else { return };
+    let dir = scratch("prefix");
+    let f = mooncake_scenario(&dir, &trace, "");
+    let v = run_json(&[&f], &["--set", "prefixCache.capacity=unbounded"]);
+    assert_eq!(v["requests"]["rejected"], 0);
+    assert_eq!(v["requests"]["timed_out"], 0);
+    let expected = seen_earlier_share(&trace);
+    let got = v["kv_cache"]["hit_ratio"].as_f64().unwrap();
+    // the summary rounds to 4 decimals
+    assert!((got - expected).abs() < 1e-4, "hit ratio {got}, blocks seen earlier {expected}");
+    assert!(expected > 0.3, "the trace reuses prefixes: {expected}");
+
+    let bounded = run_json(&[&f], &["--set", "prefixCache.capacity=2000"]);
+    let b = bounded["kv_cache"]["hit_ratio"].as_f64().unwrap();
+    assert!(b < got - 0.05, "a 2000-block cache hits {b}, unbounded {got}");
+    let off = run_json(&[&f], &["--set", "prefixCache.capacity=off"]);
+    assert_eq!(off["kv_cache"]["hit_ratio"], 0.0);
+    // cache hits skip prefill work: TTFT falls
+    assert!(v["ttft_ms"]["mean"].as_f64().unwrap() < off["ttft_ms"]["mean"].as_f64().unwrap());
+}
+
+#[test]
+fn kv_aware_routing_beats_round_robin_across_workers() {
+    let Some(trace) = shared("traces/mooncake/conversation_trace.jsonl") else { return };
+    let dir = scratch("kvroute");
+    let f = mooncake_scenario(&dir, &trace, "  speedup: 3");
+    let common = ["--set", "prefill.replicas=4", "--set", "prefill.tp=1", "--set", "prefixCache.capacity=20000"];
+    let mut rr_args = common.to_vec();
+    rr_args.extend(["--set", "router.policy=round_robin"]);
+    let mut kv_args = common.to_vec();
+    kv_args.extend(["--set", "router.policy=kv_aware"]);
+    let rr = run_json(&[&f], &rr_args);
+    let kv = run_json(&[&f], &kv_args);
+    let hit = |v: &serde_json::Value| v["kv_cache"]["hit_ratio"].as_f64().unwrap();
+    let ttft = |v: &serde_json::Value| v["ttft_ms"]["mean"].as_f64().unwrap();
+    assert!(hit(&kv) > hit(&rr) + 0.05, "hit ratio: kv-aware {} vs round robin {}", hit(&kv), hit(&rr));
+    assert!(ttft(&kv) < ttft(&rr), "TTFT: kv-aware {} vs round robin {}", ttft(&kv), ttft(&rr));
+}
+
+#[test]
+fn conditional_disaggregation_prefills_short_misses_on_the_decode_worker() {
+    let Some(trace) = shared("traces/mooncake/conversation_trace.jsonl") else { return };
+    let dir = scratch("cond");
+    let f = mooncake_scenario(&dir, &trace, "");
+    let out = dir.join("out");
+    let o = pdsim([
+        "run".as_ref(),
+        f.as_os_str(),
+        "--set".as_ref(),
+        "router.maxLocalPrefillLength=2048".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (mut local, mut remote) = (0, 0);
+    for r in rdr.records() {
+        let r = r.unwrap();
+        if r[col("outcome")].eq("completed") {
+            if r[col("kv_transfer_start_ns")].is_empty() {
+                local += 1;
+            } else {
+                remote += 1;
+            }
+        }
+    }
+    assert!(local > 100 && remote > 100, "local {local}, remote {remote}");
+}
