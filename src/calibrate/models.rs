@@ -27,11 +27,15 @@ fn ramp(x: f64, half: f64) -> f64 {
     x / (x + half)
 }
 fn pnorm(a: f64, b: f64, p: f64) -> f64 {
-    let m = a.max(b);
-    if m <= 0.0 {
+    // a smooth maximum: hi * (1 + (lo/hi)^p)^(1/p), two powers instead of three
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if hi <= 0.0 {
         return 0.0;
     }
-    m * ((a / m).powf(p) + (b / m).powf(p)).powf(1.0 / p)
+    if lo <= 0.0 {
+        return hi;
+    }
+    hi * (1.0 + (lo / hi).powf(p)).powf(1.0 / p)
 }
 
 // ---- GEMM ----------------------------------------------------------------------------------------

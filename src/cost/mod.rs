@@ -327,6 +327,7 @@ impl WorkerCost {
 pub struct StepTimer {
     cost: WorkerCost,
     dense_by_m: Vec<f64>,
+    lm_head_by_logits: Vec<f64>,
 }
 
 impl StepTimer {
@@ -334,7 +335,7 @@ impl StepTimer {
     const MEMO_TOK: usize = 1 << 16;
 
     pub fn new(cost: WorkerCost) -> Self {
-        StepTimer { cost, dense_by_m: Vec::new() }
+        StepTimer { cost, dense_by_m: Vec::new(), lm_head_by_logits: Vec::new() }
     }
 
     pub fn cost(&self) -> &WorkerCost {
@@ -358,8 +359,21 @@ impl StepTimer {
         } else {
             self.cost.dense_ns(m)
         };
+        let logits = s.decode_seqs + s.prefill_seqs;
+        let lm_head = if (logits as usize) < Self::MEMO_TOK {
+            let i = logits as usize;
+            if self.lm_head_by_logits.len() <= i {
+                self.lm_head_by_logits.resize(i + 1, f64::NAN);
+            }
+            if self.lm_head_by_logits[i].is_nan() {
+                self.lm_head_by_logits[i] = self.cost.lm_head_ns(logits);
+            }
+            self.lm_head_by_logits[i]
+        } else {
+            self.cost.lm_head_ns(logits)
+        };
         let c = &self.cost;
-        let total = dense + c.lm_head_ns(s.decode_seqs + s.prefill_seqs) + c.attention_ns(s) + c.overhead_ns();
+        let total = dense + lm_head + c.attention_ns(s) + c.overhead_ns();
         ((total + 0.5) as u64).max(1)
     }
 }
