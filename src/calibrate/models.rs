@@ -314,26 +314,11 @@ impl ContextAttentionParams {
                 0.0,
             ],
         ];
-        let mut best: Option<(f64, Self)> = None;
-        for pack in [false, true] {
-            let mut cost = 0.0;
-            let sol = best_fit_cost(
-                &starts,
-                rows.len(),
-                |u, out| {
-                    let p = Self::from_free(u, pack);
-                    for (o, r) in out.iter_mut().zip(rows) {
-                        *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
-                    }
-                },
-                &mut cost,
-            );
-            let p = Self::from_free(&sol, pack);
-            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, p));
+        best_variant(&[false, true], &starts, rows.len(), Self::from_free, |p, out| {
+            for (o, r) in out.iter_mut().zip(rows) {
+                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
             }
-        }
-        best.expect("two variants").1
+        })
     }
 }
 
@@ -412,26 +397,11 @@ impl GenerationAttentionParams {
             ],
             [8.7f64.ln(), 10.0f64.ln(), 25.4f64.ln(), 0.29f64.ln(), 3.0f64.ln(), 21f64.ln(), 0.81f64.ln(), 0.34, 0.0],
         ];
-        let mut best: Option<(f64, Self)> = None;
-        for separate_mha in [true, false] {
-            let mut cost = 0.0;
-            let sol = best_fit_cost(
-                &starts,
-                rows.len(),
-                |u, out| {
-                    let p = Self::from_free(u, separate_mha);
-                    for (o, r) in out.iter_mut().zip(rows) {
-                        *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
-                    }
-                },
-                &mut cost,
-            );
-            let p = Self::from_free(&sol, separate_mha);
-            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, p));
+        best_variant(&[true, false], &starts, rows.len(), Self::from_free, |p, out| {
+            for (o, r) in out.iter_mut().zip(rows) {
+                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
             }
-        }
-        best.expect("two variants").1
+        })
     }
 }
 
@@ -502,6 +472,27 @@ impl TransferParams {
         .map(|u| from(&u))
         .expect("at least one start")
     }
+}
+
+/// Fits each structural variant of a model (e.g. with or without GQA-packed tiles) from `starts`
+/// and keeps the one with the lowest cost on the fitted rows (ties: the earlier variant).
+/// `residuals(params, out)` fills the log errors of built parameters.
+fn best_variant<V: Copy, P, const K: usize>(
+    variants: &[V],
+    starts: &[[f64; K]],
+    n: usize,
+    build: impl Fn(&[f64], V) -> P,
+    residuals: impl Fn(&P, &mut [f64]),
+) -> P {
+    let mut best: Option<(f64, P)> = None;
+    for &v in variants {
+        let mut cost = 0.0;
+        let sol = best_fit_cost(starts, n, |u, out| residuals(&build(u, v), out), &mut cost);
+        if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+            best = Some((cost, build(&sol, v)));
+        }
+    }
+    best.expect("at least one variant").1
 }
 
 /// Runs LM from each start and keeps the lowest cost (ties: the earlier start).
