@@ -68,7 +68,9 @@ fn unbounded_cache_hits_exactly_the_blocks_seen_before() {
     let Some(trace) = shared("traces/mooncake/conversation_trace.jsonl") else { return };
     let dir = scratch("prefix");
     let f = mooncake_scenario(&dir, &trace, "");
-    let v = run_json(&[&f], &["--set", "prefixCache.capacity=unbounded"]);
+    // one prompt at a time, so every block of an earlier prompt is computed (and cached) before a
+    // later prompt looks it up
+    let v = run_json(&[&f], &["--set", "prefixCache.capacity=unbounded", "--set", "prefill.maxBatchSize=1"]);
     assert_eq!(v["requests"]["rejected"], 0);
     assert_eq!(v["requests"]["timed_out"], 0);
     let expected = seen_earlier_share(&trace);
@@ -77,10 +79,10 @@ fn unbounded_cache_hits_exactly_the_blocks_seen_before() {
     assert!((got - expected).abs() < 1e-4, "hit ratio {got}, blocks seen earlier {expected}");
     assert!(expected > 0.3, "the trace reuses prefixes: {expected}");
 
-    let bounded = run_json(&[&f], &["--set", "prefixCache.capacity=2000"]);
+    let bounded = run_json(&[&f], &["--set", "prefixCache.capacity=2000", "--set", "prefill.maxBatchSize=1"]);
     let b = bounded["kv_cache"]["hit_ratio"].as_f64().unwrap();
     assert!(b < got - 0.05, "a 2000-block cache hits {b}, unbounded {got}");
-    let off = run_json(&[&f], &["--set", "prefixCache.capacity=off"]);
+    let off = run_json(&[&f], &["--set", "prefixCache.capacity=off", "--set", "prefill.maxBatchSize=1"]);
     assert_eq!(off["kv_cache"]["hit_ratio"], 0.0);
     // cache hits skip prefill work: TTFT falls
     assert!(v["ttft_ms"]["mean"].as_f64().unwrap() < off["ttft_ms"]["mean"].as_f64().unwrap());

@@ -61,14 +61,15 @@ impl PrefixCache {
         blocks.iter().take_while(|h| self.map.contains_key(h)).count()
     }
 
-    /// Records that `blocks` are now cached (most recently used), evicting the least recently used
-    /// beyond capacity. The prompt's own blocks are never evicted by its own insertion unless the
-    /// prompt alone exceeds the capacity.
+    /// Records that `blocks` are now cached, evicting the least recently used beyond capacity. The
+    /// prompt's blocks are touched last-first, so its first block is the most recently used: a match
+    /// must start at the first block, and eviction takes chains from their ends (as vLLM and SGLang
+    /// do), never leaving a tail that can no longer match.
     pub fn insert(&mut self, blocks: &[u64]) {
         if self.capacity == Some(0) {
             return;
         }
-        for &h in blocks {
+        for &h in blocks.iter().rev() {
             match self.map.get(&h) {
                 Some(&i) => {
                     self.unlink(i);
@@ -142,15 +143,16 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used() {
-        let mut c = PrefixCache::new(Some(3));
-        c.insert(&[1, 2, 3]);
-        c.insert(&[1]); // touch 1: LRU order now 2, 3, 1
-        c.insert(&[4]); // evicts 2
-        assert_eq!(c.len(), 3);
-        assert_eq!(c.matched(&[1]), 1);
-        assert_eq!(c.matched(&[2]), 0);
-        assert_eq!(c.matched(&[3]), 1);
-        assert_eq!(c.matched(&[4]), 1);
+        let mut c = PrefixCache::new(Some(4));
+        c.insert(&[1, 2, 3]); // recency, most recent first: 1 2 3
+        c.insert(&[10, 11]); // 10 11 1 2 3: evicts 3, the end of the older chain
+        assert_eq!(c.len(), 4);
+        assert_eq!(c.matched(&[1, 2, 3]), 2);
+        assert_eq!(c.matched(&[10, 11]), 2);
+        // a prompt longer than the cache keeps its prefix, not its tail
+        let mut small = PrefixCache::new(Some(2));
+        small.insert(&[5, 6, 7]);
+        assert_eq!(small.matched(&[5, 6, 7]), 2);
         let mut z = PrefixCache::new(Some(0));
         z.insert(&[1]);
         assert!(z.is_empty());

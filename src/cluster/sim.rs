@@ -96,6 +96,8 @@ struct Req {
     input_tok: u32,
     output_tok: u32,
     prefill_worker: u32,
+    /// The prefill worker whose queue holds the request (its own queue under KV-aware routing).
+    routed_prefill: u32,
     decode_worker: u32,
     t_prefill_start: u64,
     t_prefill_end: u64,
@@ -131,6 +133,7 @@ impl Req {
             input_tok: 0,
             output_tok: 0,
             prefill_worker: NO_WORKER,
+            routed_prefill: NO_WORKER,
             decode_worker: NO_WORKER,
             t_prefill_start: NONE,
             t_prefill_end: NONE,
@@ -199,7 +202,7 @@ struct PrefillWorker {
     cap_tok: u64,
     busy_ns: u64,
     cache: Option<PrefixCache>,
-    /// Uncached prompt tokens routed to this worker's own queue and not yet batched (KV-aware routing).
+    /// Prompt tokens routed to this worker's own queue and not yet batched (KV-aware routing).
     queued_tok: u64,
 }
 
@@ -553,9 +556,10 @@ impl<'a> Sim<'a> {
                 if max_local > 0 {
                     // conditional disaggregation: the decode worker is chosen first, and prefills
                     // locally when little of the prompt misses its prefix cache
+                    // a remote prefill is routed to a decode worker again when it ends, on the loads
+                    // of that moment
                     let d = self.route_gen(slot);
                     let uncached = input_tok - self.cached_on_gen(d, slot);
-                    self.reqs[slot as usize].decode_worker = d as u32;
                     if uncached <= max_local {
                         self.enqueue_local(now, d, slot, g);
                         self.arm_timeout();
@@ -566,7 +570,7 @@ impl<'a> Sim<'a> {
                 let q = self.queue_of(w);
                 self.prefill[w].queued_tok += input_tok as u64;
                 self.reqs[slot as usize].stage = Stage::PrefillQueue;
-                self.reqs[slot as usize].prefill_worker = w as u32;
+                self.reqs[slot as usize].routed_prefill = w as u32;
                 self.prefill_queues[q].push_back((slot, g));
                 self.dispatch_prefill(now);
             }
@@ -827,7 +831,7 @@ impl<'a> Sim<'a> {
             // Entries left in queues are skipped later by their stale generation.
             Stage::PrefillQueue => {
                 let r = &self.reqs[slot as usize];
-                let (w, tok) = (r.prefill_worker as usize, r.input_tok as u64);
+                let (w, tok) = (r.routed_prefill as usize, r.input_tok as u64);
                 if w < self.prefill.len() {
                     self.prefill[w].queued_tok = self.prefill[w].queued_tok.saturating_sub(tok);
                 }
@@ -835,10 +839,8 @@ impl<'a> Sim<'a> {
             }
             Stage::DecodeWaiting => {
                 let w = self.reqs[slot as usize].decode_worker as usize;
-                if !self.reqs[slot as usize].admitted_once {
-                    let tok = self.reqs[slot as usize].input_tok as u64;
-                    self.gen[w].queued_tok = self.gen[w].queued_tok.saturating_sub(tok);
-                }
+                let tok = self.reqs[slot as usize].input_tok as u64;
+                self.gen[w].queued_tok = self.gen[w].queued_tok.saturating_sub(tok);
                 if self.release_prefill_hold(slot) {
                     self.dispatch_prefill(now);
                 }
@@ -899,12 +901,9 @@ impl<'a> Sim<'a> {
             tok += isl;
             computed += isl - cached;
             shape.add_prefill(isl - cached, cached);
-            let routed = self.reqs[slot as usize].prefill_worker as usize;
+            let routed = self.reqs[slot as usize].routed_prefill as usize;
             if routed < self.prefill.len() {
                 self.prefill[routed].queued_tok = self.prefill[routed].queued_tok.saturating_sub(isl);
-            }
-            if let (Some(c), Some(b)) = (&mut self.prefill[w].cache, &self.reqs[slot as usize].blocks) {
-                c.insert(b);
             }
             self.note_prefix(slot, cached as u32);
             let r = &mut self.reqs[slot as usize];
@@ -937,6 +936,10 @@ impl<'a> Sim<'a> {
         for &(slot, g) in &batch {
             if self.reqs[slot as usize].gen != g {
                 continue;
+            }
+            // the prompt's KV now exists on this worker (timed out or not): later prompts can reuse it
+            if let (Some(c), Some(b)) = (&mut self.prefill[w].cache, &self.reqs[slot as usize].blocks) {
+                c.insert(b);
             }
             if self.reqs[slot as usize].cancelled {
                 self.release_prefill_hold(slot);
@@ -1127,15 +1130,10 @@ impl<'a> Sim<'a> {
             let cached = if first && self.reqs[slot as usize].local_prefill { self.cached_on_gen(d, slot) } else { 0 };
             if first && self.reqs[slot as usize].local_prefill {
                 self.note_prefix(slot, cached);
-                if let (Some(c), Some(b)) = (&mut self.gen[d].cache, &self.reqs[slot as usize].blocks) {
-                    c.insert(b);
-                }
             }
             let w = &mut self.gen[d];
             w.used_tok += need;
-            if first {
-                w.queued_tok = w.queued_tok.saturating_sub(self.reqs[slot as usize].input_tok as u64);
-            }
+            w.queued_tok = w.queued_tok.saturating_sub(self.reqs[slot as usize].input_tok as u64);
             note_kv_usage(&mut self.m, w);
             let r = &mut self.reqs[slot as usize];
             r.reserved_tok = need;
@@ -1265,6 +1263,7 @@ impl<'a> Sim<'a> {
             r.preemptions += 1;
             self.m.preemptions += 1;
             w.step_joiners.retain(|&s| s != slot);
+            w.queued_tok += r.input_tok as u64;
             w.waiting.push_front((slot, r.gen));
         }
         let b = w.running.len() as u64;
@@ -1323,6 +1322,9 @@ impl<'a> Sim<'a> {
             let w = &mut self.gen[d];
             let pos = w.prefilling.iter().position(|&s| s == slot).expect("local prefill is queued");
             w.prefilling.remove(pos);
+            if let (Some(c), Some(b)) = (&mut w.cache, &r.blocks) {
+                c.insert(b);
+            }
             r.generated += 1;
             if r.t_prefill_end == NONE {
                 r.t_prefill_end = now;
