@@ -182,3 +182,41 @@ fn blocks_computed_in_the_same_step_are_not_hits() {
     eprintln!("agg: hit {} of {}", m.prefix_blocks_hit, m.prefix_blocks_total);
     assert_eq!((disagg_hit, m.prefix_blocks_hit), (0, 0), "hits on blocks not yet computed (disagg, agg)");
 }
+
+/// A decode worker that already holds a prompt's prefix pulls only the blocks it lacks.
+#[test]
+fn transfer_skips_blocks_the_decode_worker_holds() {
+    let mut c = cluster(Mode::Disaggregated);
+    c.decode.replicas = 1;
+    let blocks: Vec<u64> = (0..16).collect();
+    let reqs = vec![req(0, 8192, 4, Some(blocks.clone())), req(60 * S, 8192, 4, Some(blocks))];
+    let out = run(&c, reqs);
+    let xfer: Vec<u64> =
+        out.requests.iter().map(|r| r.kv_transfer_end_ns.unwrap() - r.kv_transfer_start_ns.unwrap()).collect();
+    assert_eq!(out.requests.len(), 2);
+    assert!(xfer[1] * 5 < xfer[0], "second transfer {} ns, first {} ns", xfer[1], xfer[0]);
+}
+
+/// With `auto` capacity a cache only holds KV memory that running requests leave free.
+#[test]
+fn auto_cache_gives_way_to_running_requests() {
+    // a prompt is cached, then a dozen long requests fill most of the KV memory, then it returns
+    let shared: Vec<u64> = (0..8).collect();
+    let mut reqs = vec![req(0, 4096, 4, Some(shared.clone()))];
+    for i in 0..12u64 {
+        reqs.push(req(10 * S + i, 4000, 2000, Some((1000 + i * 100..1000 + i * 100 + 8).collect())));
+    }
+    reqs.push(req(11 * S, 4096, 4, Some(shared)));
+    let hits = |cap: PrefixCacheCapacity| {
+        let mut c = cluster(Mode::Aggregated);
+        c.aggregated.kv_cache_memory_fraction = 0.3;
+        c.prefix_cache = cap;
+        let out = run(&c, reqs.clone());
+        assert_eq!(out.metrics.completed, 14);
+        out.metrics.prefix_blocks_hit
+    };
+    // a fixed cache as large keeps the prompt (its 104 blocks fit); the auto cache gave its memory
+    // to the running requests
+    assert_eq!(hits(PrefixCacheCapacity::Blocks(10_000)), 8);
+    assert_eq!(hits(PrefixCacheCapacity::Auto), 0);
+}

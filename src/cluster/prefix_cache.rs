@@ -92,12 +92,18 @@ impl PrefixCache {
             }
         }
         if let Some(cap) = self.capacity {
-            while self.map.len() as u64 > cap {
-                let t = self.tail;
-                self.unlink(t);
-                self.map.remove(&self.nodes[t as usize].hash);
-                self.free.push(t);
-            }
+            self.shrink_to(cap);
+        }
+    }
+
+    /// Evicts least recently used blocks until at most `max_blocks` remain (a cache living in the KV
+    /// memory that running sequences do not use shrinks as they grow).
+    pub fn shrink_to(&mut self, max_blocks: u64) {
+        while self.map.len() as u64 > max_blocks {
+            let t = self.tail;
+            self.unlink(t);
+            self.map.remove(&self.nodes[t as usize].hash);
+            self.free.push(t);
         }
     }
 
@@ -153,6 +159,8 @@ mod tests {
         let mut small = PrefixCache::new(Some(2));
         small.insert(&[5, 6, 7]);
         assert_eq!(small.matched(&[5, 6, 7]), 2);
+        small.shrink_to(1);
+        assert_eq!(small.matched(&[5, 6, 7]), 1);
         let mut z = PrefixCache::new(Some(0));
         z.insert(&[1]);
         assert!(z.is_empty());

@@ -120,6 +120,8 @@ struct Req {
     admitted_once: bool,
     /// Prompt block hashes, when the workload knows them.
     blocks: Option<std::sync::Arc<[u64]>>,
+    /// Prompt tokens the KV transfer moves: those not already in the decode worker's prefix cache.
+    xfer_tok: u32,
 }
 
 impl Req {
@@ -152,6 +154,7 @@ impl Req {
             preemptions: 0,
             admitted_once: false,
             blocks: None,
+            xfer_tok: 0,
         }
     }
 }
@@ -249,6 +252,8 @@ struct Sim<'a> {
     prefill_queues: Vec<VecDeque<(u32, u32)>>,
     prefill: Vec<PrefillWorker>,
     rng: rand_pcg::Pcg64,
+    /// `prefixCache.capacity: auto`: caches live in the KV memory that requests do not hold.
+    auto_cache: bool,
     links: Vec<Link>,
     gen: Vec<GenWorker>,
     prefill_cost: Option<StepTimer>,
@@ -417,6 +422,7 @@ impl<'a> Sim<'a> {
                 .collect(),
             prefill,
             rng: crate::workload::rng_stream(input.seed, 0x524f_5554_4552),
+            auto_cache: c.prefix_cache == PrefixCacheCapacity::Auto,
             links,
             gen,
             prefill_cost,
@@ -921,6 +927,7 @@ impl<'a> Sim<'a> {
         let dur = self.prefill_cost.as_mut().expect("disaggregated mode has a prefill cost").step_ns(&shape);
         let pw = &mut self.prefill[w];
         pw.held_tok += tok;
+        fit_cache_to_free(&mut pw.cache, self.auto_cache, pw.cap_tok, pw.held_tok);
         pw.busy = true;
         pw.step_start = now;
         pw.batch = batch;
@@ -1015,7 +1022,7 @@ impl<'a> Sim<'a> {
             self.start_queued_transfers(now, l);
             return;
         }
-        let bytes = self.transfer_bytes(self.reqs[slot as usize].input_tok) as f64;
+        let bytes = self.transfer_bytes(self.reqs[slot as usize].xfer_tok) as f64;
         let l = self.reqs[slot as usize].prefill_worker;
         let link = &mut self.links[l as usize];
         link.advance(now);
@@ -1127,12 +1134,18 @@ impl<'a> Sim<'a> {
             }
             self.gen[d].waiting.pop_front();
             let first = !self.reqs[slot as usize].admitted_once;
-            let cached = if first && self.reqs[slot as usize].local_prefill { self.cached_on_gen(d, slot) } else { 0 };
+            // local prefills skip their cached prefix; transfers skip the blocks this decode worker
+            // already holds (the decode worker allocates, then pulls only what it lacks)
+            let cached = if first { self.cached_on_gen(d, slot) } else { 0 };
             if first && self.reqs[slot as usize].local_prefill {
                 self.note_prefix(slot, cached);
             }
+            if !self.reqs[slot as usize].local_prefill {
+                self.reqs[slot as usize].xfer_tok = self.reqs[slot as usize].input_tok - cached;
+            }
             let w = &mut self.gen[d];
             w.used_tok += need;
+            fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);
             w.queued_tok = w.queued_tok.saturating_sub(self.reqs[slot as usize].input_tok as u64);
             note_kv_usage(&mut self.m, w);
             let r = &mut self.reqs[slot as usize];
@@ -1146,6 +1159,7 @@ impl<'a> Sim<'a> {
                 }
             }
             if r.local_prefill {
+                let cached = if first { cached } else { 0 };
                 r.stage = Stage::LocalPrefill;
                 r.prefill_left = r.input_tok + r.generated - cached;
                 r.prefill_done = cached;
@@ -1268,6 +1282,7 @@ impl<'a> Sim<'a> {
         }
         let b = w.running.len() as u64;
         w.used_tok += b;
+        fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);
         debug_assert!(w.used_tok <= w.cap_tok, "KV over capacity");
         let mut shape = StepShape { decode_seqs: b, decode_ctx_tok: w.running_ctx, ..Default::default() };
         let mut budget =
@@ -1473,6 +1488,17 @@ fn new_gen_worker(cap_tok: u64, max_batch: u32, chunk_budget_tok: u64) -> GenWor
         zombies: false,
         cache: None,
         queued_tok: 0,
+    }
+}
+
+/// With `auto` capacity a prefix cache holds only blocks of KV memory that live requests do not use:
+/// when they grow, cached blocks are evicted first.
+fn fit_cache_to_free(cache: &mut Option<PrefixCache>, auto: bool, cap_tok: u64, used_tok: u64) {
+    if let (true, Some(c)) = (auto, cache) {
+        let free_blocks = cap_tok.saturating_sub(used_tok) / PREFIX_BLOCK_TOK as u64;
+        if c.len() as u64 > free_blocks {
+            c.shrink_to(free_blocks);
+        }
     }
 }
 
