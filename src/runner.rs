@@ -8,7 +8,7 @@ use crate::cluster::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
 use crate::engine::NS_PER_S;
 use crate::report::{Summary, WorkloadStats};
 use crate::scenario::{Scenario, DEFAULT_REQUESTS};
-use crate::workload::spec::{Arrival, WorkloadSpec};
+use crate::workload::spec::{Arrival, RequestSpec, WorkloadSpec};
 use crate::workload::{open_loop, LengthSampler, TraceStatus, WorkloadError};
 
 #[derive(Debug, Clone, Copy)]
@@ -63,18 +63,36 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
             concurrency: *concurrency,
             max_requests,
             stop_at_ns,
-            next_lengths: Box::new(move || sampler.sample()),
+            next_request: Box::new(move || {
+                let (input_tok, output_tok) = sampler.sample();
+                RequestSpec { arrival_ns: 0, input_tok, output_tok, blocks: None }
+            }),
         };
         return Ok((traffic, None));
     }
-    if let WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { .. }, .. } = &s.workload {
-        // Closed-loop clients draw lengths only (`Traffic::Closed::next_lengths`); prefix blocks need the
-        // engine to take whole requests from its clients.
-        return Err(WorkloadError::InvalidSpec(
-            "closed_loop with system_prompts or sessions is not supported yet: expected an open-loop kind \
-             (poisson, gamma, diurnal, step, ramp)"
-                .into(),
-        ));
+    if let WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { concurrency }, isl, osl, prefix } =
+        &s.workload
+    {
+        // A session's next turn must wait for its client's previous answer, which the closed loop's
+        // shared request stream cannot express yet; shared system prompts need no such order.
+        if prefix.sessions.is_some() {
+            return Err(WorkloadError::InvalidSpec(
+                "closed_loop with sessions is not supported yet: expected an open-loop kind (poisson, gamma, \
+                 diurnal, step, ramp), or closed_loop with system_prompts only"
+                    .into(),
+            ));
+        }
+        // the prompts (system prompt + user text) come from the open-loop generator; its arrival
+        // times are unused
+        let mut gen = crate::workload::prefix::PrefixGen::new(&Arrival::Offline, isl, osl, prefix, s.seed)
+            .map_err(WorkloadError::InvalidSpec)?;
+        let traffic = Traffic::Closed {
+            concurrency: *concurrency,
+            max_requests,
+            stop_at_ns,
+            next_request: Box::new(move || gen.next().unwrap_or_default()),
+        };
+        return Ok((traffic, None));
     }
     let source = open_loop(&s.workload, s.seed)?;
     let status = source.trace_status();

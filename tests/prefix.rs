@@ -139,3 +139,29 @@ fn conditional_disaggregation_prefills_short_misses_on_the_decode_worker() {
     }
     assert!(local > 100 && remote > 100, "local {local}, remote {remote}");
 }
+
+#[test]
+fn closed_loop_clients_share_system_prompts() {
+    let dir = scratch("clsys");
+    let yaml = SMALL.replace(
+        "  kind: poisson\n  rate: 20\n  isl: 512\n  osl: 64\n",
+        "  kind: closed_loop\n  concurrency: 16\n  isl: 256\n  osl: 32\n  system_prompts: 2\n  system_prompt_tok: 2048\n",
+    );
+    let f = write(&dir, "cl.yaml", &yaml);
+    let v = run_json(&[&f], &["--set", "mode=aggregated"]);
+    assert_eq!(v["requests"]["completed"], 300);
+    // 4 of each prompt's ~5 blocks are a shared system prompt: most are hits after warm-up
+    let hit = v["kv_cache"]["hit_ratio"].as_f64().unwrap();
+    assert!(hit > 0.6, "{hit}");
+    let off = run_json(&[&f], &["--set", "mode=aggregated", "--set", "prefixCache.capacity=off"]);
+    assert!(v["ttft_ms"]["mean"].as_f64().unwrap() < off["ttft_ms"]["mean"].as_f64().unwrap());
+    // sessions still need an open loop
+    let s = write(
+        &dir,
+        "s.yaml",
+        &yaml.replace("  system_prompts: 2\n", "  system_prompts: 2\n  sessions: {turns: 3, think_time: 5s}\n"),
+    );
+    let o = pdsim(["run".as_ref(), s.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sessions"), "{}", stderr(&o));
+}

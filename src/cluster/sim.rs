@@ -55,12 +55,13 @@ pub enum Traffic {
     /// Open loop: requests in non-decreasing arrival order (already limited to the run's length).
     Open(Box<dyn Iterator<Item = RequestSpec> + Send>),
     /// Closed loop: `concurrency` clients; each sends its next request when its previous one ends,
-    /// until `max_requests` have been sent or the clock passes `stop_at_ns`.
+    /// until `max_requests` have been sent or the clock passes `stop_at_ns`. `next_request` gives
+    /// the next request's lengths and prompt blocks (its arrival time is the moment it is sent).
     Closed {
         concurrency: u32,
         max_requests: u64,
         stop_at_ns: SimTime,
-        next_lengths: Box<dyn FnMut() -> (u32, u32) + Send>,
+        next_request: Box<dyn FnMut() -> RequestSpec + Send>,
     },
 }
 
@@ -503,10 +504,7 @@ impl<'a> Sim<'a> {
                 }
                 spec
             }
-            Traffic::Closed { next_lengths, .. } => {
-                let (i, o) = next_lengths();
-                RequestSpec { arrival_ns: now, input_tok: i, output_tok: o, blocks: None }
-            }
+            Traffic::Closed { next_request, .. } => RequestSpec { arrival_ns: now, ..next_request() },
         };
         self.m.arrived += 1;
         let id = self.next_id;

@@ -426,7 +426,8 @@ impl Kind {
         match self {
             Kind::Poisson => &["rate", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
             Kind::Gamma => &["rate", "cv", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
-            Kind::ClosedLoop => &["concurrency", "isl", "osl", "preset"],
+            // shared system prompts, not sessions: a session's turns would need per-client order
+            Kind::ClosedLoop => &["concurrency", "isl", "osl", "preset", P[0], P[1], P[2]],
             Kind::Offline => &["isl", "osl", "preset", P[0], P[1], P[2]],
             Kind::Diurnal => {
                 &["rate", "amplitude", "period", "phase", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]]

@@ -184,7 +184,7 @@ spec:
                 "not used by workload kind offline",
             ),
             (
-                "{kind: closed_loop, concurrency: 2, isl: 5, osl: 5, system_prompts: 1, system_prompt_tok: 512}",
+                "{kind: closed_loop, concurrency: 2, isl: 5, osl: 5, sessions: {turns: 2, think_time: 1s}}",
                 "not used by workload kind closed_loop",
             ),
             ("{rate: 1, isl: 5, osl: 5, sessions: {turns: 2, think: 1s}}", "unknown field"),
