@@ -83,7 +83,7 @@ struct RunArgs {
     /// Simulated time to offer traffic for, e.g. `600s`, `10m` (same as `--set duration=DUR`).
     #[arg(long)]
     duration: Option<String>,
-    /// Write summary.json, requests.csv and timeseries.csv here.
+    /// Write summary.json, requests.csv, timeseries.csv and time-series plots (PNG, SVG) here.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print exactly one JSON object (the summary) on stdout.
@@ -185,7 +185,7 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
             result.summary.requests.arrived as f64 / result.wall_s.max(1e-9)
         );
         if let Some(dir) = &a.out {
-            println!("wrote {}/summary.json, requests.csv, timeseries.csv", dir.display());
+            println!("wrote {}/summary.json, requests.csv, timeseries.csv and timeseries_*.png/svg", dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -56,7 +56,7 @@ fn json_is_exactly_one_object_and_same_seed_gives_same_bytes() {
     }
     let o = pdsim(["run".as_ref(), f.as_os_str(), "--out".as_ref(), c.as_os_str(), "--seed".as_ref(), "8".as_ref()]);
     assert!(o.status.success());
-    for name in ["summary.json", "requests.csv", "timeseries.csv"] {
+    for name in ["summary.json", "requests.csv", "timeseries.csv", "timeseries_requests.png", "timeseries_shares.svg"] {
         let x = std::fs::read(a.join(name)).unwrap();
         assert_eq!(x, std::fs::read(b.join(name)).unwrap(), "{name} differs between identical runs");
         if name == "requests.csv" {

@@ -433,13 +433,57 @@ pub fn write_run_outputs(
 ) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     // encode everything before writing anything
-    let files = [
-        ("summary.json", summary.to_json().into_bytes()),
-        ("requests.csv", requests_csv(records)),
-        ("timeseries.csv", timeseries_csv(series)),
+    let mut files = vec![
+        ("summary.json".to_string(), summary.to_json().into_bytes()),
+        ("requests.csv".to_string(), requests_csv(records)),
+        ("timeseries.csv".to_string(), timeseries_csv(series)),
     ];
+    for (name, chart) in timeseries_charts(&summary.scenario, series) {
+        let encode = |e: plot::PlotError| ReportError::Encode { path: dir.join(name), msg: e.to_string() };
+        files.push((format!("{name}.png"), plot::render_png(&chart, 1000, 600).map_err(encode)?));
+        files.push((format!("{name}.svg"), plot::render_svg(&chart, 1000, 600).map_err(encode)?.into_bytes()));
+    }
     for (name, bytes) in &files {
         write_atomic(dir, name, bytes)?;
     }
     Ok(())
+}
+
+/// Time-series plots of a run: queues and batches (requests), and utilisation, KV use and prefix
+/// hits (shares of 1).
+pub fn timeseries_charts(scenario: &str, rows: &[TimeseriesRow]) -> Vec<(&'static str, plot::Chart)> {
+    let line = |label: &str, f: &dyn Fn(&TimeseriesRow) -> f64| {
+        plot::Series::new(label, rows.iter().map(|r| (r.time_s, f(r))).collect(), plot::SeriesStyle::Line)
+    };
+    let queues = plot::Chart {
+        title: format!("{scenario}: requests in the system"),
+        x_label: "simulated time (s)".into(),
+        y_label: "requests".into(),
+        series: vec![
+            line("in flight", &|r| r.in_flight_requests as f64),
+            line("prefill queue", &|r| r.prefill_queue_depth as f64),
+            line("waiting for decode", &|r| r.decode_waiting as f64),
+            line("decode batch", &|r| r.decode_batch_size as f64),
+        ],
+        ..plot::Chart::default()
+    };
+    let shares = plot::Chart {
+        title: format!("{scenario}: utilisation, KV cache and prefix hits"),
+        x_label: "simulated time (s)".into(),
+        y_label: "share".into(),
+        series: vec![
+            line("prefill busy", &|r| r.prefill_utilization),
+            line("decode busy", &|r| r.decode_utilization),
+            line("KV cache used", &|r| {
+                if r.kv_cache_capacity_bytes > 0 {
+                    r.kv_cache_usage_bytes as f64 / r.kv_cache_capacity_bytes as f64
+                } else {
+                    0.0
+                }
+            }),
+            line("prefix hit ratio", &|r| r.prefix_hit_ratio),
+        ],
+        ..plot::Chart::default()
+    };
+    vec![("timeseries_requests", queues), ("timeseries_shares", shares)]
 }
