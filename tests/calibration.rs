@@ -171,7 +171,7 @@ fn validate_reproduces_measured_qwen3_32b_tpot() {
             by.entry(r[col("backend")].to_string()).or_default().push(e);
         }
     }
-    for backend in ["trtllm", "vllm"] {
+    for backend in ["trtllm", "vllm", "sglang"] {
         let mut v = by.remove(backend).unwrap();
         v.sort_by(f64::total_cmp);
         let median = v[v.len() / 2];

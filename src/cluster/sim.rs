@@ -17,7 +17,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use crate::cluster::capacity::{
     decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
-use crate::cluster::config::{ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
+use crate::cluster::config::{Backend, ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
 use crate::cluster::prefix_cache::PrefixCache;
 use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
 use crate::engine::{EventQueue, SimTime};
@@ -227,6 +227,11 @@ struct GenWorker {
     max_batch: u32,
     chunk_budget_tok: u64,
     step_b: u64,
+    /// SGLang's default scheduling: a step either prefills (waiting prompts first) or decodes, never
+    /// both (its `enable_mixed_chunk` is off by default).
+    prefill_first: bool,
+    /// Whether the step in progress advances the running sequences.
+    step_decodes: bool,
     step_joiners: Vec<u32>,
     step_locals: Vec<(u32, u32)>,
     zombies: bool,
@@ -401,6 +406,7 @@ impl<'a> Sim<'a> {
                 );
                 for _ in 0..a.replicas {
                     let mut w = new_gen_worker(plan.kv_capacity_tok, a.max_batch_size, a.max_batch_tokens as u64);
+                    w.prefill_first = c.backend == Backend::Sglang;
                     w.cache = new_cache(c.prefix_cache, plan.kv_capacity_tok);
                     gen.push(w);
                 }
@@ -1278,11 +1284,13 @@ impl<'a> Sim<'a> {
             w.queued_tok += r.input_tok as u64;
             w.waiting.push_front((slot, r.gen));
         }
-        let b = w.running.len() as u64;
+        let decodes = !w.prefill_first || w.prefilling.is_empty();
+        let b = if decodes { w.running.len() as u64 } else { 0 };
         w.used_tok += b;
         fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);
         debug_assert!(w.used_tok <= w.cap_tok, "KV over capacity");
-        let mut shape = StepShape { decode_seqs: b, decode_ctx_tok: w.running_ctx, ..Default::default() };
+        let ctx = if decodes { w.running_ctx } else { 0 };
+        let mut shape = StepShape { decode_seqs: b, decode_ctx_tok: ctx, ..Default::default() };
         let mut budget =
             if w.chunk_budget_tok == u64::MAX { u64::MAX } else { w.chunk_budget_tok.saturating_sub(b).max(1) };
         for &slot in w.prefilling.iter() {
@@ -1300,6 +1308,7 @@ impl<'a> Sim<'a> {
         w.busy = true;
         w.step_start = now;
         w.step_b = b;
+        w.step_decodes = decodes;
         self.q.schedule(now + dur, Ev::StepDone(d as u32));
     }
 
@@ -1309,7 +1318,9 @@ impl<'a> Sim<'a> {
         let dur = now - w.step_start;
         w.busy = false;
         w.busy_ns += dur;
-        w.step += 1;
+        if w.step_decodes {
+            w.step += 1;
+        }
         w.running_ctx += w.step_b;
         let gaps = w.step_b - w.step_joiners.len() as u64;
         self.m.itl.record_n(dur, gaps);
@@ -1481,6 +1492,8 @@ fn new_gen_worker(cap_tok: u64, max_batch: u32, chunk_budget_tok: u64) -> GenWor
         max_batch,
         chunk_budget_tok,
         step_b: 0,
+        prefill_first: false,
+        step_decodes: true,
         step_joiners: Vec::new(),
         step_locals: Vec::new(),
         zombies: false,
