@@ -4,12 +4,12 @@
 mod common;
 use common::*;
 
-use pdsim::cluster::config::{KvBackend, Mode, RouterPolicy};
+use pdsim::cluster::config::{KvBackend, Mode, PrefixCacheCapacity, RouterPolicy};
 use pdsim::engine::NS_PER_MS;
 use pdsim::metrics::{Outcome, RequestRecord};
 use pdsim::runner::{run, RunOptions, RunResult};
 use pdsim::scenario::{self, Scenario};
-use pdsim::workload::spec::{Arrival, LengthDist, WorkloadSpec};
+use pdsim::workload::spec::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
 use rand::{RngExt, SeedableRng};
 
 fn base() -> Scenario {
@@ -57,8 +57,13 @@ fn check_record(r: &RequestRecord, s: &Scenario) {
     }
     if r.outcome == Outcome::Completed {
         assert!(r.first_token_ns.is_some(), "{r:?}");
-        if s.cluster.mode == Mode::Disaggregated {
+        // a disaggregated request prefilled on the prefill pool had its KV moved; one prefilled on
+        // its decode worker (conditional disaggregation) did not
+        if s.cluster.mode == Mode::Disaggregated && r.prefill_worker.is_some() {
             assert!(r.kv_transfer_end_ns.is_some(), "{r:?}");
+        }
+        if r.prefill_worker.is_none() {
+            assert!(r.kv_transfer_start_ns.is_none(), "{r:?}");
         }
     }
     if r.outcome == Outcome::TimedOut {
@@ -70,11 +75,19 @@ fn check_record(r: &RequestRecord, s: &Scenario) {
 #[test]
 fn random_deployments_and_loads_keep_every_invariant() {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(2024);
-    for case in 0..40 {
+    for case in 0..60 {
         let mut s = base();
         let c = &mut s.cluster;
         c.mode = if rng.random_bool(0.3) { Mode::Aggregated } else { Mode::Disaggregated };
-        c.router = if rng.random_bool(0.5) { RouterPolicy::RoundRobin } else { RouterPolicy::LeastLoaded };
+        c.router = [RouterPolicy::RoundRobin, RouterPolicy::LeastLoaded, RouterPolicy::KvAware][rng.random_range(0..3)];
+        c.kv_router.temperature = if rng.random_bool(0.5) { 0.0 } else { rng.random_range(0.1..2.0) };
+        c.kv_router.max_local_prefill_tok = if rng.random_bool(0.5) { 0 } else { rng.random_range(1..4096) };
+        c.prefix_cache = [
+            PrefixCacheCapacity::Off,
+            PrefixCacheCapacity::Auto,
+            PrefixCacheCapacity::Unbounded,
+            PrefixCacheCapacity::Blocks(rng.random_range(1..200)),
+        ][rng.random_range(0..4)];
         c.prefill.replicas = rng.random_range(1..=3);
         c.prefill.max_batch_size = rng.random_range(1..=32);
         c.prefill.max_batch_tokens = rng.random_range(256..=16384);
@@ -98,7 +111,23 @@ fn random_deployments_and_loads_keep_every_invariant() {
             2 => Arrival::ClosedLoop { concurrency: rng.random_range(1..=300) },
             _ => Arrival::Offline,
         };
-        s.workload = WorkloadSpec::Synthetic { arrival, isl, osl };
+        // half the cases share system prompts (and, open loop, run multi-turn sessions), so prefix
+        // caches and KV-aware routing are exercised
+        s.workload = if rng.random_bool(0.5) {
+            let open = !matches!(arrival, Arrival::ClosedLoop { .. } | Arrival::Offline);
+            let prefix = PrefixSpec {
+                system_prompts: rng.random_range(1..4),
+                system_prompt_tok: rng.random_range(512..4096),
+                system_prompt_zipf: 0.0,
+                sessions: (open && rng.random_bool(0.5)).then(|| SessionSpec {
+                    mean_turns: rng.random_range(1.0..4.0),
+                    think_time_s: rng.random_range(0.1..5.0),
+                }),
+            };
+            WorkloadSpec::SyntheticPrefix { arrival, isl, osl, prefix }
+        } else {
+            WorkloadSpec::Synthetic { arrival, isl, osl }
+        };
         s.limits.requests = Some(rng.random_range(50..=800));
         s.seed = case;
         if pdsim::cluster::validate_deployment(&s).is_err() {
