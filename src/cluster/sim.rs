@@ -350,7 +350,7 @@ impl<'a> Sim<'a> {
                     },
                 );
                 let link_spec = hw.kv_link(c.kv_transfer.backend);
-                let lanes = kv_link_lanes(c.kv_transfer.backend, p.tp, d.tp);
+                let lanes = kv_link_lanes(p.tp, d.tp);
                 for _ in 0..p.replicas {
                     prefill.push(PrefillWorker {
                         busy: false,

@@ -3,7 +3,7 @@
 //! cites its measurements; the formulas are here.
 
 use crate::calibrate::models::{AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams};
-use crate::cluster::config::{Backend, KvBackend};
+use crate::cluster::config::Backend;
 use crate::hardware::calibrated::Calibration;
 use crate::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
 use crate::model::{Dtype, ModelSpec};
@@ -380,8 +380,7 @@ impl StepTimer {
 
 /// The link a KV transfer takes, with its parallel lanes: each GPU of the smaller TP group moves its
 /// shard on its own NIC (RDMA, TCP) or NVLink port.
-pub fn kv_link_lanes(backend: KvBackend, prefill_tp: u32, decode_tp: u32) -> u32 {
-    let _ = backend;
+pub fn kv_link_lanes(prefill_tp: u32, decode_tp: u32) -> u32 {
     prefill_tp.min(decode_tp).max(1)
 }
 
