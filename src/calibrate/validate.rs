@@ -24,6 +24,10 @@ pub struct SiliconRow {
     pub model: String,
     pub mode: Mode,
     pub weights_dtype: Dtype,
+    /// KV-cache dtype: the `kvcache_quant_mode` column where the file has one; otherwise fp8 for
+    /// per-tensor `fp8` GEMM rows, whose ModelOpt FP8 checkpoints also quantize the KV cache
+    /// (`kv_cache_quant_algo: FP8` in their `hf_quant_config.json`), bf16 for the rest.
+    pub kv_dtype: Dtype,
     pub isl: u32,
     pub osl: u32,
     /// Closed-loop clients (`silicon_concurrency=` in `silicon_data_source`); absent on some rows.
@@ -88,6 +92,7 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
         "silicon_tpot_ms",
     ]
     .map(col);
+    let kv_col = header.iter().position(|h| h == "kvcache_quant_mode");
     let mut idx = [0usize; 19];
     for (i, r) in c.into_iter().enumerate() {
         idx[i] = r?;
@@ -127,6 +132,10 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
             other => return Err(bad(&shown, line, idx[4] + 1, format!("mode: expected agg or disagg, got '{other}'"))),
         };
         let fp8 = get(5) == "fp8" || get(6).starts_with("fp8");
+        let kv_fp8 = match kv_col.and_then(|i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => v.starts_with("fp8"),
+            None => get(6) == "fp8",
+        };
         let concurrency = get(1)
             .split(';')
             .find_map(|kv| kv.trim().strip_prefix("silicon_concurrency="))
@@ -138,6 +147,7 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
             model: get(3).to_string(),
             mode,
             weights_dtype: if fp8 { Dtype::Fp8 } else { Dtype::Bf16 },
+            kv_dtype: if kv_fp8 { Dtype::Fp8 } else { Dtype::Bf16 },
             isl: count(7, "isl")?,
             osl: count(8, "osl")?,
             concurrency,
@@ -225,7 +235,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         sources: Vec::new(),
         model,
         weights_dtype: row.weights_dtype,
-        kv_dtype: Dtype::Bf16,
+        kv_dtype: row.kv_dtype,
         hardware: hw.clone(),
         cluster,
         workload: WorkloadSpec::Synthetic {
@@ -480,4 +490,43 @@ pub fn write_outputs(dir: &Path, results: &[RowResult], report: &str) -> Result<
         crate::report::write_atomic(dir, name, bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "id,silicon_data_source,backend,model_path,mode,precision,gemm_quant_mode,isl,osl,batch_size,tp_size,prefill_batch_size,prefill_num_workers,prefill_tp_size,decode_batch_size,decode_num_workers,decode_tp_size,silicon_ttft_ms,silicon_tpot_ms";
+
+    fn read(text: &str) -> Result<Vec<SiliconRow>, CalibError> {
+        let dir = std::env::temp_dir().join(format!("pdsim-silicon-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("s{}.csv", fnv(text)));
+        std::fs::write(&path, text).unwrap();
+        read_silicon(&path)
+    }
+
+    #[test]
+    fn fp8_rows_store_kv_in_fp8_unless_a_kv_column_says_otherwise() {
+        let row = |prec: &str, gemm: &str| {
+            format!("r,silicon_concurrency=8,trtllm,Qwen/Qwen3-32B,agg,{prec},{gemm},1024,128,8,1,,,,,,,100,10")
+        };
+        let rows =
+            read(&format!("{HEADER}\n{}\n{}\n{}\n", row("fp8", "fp8"), row("", ""), row("fp8", "fp8_block"))).unwrap();
+        assert_eq!((rows[0].weights_dtype, rows[0].kv_dtype), (Dtype::Fp8, Dtype::Fp8));
+        assert_eq!((rows[1].weights_dtype, rows[1].kv_dtype), (Dtype::Bf16, Dtype::Bf16));
+        assert_eq!((rows[2].weights_dtype, rows[2].kv_dtype), (Dtype::Fp8, Dtype::Bf16));
+        assert_eq!(rows[0].concurrency, Some(8));
+        let with_kv = format!("{HEADER},kvcache_quant_mode\n{},bfloat16\n{},fp8\n", row("fp8", "fp8"), row("", ""));
+        let rows = read(&with_kv).unwrap();
+        assert_eq!(rows[0].kv_dtype, Dtype::Bf16);
+        assert_eq!(rows[1].kv_dtype, Dtype::Fp8);
+    }
+
+    #[test]
+    fn bad_rows_name_line_and_column() {
+        let text = format!("{HEADER}\nr,silicon_concurrency=8,trtllm,Qwen/Qwen3-32B,agg,,,1024,128,8,1,,,,,,,-5,10\n");
+        let err = read(&text).unwrap_err().to_string();
+        assert!(err.contains(":2:18") && err.contains("silicon_ttft_ms"), "{err}");
+    }
 }
