@@ -172,7 +172,8 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
     let opts = RunOptions { record_requests: a.out.is_some(), wall_time_in_summary: a.timing, ..RunOptions::default() };
     let result = run(&sc, &opts).context("reading the workload")?;
     if let Some(dir) = &a.out {
-        write_run_outputs(dir, &result.summary, &result.output.requests, &result.output.timeseries)?;
+        let o = &result.output;
+        write_run_outputs(dir, &result.summary, &o.requests, &o.timeseries, &o.scale_events)?;
     }
     if a.json {
         print!("{}", result.summary.to_json());

@@ -116,6 +116,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> 
         timeseries_interval_ns: opts.timeseries_interval_ns,
         record_requests: opts.record_requests,
         seed: s.seed,
+        autoscaler: s.autoscaler.as_ref(),
+        scrape_interval_ns: 0,
     };
     let output = simulate(&input, traffic);
     let wall_s = start.elapsed().as_secs_f64();

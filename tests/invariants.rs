@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 
+use pdsim::cluster::autoscale::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
 use pdsim::cluster::config::{KvBackend, Mode, PrefixCacheCapacity, RouterPolicy};
 use pdsim::engine::NS_PER_MS;
 use pdsim::metrics::{Outcome, RequestRecord};
@@ -40,6 +41,28 @@ fn check(s: &Scenario, r: &RunResult) {
     for w in r.output.timeseries.windows(2) {
         assert!(w[1].time_s > w[0].time_s, "time series goes backwards");
         assert!(w[1].kv_cache_usage_bytes <= w[1].kv_cache_capacity_bytes);
+    }
+    if let Some(a) = &s.autoscaler {
+        for row in &r.output.timeseries {
+            for (p, desired, held) in [
+                (
+                    &a.prefill,
+                    row.prefill_replicas_desired,
+                    row.prefill_replicas_serving + row.prefill_replicas_starting,
+                ),
+                (&a.decode, row.decode_replicas_desired, row.decode_replicas_serving + row.decode_replicas_starting),
+            ] {
+                if let Some(p) = p {
+                    assert!(desired >= p.min_replicas && desired <= p.max_replicas, "{row:?}: {ctx}");
+                    // draining replicas are counted as serving until they stop
+                    assert!(held >= p.min_replicas, "{row:?}: {ctx}");
+                }
+            }
+            assert!(row.decode_replicas_serving >= 1, "{row:?}");
+        }
+        for w in r.output.scale_events.windows(2) {
+            assert!(w[1].time_s >= w[0].time_s);
+        }
     }
 }
 
@@ -130,6 +153,44 @@ fn random_deployments_and_loads_keep_every_invariant() {
         };
         s.limits.requests = Some(rng.random_range(50..=800));
         s.seed = case;
+        // a third of the cases autoscale, fast enough that replicas start, serve and drain mid-run
+        if rng.random_bool(0.35) {
+            let mut pool = |replicas: u32| PoolScaling {
+                min_replicas: 1,
+                max_replicas: replicas + rng.random_range(0..=3),
+                up: ScaleUp {
+                    queue_depth: Some(rng.random_range(0.0..20.0)),
+                    ttft_p99_ms: rng.random_bool(0.5).then(|| rng.random_range(50.0..2000.0)),
+                    tpot_p99_ms: rng.random_bool(0.3).then(|| rng.random_range(5.0..100.0)),
+                    batch_utilization: rng.random_bool(0.5).then(|| rng.random_range(0.1..1.0)),
+                },
+                down: ScaleDown {
+                    gpu_utilization: Some(rng.random_range(0.05..0.9)),
+                    batch_utilization: rng.random_bool(0.5).then(|| rng.random_range(0.05..0.9)),
+                    cooldown_ns: rng.random_range(0..=5_000) * NS_PER_MS,
+                },
+            };
+            let (prefill, decode) = match s.cluster.mode {
+                Mode::Disaggregated => (Some(pool(s.cluster.prefill.replicas)), Some(pool(s.cluster.decode.replicas))),
+                Mode::Aggregated => (None, Some(pool(s.cluster.aggregated.replicas))),
+            };
+            let scrape_interval_ns = rng.random_range(100..=2_000) * NS_PER_MS;
+            s.autoscaler = Some(AutoscalerConfig {
+                policy: [Policy::Threshold, Policy::Predictive, Policy::Planner(Predictor::Linear)]
+                    [rng.random_range(0..3)],
+                ttft_p99_ms: Some(rng.random_range(100.0..3000.0)),
+                tpot_p99_ms: Some(rng.random_range(10.0..100.0)),
+                prefill,
+                decode,
+                auto_match_prefill: rng.random_bool(0.5),
+                scrape_interval_ns,
+                window_ns: scrape_interval_ns * rng.random_range(1..=4),
+                cold_start: ColdStart {
+                    storage_bytes_per_s: 1e12,
+                    container_start_ns: rng.random_range(0..=3_000) * NS_PER_MS,
+                },
+            });
+        }
         if pdsim::cluster::validate_deployment(&s).is_err() {
             continue;
         }

@@ -67,6 +67,8 @@ fn run(c: &ClusterConfig, reqs: Vec<RequestSpec>) -> SimOutput {
         timeseries_interval_ns: 0,
         record_requests: true,
         seed: 1,
+        autoscaler: None,
+        scrape_interval_ns: 0,
     };
     simulate(&input, Traffic::Open(Box::new(reqs.into_iter())))
 }

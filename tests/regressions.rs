@@ -25,6 +25,8 @@ fn sim(s: &Scenario, reqs: Vec<RequestSpec>, ts_ns: u64) -> SimOutput {
         timeseries_interval_ns: ts_ns,
         record_requests: true,
         seed: 1,
+        autoscaler: None,
+        scrape_interval_ns: 0,
     };
     simulate(&input, Traffic::Open(Box::new(reqs.into_iter())))
 }

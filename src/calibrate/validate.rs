@@ -246,6 +246,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         limits: RunLimits { requests: Some(requests), duration_ns: None },
         seed: 1,
         usd_per_gpu_hour: hw.usd_per_gpu_hour_default,
+        autoscaler: None,
     };
     crate::cluster::validate_deployment(&s)?;
     Ok(s)

@@ -1,5 +1,6 @@
 //! The serving cluster: frontend, prefill pool, KV links, decode pool (or one aggregated pool).
 
+pub mod autoscale;
 pub mod capacity;
 pub mod config;
 pub mod prefix_cache;

@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
+use crate::cluster::autoscale::{AutoscalerConfig, Pool};
 use crate::cluster::capacity::{
     decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
@@ -22,7 +23,7 @@ use crate::cluster::prefix_cache::PrefixCache;
 use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
 use crate::engine::{EventQueue, SimTime};
 use crate::hardware::HardwareProfile;
-use crate::metrics::{Outcome, RequestRecord, RunMetrics, TimeseriesRow};
+use crate::metrics::{Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
 use crate::model::{Dtype, ModelSpec};
 use crate::workload::spec::{RequestSpec, PREFIX_BLOCK_TOK};
 use rand::RngExt;
@@ -48,6 +49,11 @@ pub struct SimInput<'a> {
     pub record_requests: bool,
     /// Seeds the router's random draws (KV-aware routing at a temperature above 0).
     pub seed: u64,
+    /// Resizes the pools at scrape times; `None` keeps the deployment's replica counts.
+    pub autoscaler: Option<&'a AutoscalerConfig>,
+    /// Simulated time between two metric scrapes kept for alert rules ([`SimOutput::scrapes`]);
+    /// 0 = none unless the autoscaler scrapes.
+    pub scrape_interval_ns: u64,
 }
 
 /// Where requests come from.
@@ -69,7 +75,13 @@ pub struct SimOutput {
     pub metrics: RunMetrics,
     pub requests: Vec<RequestRecord>,
     pub timeseries: Vec<TimeseriesRow>,
+    /// What a Prometheus server would have scraped, one row per scrape.
+    pub scrapes: Vec<ScrapeRow>,
+    /// Every replica-count change the autoscaler made.
+    pub scale_events: Vec<ScaleEvent>,
 }
+
+mod scale;
 
 const NONE: u64 = u64::MAX;
 const NO_WORKER: u32 = u32::MAX;
@@ -170,6 +182,65 @@ enum Ev {
     /// The earliest deadline in `Sim::deadlines` has come.
     TimeoutCheck,
     Sample,
+    /// The autoscaler's (and Prometheus') scrape.
+    Scrape,
+    /// A replica's cold start ends: `(pool, worker, start generation)`.
+    ReplicaReady(Pool, u32, u32),
+}
+
+/// Where a worker is in its life: only `Serving` workers get new work; `Draining` ones finish what
+/// they hold; `Starting` and `Draining` ones hold their GPUs (and are paid for).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Life {
+    Off,
+    Starting,
+    Serving,
+    Draining,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Replica {
+    life: Life,
+    /// When it last left `Off`.
+    held_since: u64,
+    /// When it last became `Serving`.
+    serve_since: u64,
+    /// GPU-group time held (starting, serving or draining) and time serving or draining, closed
+    /// intervals only.
+    held_ns: u64,
+    serve_ns: u64,
+    /// Bumped at every start so a cancelled start's ready event is ignored.
+    start_gen: u32,
+}
+
+impl Replica {
+    fn serving() -> Replica {
+        Replica { life: Life::Serving, held_since: 0, serve_since: 0, held_ns: 0, serve_ns: 0, start_gen: 0 }
+    }
+    fn up(&self) -> bool {
+        matches!(self.life, Life::Serving | Life::Draining)
+    }
+    fn held_until(&self, t: u64) -> u64 {
+        self.held_ns + if self.life != Life::Off { t.saturating_sub(self.held_since) } else { 0 }
+    }
+    fn served_until(&self, t: u64) -> u64 {
+        self.serve_ns + if self.up() { t.saturating_sub(self.serve_since) } else { 0 }
+    }
+    fn set(&mut self, life: Life, now: u64) {
+        if self.up() && !matches!(life, Life::Serving | Life::Draining) {
+            self.serve_ns += now.saturating_sub(self.serve_since);
+        }
+        if life == Life::Serving && !self.up() {
+            self.serve_since = now;
+        }
+        if self.life != Life::Off && life == Life::Off {
+            self.held_ns += now.saturating_sub(self.held_since);
+        }
+        if self.life == Life::Off && life != Life::Off {
+            self.held_since = now;
+        }
+        self.life = life;
+    }
 }
 
 /// A processor-sharing link: `n` active transfers each progress at `capacity / n`.
@@ -208,6 +279,7 @@ struct PrefillWorker {
     cache: Option<PrefixCache>,
     /// Prompt tokens routed to this worker's own queue and not yet batched (KV-aware routing).
     queued_tok: u64,
+    rep: Replica,
 }
 
 struct GenWorker {
@@ -238,6 +310,7 @@ struct GenWorker {
     cache: Option<PrefixCache>,
     /// Prompt tokens of live requests in `waiting`.
     queued_tok: u64,
+    rep: Replica,
 }
 
 impl GenWorker {
@@ -251,6 +324,8 @@ impl GenWorker {
 
 struct Sim<'a> {
     input: &'a SimInput<'a>,
+    /// Autoscaler, scrapes and replica life cycles (see [`scale`]).
+    sc: scale::ScaleState,
     q: EventQueue<Ev>,
     reqs: Vec<Req>,
     free_slots: Vec<u32>,
@@ -302,6 +377,8 @@ struct SampleMark {
     decode_busy: u64,
     prefix_total: u64,
     prefix_hit: u64,
+    prefill_serve: u64,
+    decode_serve: u64,
 }
 
 /// Runs one simulation to completion: every offered request ends completed, rejected or timed out.
@@ -317,6 +394,7 @@ impl<'a> Sim<'a> {
         let (model, hw) = (input.model, input.hardware);
         let (wd, kd) = (input.weights_dtype, input.kv_dtype);
         let mut m = RunMetrics::default();
+        let mut sc = scale::ScaleState::new(input);
         let mut prefill = Vec::new();
         let mut links = Vec::new();
         let mut gen = Vec::new();
@@ -351,34 +429,18 @@ impl<'a> Sim<'a> {
                 );
                 let link_spec = hw.kv_link(c.kv_transfer.backend);
                 let lanes = kv_link_lanes(p.tp, d.tp);
+                sc.prefill_cap_tok = pplan.kv_capacity_tok;
+                sc.link_bytes_per_ns = lanes as f64 * link_spec.bytes_per_s_per_gpu / 1e9;
+                sc.link_setup_ns = link_spec.setup_ns;
+                sc.gen_cap_tok = dplan.kv_capacity_tok;
+                sc.gen_max_batch = d.max_batch_size;
+                sc.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;
                 for _ in 0..p.replicas {
-                    prefill.push(PrefillWorker {
-                        busy: false,
-                        step_start: 0,
-                        batch: Vec::new(),
-                        held_tok: 0,
-                        cap_tok: pplan.kv_capacity_tok,
-                        busy_ns: 0,
-                        cache: new_cache(c.prefix_cache, pplan.kv_capacity_tok),
-                        queued_tok: 0,
-                    });
-                    links.push(Link {
-                        bytes_per_ns: lanes as f64 * link_spec.bytes_per_s_per_gpu / 1e9,
-                        setup_ns: link_spec.setup_ns,
-                        max_in_flight: c.kv_transfer.max_in_flight_transfers.max(1),
-                        in_flight: 0,
-                        queue: VecDeque::new(),
-                        v: 0.0,
-                        last_ns: 0,
-                        active: BinaryHeap::new(),
-                        wake_gen: 0,
-                        seq: 0,
-                    });
+                    prefill.push(sc.new_prefill_worker(c));
+                    links.push(sc.new_link(c));
                 }
                 for _ in 0..d.replicas {
-                    let mut w = new_gen_worker(dplan.kv_capacity_tok, d.max_batch_size, DECODE_RECOMPUTE_CHUNK_TOK);
-                    w.cache = new_cache(c.prefix_cache, dplan.kv_capacity_tok);
-                    gen.push(w);
+                    gen.push(sc.new_gen_worker(c));
                 }
                 prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend)));
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.tp, c.backend));
@@ -404,11 +466,11 @@ impl<'a> Sim<'a> {
                         max_seqs: a.max_batch_size as u64,
                     },
                 );
+                sc.gen_cap_tok = plan.kv_capacity_tok;
+                sc.gen_max_batch = a.max_batch_size;
+                sc.gen_chunk_tok = a.max_batch_tokens as u64;
                 for _ in 0..a.replicas {
-                    let mut w = new_gen_worker(plan.kv_capacity_tok, a.max_batch_size, a.max_batch_tokens as u64);
-                    w.prefill_first = c.backend == Backend::Sglang;
-                    w.cache = new_cache(c.prefix_cache, plan.kv_capacity_tok);
-                    gen.push(w);
+                    gen.push(sc.new_gen_worker(c));
                 }
                 prefill_cost = None;
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.tp, c.backend));
@@ -419,8 +481,11 @@ impl<'a> Sim<'a> {
                 m.kv_capacity_tok_per_worker = plan.kv_capacity_tok;
             }
         }
+        m.prefill_replicas_max = prefill.len() as u32;
+        m.decode_replicas_max = gen.len() as u32;
         Sim {
             input,
+            sc,
             q: EventQueue::new(),
             reqs: Vec::new(),
             free_slots: Vec::new(),
@@ -463,28 +528,40 @@ impl<'a> Sim<'a> {
                 self.pending_open = it.next();
                 if let Some(r) = &self.pending_open {
                     self.q.schedule(r.arrival_ns, Ev::Arrival);
+                    self.sc.arrivals_pending += 1;
                 }
             }
             Traffic::Closed { concurrency, max_requests, .. } => {
                 let n = (*concurrency as u64).min(*max_requests);
                 for _ in 0..n {
                     self.q.schedule(0, Ev::Arrival);
+                    self.sc.arrivals_pending += 1;
                 }
                 self.closed_scheduled = n;
             }
         }
         if self.input.timeseries_interval_ns > 0 {
             self.q.schedule(self.input.timeseries_interval_ns, Ev::Sample);
+            self.sc.periodic += 1;
+        }
+        if self.sc.scrape_ns > 0 {
+            self.q.schedule(self.sc.scrape_ns, Ev::Scrape);
+            self.sc.periodic += 1;
         }
         while let Some((now, ev)) = self.q.pop() {
             match ev {
-                Ev::Arrival => self.on_arrival(now),
+                Ev::Arrival => {
+                    self.sc.arrivals_pending -= 1;
+                    self.on_arrival(now)
+                }
                 Ev::PrefillDone(w) => self.on_prefill_done(now, w),
                 Ev::XferSetup(slot, g) => self.on_xfer_setup(now, slot, g),
                 Ev::LinkWake(l, g) => self.on_link_wake(now, l, g),
                 Ev::StepDone(w) => self.on_step_done(now, w),
                 Ev::TimeoutCheck => self.on_timeout_check(now),
                 Ev::Sample => self.on_sample(now),
+                Ev::Scrape => self.on_scrape(now),
+                Ev::ReplicaReady(pool, w, g) => self.on_replica_ready(now, pool, w, g),
             }
         }
     }
@@ -493,9 +570,19 @@ impl<'a> Sim<'a> {
         self.m.events = self.q.events_processed();
         self.m.prefill_busy_ns = self.prefill.iter().map(|w| w.busy_ns).sum();
         self.m.decode_busy_ns = self.gen.iter().map(|w| w.busy_ns).sum();
+        // replicas are paid for until the run ends
+        let end = self.m.makespan_ns;
+        self.m.prefill_replica_ns = self.prefill.iter().map(|w| w.rep.held_until(end)).sum();
+        self.m.decode_replica_ns = self.gen.iter().map(|w| w.rep.held_until(end)).sum();
         debug_assert!(self.m.accounted());
         debug_assert_eq!(self.in_system, 0);
-        SimOutput { metrics: self.m, requests: self.records, timeseries: self.series }
+        SimOutput {
+            metrics: self.m,
+            requests: self.records,
+            timeseries: self.series,
+            scrapes: self.sc.scrapes,
+            scale_events: self.sc.events,
+        }
     }
 
     // ---- frontend ----------------------------------------------------------------------------
@@ -507,12 +594,15 @@ impl<'a> Sim<'a> {
                 self.pending_open = it.next();
                 if let Some(next) = &self.pending_open {
                     self.q.schedule(next.arrival_ns.max(now), Ev::Arrival);
+                    self.sc.arrivals_pending += 1;
                 }
                 spec
             }
             Traffic::Closed { next_request, .. } => RequestSpec { arrival_ns: now, ..next_request() },
         };
         self.m.arrived += 1;
+        self.sc.arr_in_tok += spec.input_tok as u64;
+        self.sc.arr_out_tok += spec.output_tok as u64;
         let id = self.next_id;
         self.next_id += 1;
         let blocks = spec.blocks.clone();
@@ -597,6 +687,7 @@ impl<'a> Sim<'a> {
         if let Traffic::Closed { max_requests, stop_at_ns, concurrency, .. } = &self.traffic {
             if self.closed_scheduled < *max_requests && now < *stop_at_ns && !self.clients_gave_up(*concurrency) {
                 self.q.schedule(now, Ev::Arrival);
+                self.sc.arrivals_pending += 1;
                 self.closed_scheduled += 1;
             }
         }
@@ -662,14 +753,20 @@ impl<'a> Sim<'a> {
     fn route_gen(&mut self, slot: u32) -> usize {
         match self.input.cluster.router {
             RouterPolicy::RoundRobin => {
-                let w = self.rr_next % self.gen.len();
-                self.rr_next = self.rr_next.wrapping_add(1);
-                w
+                let n = self.gen.len();
+                for _ in 0..n {
+                    let w = self.rr_next % n;
+                    self.rr_next = self.rr_next.wrapping_add(1);
+                    if self.gen[w].rep.life == Life::Serving {
+                        return w;
+                    }
+                }
+                unreachable!("at least one decode-side replica serves")
             }
             RouterPolicy::LeastLoaded => {
-                let mut best = 0;
+                let mut best = usize::MAX;
                 for (i, w) in self.gen.iter().enumerate() {
-                    if w.load() < self.gen[best].load() {
+                    if w.rep.life == Life::Serving && (best == usize::MAX || w.load() < self.gen[best].load()) {
                         best = i;
                     }
                 }
@@ -679,6 +776,9 @@ impl<'a> Sim<'a> {
                 let costs: Vec<f64> = (0..self.gen.len())
                     .map(|d| {
                         let w = &self.gen[d];
+                        if w.rep.life != Life::Serving {
+                            return f64::INFINITY;
+                        }
                         let uncached = self.reqs[slot as usize].input_tok - self.cached_on_gen(d, slot);
                         let load = (w.used_tok + w.queued_tok) as f64 / PREFIX_BLOCK_TOK as f64;
                         self.kv_cost(uncached, load)
@@ -699,6 +799,9 @@ impl<'a> Sim<'a> {
             .prefill
             .iter()
             .map(|w| {
+                if w.rep.life != Life::Serving {
+                    return f64::INFINITY;
+                }
                 let cached = match (&w.cache, &r.blocks) {
                     (Some(c), Some(b)) => cached_tokens(c.matched(b), r.input_tok),
                     _ => 0,
@@ -720,12 +823,17 @@ impl<'a> Sim<'a> {
     /// normalised to [0, 1].
     fn pick(&mut self, costs: &[f64]) -> usize {
         let t = self.input.cluster.kv_router.temperature;
-        let (lo, hi) = costs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &c| (a.min(c), b.max(c)));
+        // replicas not serving cost infinity: never picked
+        let (lo, hi) = costs
+            .iter()
+            .filter(|c| c.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &c| (a.min(c), b.max(c)));
         let best = costs.iter().position(|&c| c == lo).unwrap_or(0);
         if t <= 0.0 || hi <= lo {
             return best;
         }
-        let weights: Vec<f64> = costs.iter().map(|&c| (-(c - lo) / (hi - lo) / t).exp()).collect();
+        let weights: Vec<f64> =
+            costs.iter().map(|&c| if c.is_finite() { (-(c - lo) / (hi - lo) / t).exp() } else { 0.0 }).collect();
         let total: f64 = weights.iter().sum();
         let mut x = self.rng.random::<f64>() * total;
         for (i, w) in weights.iter().enumerate() {
@@ -766,6 +874,7 @@ impl<'a> Sim<'a> {
                 if r.output_tok > 1 {
                     let tpot = (now - r.t_first) / (r.output_tok as u64 - 1);
                     self.m.tpot.record(tpot);
+                    self.sc.note_tpot(now, tpot);
                     tpot_ms = tpot as f64 / 1e6;
                 }
                 self.m.input_tok_completed += r.input_tok as u64;
@@ -876,8 +985,15 @@ impl<'a> Sim<'a> {
     // ---- prefill pool ------------------------------------------------------------------------
 
     fn dispatch_prefill(&mut self, now: u64) {
+        let own_queues = self.prefill_queues.len() > 1;
         for w in 0..self.prefill.len() {
-            if !self.prefill[w].busy && !self.prefill_queues[self.queue_of(w)].is_empty() {
+            // a draining worker still empties its own queue, never the shared one
+            let takes = match self.prefill[w].rep.life {
+                Life::Serving => true,
+                Life::Draining => own_queues,
+                Life::Starting | Life::Off => false,
+            };
+            if takes && !self.prefill[w].busy && !self.prefill_queues[self.queue_of(w)].is_empty() {
                 self.start_prefill_batch(now, w);
             }
         }
@@ -944,6 +1060,7 @@ impl<'a> Sim<'a> {
         pw.busy_ns += now - pw.step_start;
         // the worker stays busy until its batch is handed on, so nothing starts a batch on it meanwhile
         let batch = std::mem::take(&mut pw.batch);
+        self.sc.prefill_served += batch.len() as u64;
         for &(slot, g) in &batch {
             if self.reqs[slot as usize].gen != g {
                 continue;
@@ -972,6 +1089,7 @@ impl<'a> Sim<'a> {
         self.prefill[w].batch = batch;
         self.prefill[w].busy = false;
         self.dispatch_prefill(now);
+        self.check_drained_prefill(now, w);
     }
 
     /// Frees the prompt KV a prefill worker still holds for `slot`. Returns whether it freed any;
@@ -1092,6 +1210,7 @@ impl<'a> Sim<'a> {
         debug_assert_eq!(self.reqs[slot as usize].gen, g);
         if self.release_prefill_hold(slot) {
             self.dispatch_prefill(now);
+            self.check_drained_prefill(now, self.reqs[slot as usize].prefill_worker as usize);
         }
         let r = &mut self.reqs[slot as usize];
         let d = r.decode_worker as usize;
@@ -1108,6 +1227,7 @@ impl<'a> Sim<'a> {
             c.insert(b);
         }
         self.m.kv_transfer.record(now - r.t_xfer_start);
+        self.sc.note_kv_transfer(now - r.t_xfer_start);
         self.gen[d].ready.push(slot);
         self.maybe_start_step(now, d);
     }
@@ -1324,12 +1444,14 @@ impl<'a> Sim<'a> {
         w.running_ctx += w.step_b;
         let gaps = w.step_b - w.step_joiners.len() as u64;
         self.m.itl.record_n(dur, gaps);
+        self.sc.note_itl(dur, gaps);
         for i in 0..self.gen[d].step_joiners.len() {
             let slot = self.gen[d].step_joiners[i];
             let r = &mut self.reqs[slot as usize];
             if r.t_first == NONE && !r.cancelled {
                 r.t_first = now;
                 self.m.ttft.record(now - r.arrival_ns);
+                self.sc.note_ttft(now, now - r.arrival_ns);
             }
         }
         // local prefills that completed this step produce their next token and join the batch
@@ -1356,6 +1478,7 @@ impl<'a> Sim<'a> {
             if r.t_first == NONE && !r.cancelled {
                 r.t_first = now;
                 self.m.ttft.record(now - r.arrival_ns);
+                self.sc.note_ttft(now, now - r.arrival_ns);
             }
             r.stage = Stage::Running;
             r.join_step = step;
@@ -1390,6 +1513,7 @@ impl<'a> Sim<'a> {
             self.complete(now, d, slot);
         }
         self.try_admit(now, d);
+        self.check_drained_gen(now, d);
     }
 
     fn complete(&mut self, now: u64, d: usize, slot: u32) {
@@ -1411,13 +1535,22 @@ impl<'a> Sim<'a> {
     // ---- time series -------------------------------------------------------------------------
 
     fn on_sample(&mut self, now: u64) {
+        self.sc.periodic -= 1;
         let prev = self.last_sample;
         // busy time up to now, including steps still running, so no interval gets more than its length
         let prefill_busy: u64 =
             self.prefill.iter().map(|w| w.busy_ns + if w.busy { now - w.step_start } else { 0 }).sum();
         let decode_busy: u64 = self.gen.iter().map(|w| w.busy_ns + if w.busy { now - w.step_start } else { 0 }).sum();
+        let prefill_serve: u64 = self.prefill.iter().map(|w| w.rep.served_until(now)).sum();
+        let decode_serve: u64 = self.gen.iter().map(|w| w.rep.served_until(now)).sum();
         let dt = (now - prev.t).max(1) as f64;
         let kv_bytes = |tok: u64| tok * self.kv_bytes_per_tok;
+        let (p_start, p_serve, p_drain) = self.replica_counts(Pool::Prefill);
+        let (d_start, d_serve, d_drain) = self.replica_counts(Pool::Decode);
+        let ms = |v: Option<u64>| v.map_or(0.0, |ns| ns as f64 / 1e6);
+        let ttft_p99_ms = ms(scale::p99(self.sc.ts_ttft.drain(..)));
+        let tpot_p99_ms = ms(scale::p99(self.sc.ts_tpot.drain(..)));
+        let (kv_sum, kv_n) = std::mem::take(&mut self.sc.ts_kv);
         let row = TimeseriesRow {
             time_s: now as f64 / 1e9,
             arrivals: self.m.arrived - prev.arrived,
@@ -1440,12 +1573,24 @@ impl<'a> Sim<'a> {
             kv_cache_usage_bytes: kv_bytes(self.gen.iter().map(|w| w.used_tok).sum()),
             kv_cache_capacity_bytes: kv_bytes(self.gen.iter().map(|w| w.cap_tok).sum()),
             output_tok_s: (self.m.output_tok_completed - prev.out_tok) as f64 / (dt / 1e9),
-            prefill_utilization: if self.prefill.is_empty() {
-                0.0
+            prefill_utilization: if prefill_serve > prev.prefill_serve {
+                (prefill_busy - prev.prefill_busy) as f64 / (prefill_serve - prev.prefill_serve) as f64
             } else {
-                (prefill_busy - prev.prefill_busy) as f64 / (dt * self.prefill.len() as f64)
+                0.0
             },
-            decode_utilization: (decode_busy - prev.decode_busy) as f64 / (dt * self.gen.len().max(1) as f64),
+            decode_utilization: (decode_busy - prev.decode_busy) as f64
+                / (decode_serve - prev.decode_serve).max(1) as f64,
+            arrival_rate_s: (self.m.arrived - prev.arrived) as f64 / (dt / 1e9),
+            ttft_p99_ms,
+            tpot_p99_ms,
+            kv_transfer_ms: if kv_n > 0 { kv_sum as f64 / kv_n as f64 / 1e6 } else { 0.0 },
+            decode_batch_utilization: self.batch_utilization(Pool::Decode),
+            prefill_replicas_desired: self.sc.desired[0],
+            prefill_replicas_starting: p_start,
+            prefill_replicas_serving: p_serve + p_drain,
+            decode_replicas_desired: self.sc.desired[1],
+            decode_replicas_starting: d_start,
+            decode_replicas_serving: d_serve + d_drain,
         };
         self.series.push(row);
         self.last_sample = SampleMark {
@@ -1459,9 +1604,12 @@ impl<'a> Sim<'a> {
             decode_busy,
             prefix_total: self.m.prefix_blocks_total,
             prefix_hit: self.m.prefix_blocks_hit,
+            prefill_serve,
+            decode_serve,
         };
-        if self.in_system > 0 || !self.q.is_empty() {
+        if self.work_left() {
             self.q.schedule(now + self.input.timeseries_interval_ns, Ev::Sample);
+            self.sc.periodic += 1;
         }
     }
 }
@@ -1471,34 +1619,6 @@ fn note_kv_usage(m: &mut RunMetrics, w: &GenWorker) {
     let usage = w.used_tok as f64 / w.cap_tok.max(1) as f64;
     if usage > m.kv_peak_usage {
         m.kv_peak_usage = usage;
-    }
-}
-
-fn new_gen_worker(cap_tok: u64, max_batch: u32, chunk_budget_tok: u64) -> GenWorker {
-    GenWorker {
-        busy: false,
-        step_start: 0,
-        step: 0,
-        cap_tok,
-        used_tok: 0,
-        running: Vec::new(),
-        running_ctx: 0,
-        waiting: VecDeque::new(),
-        ready: Vec::new(),
-        prefilling: VecDeque::new(),
-        incoming: 0,
-        finish: BinaryHeap::new(),
-        busy_ns: 0,
-        max_batch,
-        chunk_budget_tok,
-        step_b: 0,
-        prefill_first: false,
-        step_decodes: true,
-        step_joiners: Vec::new(),
-        step_locals: Vec::new(),
-        zombies: false,
-        cache: None,
-        queued_tok: 0,
     }
 }
 
@@ -1597,6 +1717,8 @@ mod tests {
             timeseries_interval_ns: NS_PER_S,
             record_requests: true,
             seed: 1,
+            autoscaler: None,
+            scrape_interval_ns: 0,
         };
         simulate(&input, t)
     }

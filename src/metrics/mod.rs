@@ -133,6 +133,98 @@ pub struct TimeseriesRow {
     pub output_tok_s: f64,
     pub prefill_utilization: f64,
     pub decode_utilization: f64,
+    /// Arrivals per second over the interval.
+    pub arrival_rate_s: f64,
+    /// P99 TTFT of first tokens and P99 TPOT of requests finished in the interval (0 when none).
+    pub ttft_p99_ms: f64,
+    pub tpot_p99_ms: f64,
+    /// Mean KV transfer time of transfers finished in the interval (0 when none).
+    pub kv_transfer_ms: f64,
+    /// Running sequences / (maxBatchSize x serving decode-side replicas).
+    pub decode_batch_utilization: f64,
+    /// Replicas per pool: the autoscaler's target, starting (cold start), serving (incl. draining).
+    pub prefill_replicas_desired: u32,
+    pub prefill_replicas_starting: u32,
+    pub prefill_replicas_serving: u32,
+    pub decode_replicas_desired: u32,
+    pub decode_replicas_starting: u32,
+    pub decode_replicas_serving: u32,
+}
+
+/// Upper bounds (seconds) of the Prometheus histograms pdsim exports: the Prometheus client
+/// libraries' default buckets (`DefBuckets` in client_golang, `DEFAULT_BUCKETS` in client_python).
+pub const PROM_BUCKETS_S: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// A cumulative Prometheus histogram (classic buckets, `+Inf` implied by `count`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PromHist {
+    /// Observations <= each bound of [`PROM_BUCKETS_S`].
+    pub le: [u64; PROM_BUCKETS_S.len()],
+    pub count: u64,
+    pub sum_s: f64,
+}
+
+impl PromHist {
+    /// Records `n` observations of `ns` nanoseconds.
+    pub fn observe_n_ns(&mut self, ns: u64, n: u64) {
+        let s = ns as f64 / 1e9;
+        for (i, &b) in PROM_BUCKETS_S.iter().enumerate() {
+            if s <= b {
+                self.le[i] += n;
+            }
+        }
+        self.count += n;
+        self.sum_s += s * n as f64;
+    }
+}
+
+/// One pool at one scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PoolScrape {
+    pub desired: u32,
+    pub starting: u32,
+    pub serving: u32,
+    pub draining: u32,
+    pub queue_depth: u64,
+    /// Requests in batches now, and the pool's batch capacity (maxBatchSize x serving replicas).
+    pub batch_size: u64,
+    pub max_batch_size: u64,
+    /// Busy share of serving time over the autoscaler's window.
+    pub gpu_utilization: f64,
+    pub kv_usage_bytes: u64,
+    pub kv_capacity_bytes: u64,
+}
+
+/// What a Prometheus server scraping the cluster would hold at `t_ns`: cumulative counters and
+/// histograms, and gauges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeRow {
+    pub t_ns: u64,
+    pub prefill: Option<PoolScrape>,
+    pub decode: PoolScrape,
+    pub requests_arrived: u64,
+    pub requests_completed: u64,
+    pub requests_rejected: u64,
+    pub requests_timed_out: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub prefix_blocks_total: u64,
+    pub prefix_blocks_hit: u64,
+    pub ttft: PromHist,
+    pub tpot: PromHist,
+    pub itl: PromHist,
+    pub kv_transfer: PromHist,
+    pub in_flight_requests: u64,
+}
+
+/// One replica-count change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleEvent {
+    pub time_s: f64,
+    pub pool: &'static str,
+    pub from: u32,
+    pub to: u32,
+    pub reason: &'static str,
 }
 
 /// Everything the simulator measured in one run.
@@ -167,6 +259,12 @@ pub struct RunMetrics {
     pub decode_replicas: u32,
     pub prefill_gpus: u32,
     pub decode_gpus: u32,
+    /// Replica time held per pool (starting, serving or draining) up to the run's end, and the most
+    /// replicas held at once.
+    pub prefill_replica_ns: u64,
+    pub decode_replica_ns: u64,
+    pub prefill_replicas_max: u32,
+    pub decode_replicas_max: u32,
     /// From t = 0 to the last request's end.
     pub makespan_ns: u64,
     pub events: u64,

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::cluster::config::Mode;
 use crate::cluster::sim::SlaTargets;
-use crate::metrics::{LatencyStats, RequestRecord, RunMetrics, TimeseriesRow};
+use crate::metrics::{LatencyStats, RequestRecord, RunMetrics, ScaleEvent, TimeseriesRow};
 use crate::scenario::Scenario;
 
 #[derive(Debug, Error)]
@@ -51,8 +51,11 @@ pub struct Sla {
 pub struct PoolStats {
     pub replicas_mean: f64,
     pub replicas_max: u32,
+    /// GPUs of the replicas the deployment starts with.
     pub gpus: u32,
-    /// Busy time / (replicas x run time).
+    /// GPUs per replica.
+    pub tp: u32,
+    /// Busy time / replica time held (replica time = replicas x run time without an autoscaler).
     pub utilization: f64,
 }
 
@@ -144,15 +147,21 @@ impl Summary {
         let secs = m.makespan_ns as f64 / 1e9;
         let per_s = |x: f64| if secs > 0.0 { x / secs } else { 0.0 };
         let gpus = s.cluster.total_gpus();
-        let gpu_hours = gpus as f64 * secs / 3600.0;
+        // GPUs are paid for while held (an autoscaled replica from its start to its drained stop)
+        let tp = |gpus: u32, replicas: u32| gpus.checked_div(replicas).unwrap_or(0) as f64;
+        let gpu_ns = m.prefill_replica_ns as f64 * tp(m.prefill_gpus, m.prefill_replicas)
+            + m.decode_replica_ns as f64 * tp(m.decode_gpus, m.decode_replicas);
+        let gpu_hours = gpu_ns / 1e9 / 3600.0;
         let usd = gpu_hours * s.usd_per_gpu_hour;
-        let util = |busy: u64, replicas: u32| {
-            if replicas == 0 || m.makespan_ns == 0 {
+        let util = |busy: u64, replica_ns: u64| {
+            if replica_ns == 0 {
                 0.0
             } else {
-                round(busy as f64 / (replicas as f64 * m.makespan_ns as f64), 4)
+                round(busy as f64 / replica_ns as f64, 4)
             }
         };
+        let mean =
+            |replica_ns: u64| if m.makespan_ns == 0 { 0.0 } else { round(replica_ns as f64 / m.makespan_ns as f64, 4) };
         let disagg = s.cluster.mode == Mode::Disaggregated;
         Summary {
             scenario: s.name.clone(),
@@ -187,16 +196,18 @@ impl Summary {
             },
             pools: Pools {
                 prefill: disagg.then(|| PoolStats {
-                    replicas_mean: m.prefill_replicas as f64,
-                    replicas_max: m.prefill_replicas,
+                    replicas_mean: mean(m.prefill_replica_ns),
+                    replicas_max: m.prefill_replicas_max,
                     gpus: m.prefill_gpus,
-                    utilization: util(m.prefill_busy_ns, m.prefill_replicas),
+                    tp: tp(m.prefill_gpus, m.prefill_replicas) as u32,
+                    utilization: util(m.prefill_busy_ns, m.prefill_replica_ns),
                 }),
                 decode: PoolStats {
-                    replicas_mean: m.decode_replicas as f64,
-                    replicas_max: m.decode_replicas,
+                    replicas_mean: mean(m.decode_replica_ns),
+                    replicas_max: m.decode_replicas_max,
                     gpus: m.decode_gpus,
-                    utilization: util(m.decode_busy_ns, m.decode_replicas),
+                    tp: tp(m.decode_gpus, m.decode_replicas) as u32,
+                    utilization: util(m.decode_busy_ns, m.decode_replica_ns),
                 },
             },
             kv_cache: KvCache {
@@ -232,11 +243,13 @@ impl Summary {
 
     /// GPU utilization over the whole deployment, weighted by GPUs per pool.
     pub fn gpu_utilization(&self) -> f64 {
-        let mut busy = self.pools.decode.utilization * self.pools.decode.gpus as f64;
-        let mut gpus = self.pools.decode.gpus as f64;
+        // weighted by GPU time held
+        let held = |p: &PoolStats| p.replicas_mean * p.tp as f64;
+        let mut busy = self.pools.decode.utilization * held(&self.pools.decode);
+        let mut gpus = held(&self.pools.decode);
         if let Some(p) = &self.pools.prefill {
-            busy += p.utilization * p.gpus as f64;
-            gpus += p.gpus as f64;
+            busy += p.utilization * held(p);
+            gpus += held(p);
         }
         if gpus > 0.0 {
             busy / gpus
@@ -292,15 +305,22 @@ impl Summary {
             t.output_tok_s, t.input_tok_s, t.requests_s
         );
         let mut pools = String::new();
+        let size = |p: &PoolStats| {
+            if p.replicas_max as f64 * p.tp as f64 == p.gpus as f64 && p.replicas_max as f64 == p.replicas_mean {
+                format!("{} GPUs", p.gpus)
+            } else {
+                format!("{:.2} x{} replicas mean, {} max", p.replicas_mean, p.tp, p.replicas_max)
+            }
+        };
         if let Some(p) = &self.pools.prefill {
-            let _ = write!(pools, "prefill {} GPUs {:.0}%, ", p.gpus, p.utilization * 100.0);
+            let _ = write!(pools, "prefill {} {:.0}%, ", size(p), p.utilization * 100.0);
         }
         let d = &self.pools.decode;
         let _ = write!(
             pools,
-            "{} {} GPUs {:.0}%",
+            "{} {} {:.0}%",
             if self.pools.prefill.is_some() { "decode" } else { "workers" },
-            d.gpus,
+            size(d),
             d.utilization * 100.0
         );
         let _ = writeln!(o, "GPU busy    {:.0}% ({pools})", self.gpu_utilization() * 100.0);
@@ -430,6 +450,7 @@ pub fn write_run_outputs(
     summary: &Summary,
     records: &[RequestRecord],
     series: &[TimeseriesRow],
+    scale_events: &[ScaleEvent],
 ) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     // encode everything before writing anything
@@ -437,6 +458,7 @@ pub fn write_run_outputs(
         ("summary.json".to_string(), summary.to_json().into_bytes()),
         ("requests.csv".to_string(), requests_csv(records)),
         ("timeseries.csv".to_string(), timeseries_csv(series)),
+        ("scale_events.csv".to_string(), scale_events_csv(scale_events)),
     ];
     for (name, chart) in timeseries_charts(&summary.scenario, series) {
         let encode = |e: plot::PlotError| ReportError::Encode { path: dir.join(name), msg: e.to_string() };
@@ -485,5 +507,48 @@ pub fn timeseries_charts(scenario: &str, rows: &[TimeseriesRow]) -> Vec<(&'stati
         ],
         ..plot::Chart::default()
     };
-    vec![("timeseries_requests", queues), ("timeseries_shares", shares)]
+    let replicas = plot::Chart {
+        title: format!("{scenario}: replicas (autoscaler target, starting, serving) and arrivals"),
+        x_label: "simulated time (s)".into(),
+        y_label: "replicas / arrivals per s".into(),
+        series: vec![
+            line("prefill target", &|r| r.prefill_replicas_desired as f64),
+            line("prefill starting", &|r| r.prefill_replicas_starting as f64),
+            line("prefill serving", &|r| r.prefill_replicas_serving as f64),
+            line("decode target", &|r| r.decode_replicas_desired as f64),
+            line("decode starting", &|r| r.decode_replicas_starting as f64),
+            line("decode serving", &|r| r.decode_replicas_serving as f64),
+            line("arrivals/s", &|r| r.arrival_rate_s),
+        ],
+        ..plot::Chart::default()
+    };
+    let latency = plot::Chart {
+        title: format!("{scenario}: P99 TTFT and TPOT per interval, mean KV transfer"),
+        x_label: "simulated time (s)".into(),
+        y_label: "ms".into(),
+        series: vec![
+            line("TTFT P99", &|r| r.ttft_p99_ms),
+            line("TPOT P99", &|r| r.tpot_p99_ms),
+            line("KV transfer mean", &|r| r.kv_transfer_ms),
+        ],
+        ..plot::Chart::default()
+    };
+    vec![
+        ("timeseries_requests", queues),
+        ("timeseries_shares", shares),
+        ("timeseries_replicas", replicas),
+        ("timeseries_latency", latency),
+    ]
+}
+
+/// `scale_events.csv`: every replica-count change the autoscaler made.
+pub fn scale_events_csv(events: &[ScaleEvent]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for e in events {
+        w.serialize(e).expect("serializing plain rows to memory cannot fail");
+    }
+    if events.is_empty() {
+        w.write_record(["time_s", "pool", "from", "to", "reason"]).expect("writing to memory cannot fail");
+    }
+    w.into_inner().expect("flushing to memory cannot fail")
 }

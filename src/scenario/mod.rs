@@ -37,8 +37,11 @@ pub struct Scenario {
     pub limits: RunLimits,
     pub seed: u64,
     pub usd_per_gpu_hour: f64,
+    /// A `DynamoAutoscaler` document, when the scenario has one and `autoscaler.enabled` is not false.
+    pub autoscaler: Option<crate::cluster::autoscale::AutoscalerConfig>,
 }
 
+mod autoscaler;
 mod dgd;
 mod error;
 mod overrides;
@@ -100,6 +103,7 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
     let Some(first) = sources.first() else { return Err(ScenarioError::NoInput) };
     let mut scenario: Option<(Origin, usize, Box<raw::ScenarioDoc>)> = None;
     let mut deployment: Option<(Origin, usize, Doc)> = None;
+    let mut autoscaler: Option<(Origin, usize, Box<autoscaler::AutoscalerDoc>)> = None;
     for (i, src) in sources.iter().enumerate() {
         for (origin, doc) in raw::read_documents(src)? {
             match doc {
@@ -113,6 +117,15 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
                         ));
                     }
                     scenario = Some((origin, i, d));
+                }
+                Doc::Autoscaler(d) => {
+                    if let Some((prev, _, _)) = &autoscaler {
+                        return Err(ScenarioError::document(
+                            &origin,
+                            format!("a second `kind: DynamoAutoscaler` document (the first is at {prev}): expected at most one"),
+                        ));
+                    }
+                    autoscaler = Some((origin, i, d));
                 }
                 d => {
                     if let Some((prev, _, _)) = &deployment {
@@ -149,7 +162,10 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
     match &dep {
         Doc::Dgdr(d) => sink.dgdr(d)?,
         Doc::Dgd(d) => dgd::flatten(&mut sink, d, &dep_origin)?,
-        Doc::Scenario(_) => unreachable!("scenario documents are kept apart"),
+        Doc::Scenario(_) | Doc::Autoscaler(_) => unreachable!("scenario and autoscaler documents are kept apart"),
+    }
+    if let Some((_, i, d)) = &autoscaler {
+        Sink { src: &sources[*i], out: &mut settings }.autoscaler(d)?;
     }
     if let Some((_, i, d)) = &scenario {
         Sink { src: &sources[*i], out: &mut settings }.scenario(d)?;

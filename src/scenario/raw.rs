@@ -475,15 +475,17 @@ pub(crate) struct KvTransferComponent {
 // Splitting a stream by kind
 // ---------------------------------------------------------------------------------------------------------
 
-pub(crate) const SUPPORTED_KINDS: &str = "Scenario, DynamoGraphDeploymentRequest, DynamoGraphDeployment";
+pub(crate) const SUPPORTED_KINDS: &str =
+    "Scenario, DynamoGraphDeploymentRequest, DynamoGraphDeployment, DynamoAutoscaler";
 /// Kinds of the design (DESIGN.md §5) that pdsim does not read yet.
-const LATER_KINDS: &[&str] = &["DynamoAutoscaler", "PrometheusRule"];
+const LATER_KINDS: &[&str] = &["PrometheusRule"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DocKind {
     Scenario,
     Dgdr,
     Dgd,
+    Autoscaler,
 }
 
 /// One parsed document of a file.
@@ -492,6 +494,7 @@ pub(crate) enum Doc {
     Scenario(Box<ScenarioDoc>),
     Dgdr(Box<DgdrDoc>),
     Dgd(Box<DgdDoc>),
+    Autoscaler(Box<super::autoscaler::AutoscalerDoc>),
 }
 
 /// First pass: only `kind`, everything else skipped.
@@ -512,6 +515,9 @@ impl<'de> Deserialize<'de> for Doc {
             Some(DocKind::Scenario) => ScenarioDoc::deserialize(d).map(|x| Doc::Scenario(Box::new(x))),
             Some(DocKind::Dgdr) => DgdrDoc::deserialize(d).map(|x| Doc::Dgdr(Box::new(x))),
             Some(DocKind::Dgd) => DgdDoc::deserialize(d).map(|x| Doc::Dgd(Box::new(x))),
+            Some(DocKind::Autoscaler) => {
+                super::autoscaler::AutoscalerDoc::deserialize(d).map(|x| Doc::Autoscaler(Box::new(x)))
+            }
             None => Err(de::Error::custom("internal error: the document count changed between passes")),
         }
     }
@@ -530,6 +536,7 @@ pub(crate) fn read_documents(src: &Source) -> Result<Vec<(Origin, Doc)>, Scenari
             Some("Scenario") => DocKind::Scenario,
             Some("DynamoGraphDeploymentRequest") => DocKind::Dgdr,
             Some("DynamoGraphDeployment") => DocKind::Dgd,
+            Some("DynamoAutoscaler") => DocKind::Autoscaler,
             Some(other) => {
                 let what = if LATER_KINDS.contains(&other) { "is not supported yet" } else { "is unknown" };
                 return Err(ScenarioError::document(

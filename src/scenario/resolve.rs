@@ -15,6 +15,10 @@ use std::path::PathBuf;
 use super::error::ScenarioError;
 use super::settings::{Settings, Val, Value};
 use super::{RunLimits, Scenario};
+use crate::cluster::autoscale::{
+    AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp, DEFAULT_CONTAINER_START_NS,
+    DEFAULT_STORAGE_BYTES_PER_S, PROMETHEUS_DEFAULT_SCRAPE_NS,
+};
 use crate::cluster::config::{
     AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
     KvRouterConfig, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
@@ -203,9 +207,12 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     // Frontend and router.
     g.opt("frontend.replicas", positive_u32)?;
     let max_concurrent_requests = g.or("frontend.maxConcurrentRequests", 4096, positive_u32)?;
-    let timeout_ms = g.or("frontend.requestTimeoutMs", 600_000, positive_u64)?;
+    // the autoscaler's SLA timeout applies when the frontend sets none
+    let timeout_key =
+        ["frontend.requestTimeoutMs", "autoscaler.sla.requestTimeoutMs"].into_iter().find(|k| g.val(k).is_some());
+    let timeout_ms = g.or(timeout_key.unwrap_or("frontend.requestTimeoutMs"), 600_000, positive_u64)?;
     let request_timeout_ns = timeout_ms.checked_mul(1_000_000).ok_or_else(|| {
-        let v = g.val("frontend.requestTimeoutMs").expect("only a given value can overflow");
+        let v = g.val(timeout_key.unwrap_or("frontend.requestTimeoutMs")).expect("only a given value can overflow");
         ScenarioError::invalid(
             &v.origin,
             &v.field,
@@ -241,15 +248,6 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
                 Ok(n) if n > 0 => Ok(PrefixCacheCapacity::Blocks(n)),
                 _ => Err(format!("expected auto, unbounded, off or a positive block count, got {t}")),
             },
-        }
-    })?;
-    g.opt("autoscaler.enabled", |t| {
-        if is_off(t) {
-            Ok(())
-        } else if matches!(t.trim().to_ascii_lowercase().as_str(), "true" | "on" | "yes") {
-            Err(format!("{t} is not supported yet (the autoscaler is not modelled yet): expected false"))
-        } else {
-            Err(format!("expected false, got {t}"))
         }
     })?;
 
@@ -365,7 +363,10 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         limits,
         seed,
         usd_per_gpu_hour,
+        autoscaler: None,
     };
+    let mut scenario = scenario;
+    scenario.autoscaler = autoscaler(&g, &scenario)?;
     crate::cluster::validate_deployment(&scenario).map_err(|msg| {
         // The message starts with the key it is about (`decode.tp: ...`): point at where that key was set.
         let key = msg.split(':').next().unwrap_or("").trim();
@@ -684,4 +685,155 @@ fn prefix_spec(g: &Get, required: &dyn Fn(&str, &str) -> ScenarioError) -> Res<P
         }
     })?;
     Ok(p)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// DynamoAutoscaler
+// ---------------------------------------------------------------------------------------------------------
+
+/// The autoscaler of a scenario with a `DynamoAutoscaler` document (or `autoscaler.*` `--set` keys), unless
+/// `autoscaler.enabled` is false. Pool bounds must hold the deployment's replica counts.
+fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
+    let any = g.s.values.keys().any(|k| k.starts_with("autoscaler.") && k != "autoscaler.enabled");
+    let enabled = g.or("autoscaler.enabled", any, boolean)?;
+    if !enabled {
+        return Ok(None);
+    }
+    if !any {
+        let v = g.val("autoscaler.enabled").expect("enabled without settings was given");
+        return Err(ScenarioError::invalid(
+            &v.origin,
+            &v.field,
+            "the autoscaler is enabled but the scenario has no `kind: DynamoAutoscaler` document: expected one \
+             (minReplicas/maxReplicas and thresholds per pool)",
+        ));
+    }
+    let origin = g.s.autoscaler.clone().unwrap_or_else(|| g.s.scenario_origin());
+    let predictor = g.or(
+        "autoscaler.predictor",
+        Predictor::Constant,
+        choice(&[("constant", Predictor::Constant), ("linear", Predictor::Linear)]),
+    )?;
+    let policy = g.or(
+        "autoscaler.policy",
+        Policy::Threshold,
+        choice(&[
+            ("threshold", Policy::Threshold),
+            ("predictive", Policy::Predictive),
+            ("planner", Policy::Planner(predictor)),
+        ]),
+    )?;
+    let scrape_interval_ns = g.or("autoscaler.scrapeInterval", PROMETHEUS_DEFAULT_SCRAPE_NS, duration_ns)?;
+    let window_ns = g.or("autoscaler.window", AutoscalerConfig::default_window_ns(scrape_interval_ns), duration_ns)?;
+    let cold_start = ColdStart {
+        storage_bytes_per_s: g.or(
+            "autoscaler.coldStart.storageBandwidthGBps",
+            DEFAULT_STORAGE_BYTES_PER_S / 1e9,
+            positive_f64,
+        )? * 1e9,
+        container_start_ns: (g.or(
+            "autoscaler.coldStart.containerStartSeconds",
+            DEFAULT_CONTAINER_START_NS as f64 / 1e9,
+            non_negative_f64,
+        )? * 1e9)
+            .round() as u64,
+    };
+    let c = &sc.cluster;
+    let pool = |name: &str, replicas: u32| -> Res<Option<PoolScaling>> {
+        let k = |f: &str| format!("autoscaler.{name}.{f}");
+        if !crate::scenario::autoscaler::POOL_KEYS.iter().any(|f| g.val(&k(f)).is_some()) {
+            return Ok(None);
+        }
+        let min_replicas = g.or(&k("minReplicas"), 1, positive_u32)?;
+        let max_replicas = g.or(&k("maxReplicas"), replicas.max(min_replicas), positive_u32)?;
+        if max_replicas < min_replicas {
+            let v = g.val(&k("maxReplicas")).expect("a max below the min was given");
+            return Err(ScenarioError::invalid(
+                &v.origin,
+                &v.field,
+                format!("expected maxReplicas >= minReplicas ({min_replicas}), got {max_replicas}"),
+            ));
+        }
+        if replicas < min_replicas || replicas > max_replicas {
+            let key = if replicas < min_replicas { k("minReplicas") } else { k("maxReplicas") };
+            let v = g.val(&key).expect("a bound that excludes the replicas was given");
+            return Err(ScenarioError::invalid(
+                &v.origin,
+                &v.field,
+                format!(
+                    "the deployment starts with {replicas} {name} replicas, outside [{min_replicas}, {max_replicas}]: \
+                     expected bounds that hold the starting count"
+                ),
+            ));
+        }
+        let ms = |f: &str| g.opt(&k(f), positive_f64);
+        let share = |f: &str| g.opt(&k(f), fraction);
+        Ok(Some(PoolScaling {
+            min_replicas,
+            max_replicas,
+            up: ScaleUp {
+                queue_depth: g.opt(&k("up.queueDepth"), non_negative_f64)?,
+                ttft_p99_ms: ms("up.ttftP99Ms")?,
+                tpot_p99_ms: ms("up.tpotP99Ms")?,
+                batch_utilization: share("up.batchUtilization")?,
+            },
+            down: ScaleDown {
+                gpu_utilization: share("down.gpuUtilization")?,
+                batch_utilization: share("down.batchUtilization")?,
+                cooldown_ns: (g.or(&k("down.cooldownSeconds"), 0.0, non_negative_f64)? * 1e9).round() as u64,
+            },
+        }))
+    };
+    let (prefill, decode) = match c.mode {
+        Mode::Disaggregated => (pool("prefill", c.prefill.replicas)?, pool("decode", c.decode.replicas)?),
+        Mode::Aggregated => {
+            if let Some(v) =
+                crate::scenario::autoscaler::POOL_KEYS.iter().find_map(|f| g.val(&format!("autoscaler.prefill.{f}")))
+            {
+                return Err(ScenarioError::invalid(
+                    &v.origin,
+                    &v.field,
+                    "an aggregated deployment has no prefill pool: expected its limits under `decode` \
+                     (or `aggregated`)",
+                ));
+            }
+            (None, pool("decode", c.aggregated.replicas)?)
+        }
+    };
+    if prefill.is_none() && decode.is_none() {
+        return Err(ScenarioError::invalid(
+            &origin,
+            "spec",
+            "the DynamoAutoscaler scales no pool: expected a `prefill` or `decode` entry with minReplicas/maxReplicas",
+        ));
+    }
+    let sla_ms = |k: &str| g.opt(k, positive_f64);
+    let ttft_p99_ms = sla_ms("autoscaler.sla.ttftP99Ms")?;
+    let tpot_p99_ms = sla_ms("autoscaler.sla.tpotP99Ms")?;
+    if matches!(policy, Policy::Planner(_)) && ttft_p99_ms.is_none() && tpot_p99_ms.is_none() {
+        return Err(ScenarioError::invalid(
+            &origin,
+            "spec.sla",
+            "the planner policy sizes pools to meet the SLA: expected sla.ttftP99Ms and/or sla.tpotP99Ms",
+        ));
+    }
+    Ok(Some(AutoscalerConfig {
+        policy,
+        ttft_p99_ms,
+        tpot_p99_ms,
+        prefill,
+        decode,
+        auto_match_prefill: g.or("autoscaler.autoMatchPrefill", false, boolean)?,
+        scrape_interval_ns,
+        window_ns,
+        cold_start,
+    }))
+}
+
+fn boolean(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("expected true or false, got {s}")),
+    }
 }

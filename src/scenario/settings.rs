@@ -48,6 +48,8 @@ pub(crate) struct Settings {
     pub deployment: Option<Origin>,
     /// The `kind: Scenario` document, when there is one.
     pub scenario: Option<Origin>,
+    /// The `DynamoAutoscaler` document's `spec`, when there is one.
+    pub autoscaler: Option<Origin>,
     /// Its `workload:` block, when there is one.
     pub workload: Option<Origin>,
     /// Name used when the scenario sets none: the stem of the file of the `Scenario` document (else the first

@@ -479,6 +479,75 @@ fn every_set_key_applies() {
         }),
         (vec!["seed=1"], |s| s.seed == 1),
         (vec!["pricing.usd_per_gpu_hour=4"], |s| s.usd_per_gpu_hour == 4.0),
+        (
+            vec![
+                "autoscaler.enabled=true",
+                "autoscaler.policy=planner",
+                "autoscaler.predictor=linear",
+                "autoscaler.scrapeInterval=10s",
+                "autoscaler.window=45s",
+                "autoscaler.autoMatchPrefill=true",
+                "autoscaler.sla.ttftP99Ms=500",
+                "autoscaler.sla.tpotP99Ms=30",
+                "autoscaler.sla.requestTimeoutMs=9000",
+                "autoscaler.coldStart.storageBandwidthGBps=2",
+                "autoscaler.coldStart.containerStartSeconds=30",
+                "autoscaler.prefill.minReplicas=1",
+                "autoscaler.prefill.maxReplicas=4",
+                "autoscaler.prefill.up.queueDepth=10",
+                "autoscaler.prefill.up.ttftP99Ms=400",
+                "autoscaler.prefill.up.batchUtilization=0.9",
+                "autoscaler.prefill.up.tpotP99Ms=40",
+                "autoscaler.prefill.down.gpuUtilization=0.3",
+                "autoscaler.prefill.down.batchUtilization=0.2",
+                "autoscaler.prefill.down.cooldownSeconds=300",
+                "autoscaler.decode.minReplicas=2",
+                "autoscaler.decode.maxReplicas=8",
+                "autoscaler.decode.up.queueDepth=5",
+                "autoscaler.decode.up.ttftP99Ms=900",
+                "autoscaler.decode.up.batchUtilization=0.8",
+                "autoscaler.decode.up.tpotP99Ms=25",
+                "autoscaler.decode.down.gpuUtilization=0.25",
+                "autoscaler.decode.down.batchUtilization=0.3",
+                "autoscaler.decode.down.cooldownSeconds=600",
+            ],
+            |s| {
+                use crate::cluster::autoscale::*;
+                let Some(a) = &s.autoscaler else { return false };
+                let p = a.prefill.as_ref().unwrap();
+                let d = a.decode.as_ref().unwrap();
+                a.policy == Policy::Planner(Predictor::Linear)
+                    && a.scrape_interval_ns == 10_000_000_000
+                    && a.window_ns == 45_000_000_000
+                    && a.auto_match_prefill
+                    && a.ttft_p99_ms == Some(500.0)
+                    && a.tpot_p99_ms == Some(30.0)
+                    && s.cluster.frontend.request_timeout_ns == 60_000_000_000
+                    && a.cold_start == ColdStart { storage_bytes_per_s: 2e9, container_start_ns: 30_000_000_000 }
+                    && (p.min_replicas, p.max_replicas) == (1, 4)
+                    && p.up
+                        == ScaleUp {
+                            queue_depth: Some(10.0),
+                            ttft_p99_ms: Some(400.0),
+                            tpot_p99_ms: Some(40.0),
+                            batch_utilization: Some(0.9),
+                        }
+                    && p.down
+                        == ScaleDown {
+                            gpu_utilization: Some(0.3),
+                            batch_utilization: Some(0.2),
+                            cooldown_ns: 300_000_000_000,
+                        }
+                    && (d.min_replicas, d.max_replicas) == (2, 8)
+                    && d.up.queue_depth == Some(5.0)
+                    && d.up.ttft_p99_ms == Some(900.0)
+                    && d.up.batch_utilization == Some(0.8)
+                    && d.up.tpot_p99_ms == Some(25.0)
+                    && d.down.gpu_utilization == Some(0.25)
+                    && d.down.batch_utilization == Some(0.3)
+                    && d.down.cooldown_ns == 600_000_000_000
+            },
+        ),
     ];
     let text = full();
     let mut covered = std::collections::BTreeSet::new();
@@ -541,7 +610,19 @@ fn bad_set_arguments() {
     let e = err(&docs, &["router.temperature=-1"]);
     assert!(e.contains("router.temperature"), "{e}");
     let e = err(&docs, &["autoscaler.enabled=true"]);
-    assert!(e.contains("autoscaler.enabled: true is not supported yet"), "{e}");
+    assert!(
+        e.contains("autoscaler.enabled: the autoscaler is enabled but the scenario has no `kind: DynamoAutoscaler`"),
+        "{e}"
+    );
+    let e = err(&docs, &["autoscaler.enabled=true", "autoscaler.decode.minReplicas=5"]);
+    assert!(
+        e.contains("autoscaler.decode.minReplicas: the deployment starts with 3 decode replicas, outside [5, 5]"),
+        "{e}"
+    );
+    let e = err(&docs, &["autoscaler.enabled=true", "autoscaler.decode.maxReplicas=4", "autoscaler.policy=planner"]);
+    assert!(e.contains("the planner policy sizes pools to meet the SLA"), "{e}");
+    let e = err(&docs, &["autoscaler.enabled=true", "autoscaler.decode.up.batchUtilization=1.5"]);
+    assert!(e.contains("autoscaler.decode.up.batchUtilization: expected a fraction in (0, 1], got 1.5"), "{e}");
     // A key the workload kind does not use.
     let e = err(&docs, &["workload.concurrency=4"]);
     assert!(e.contains("workload.concurrency: not used by workload kind poisson"), "{e}");
@@ -769,14 +850,14 @@ fn document_set_problems() {
     );
     let e = err(&[("s.yaml", SCENARIO), ("t.yaml", WORKLOAD_ONLY), ("a.yaml", DGDR)], &[]);
     assert!(e.starts_with("t.yaml:1:1: a second `kind: Scenario` document (the first is at s.yaml:1:1)"), "{e}");
-    let text = format!("{}---\nkind: DynamoAutoscaler\nspec: {{}}\n", full());
+    let text = format!("{}---\nkind: PrometheusRule\nspec: {{}}\n", full());
     let e = err(&[("x.yaml", &text)], &[]);
     assert_eq!(
         e,
         format!(
-            "x.yaml:{}:1: kind DynamoAutoscaler is not supported yet: expected one of Scenario, \
-             DynamoGraphDeploymentRequest, DynamoGraphDeployment",
-            line_of(&text, "DynamoAutoscaler")
+            "x.yaml:{}:1: kind PrometheusRule is not supported yet: expected one of Scenario, \
+             DynamoGraphDeploymentRequest, DynamoGraphDeployment, DynamoAutoscaler",
+            line_of(&text, "PrometheusRule")
         )
     );
     let e = err(&[("x.yaml", "- a\n- b\n")], &[]);

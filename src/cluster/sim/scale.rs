@@ -1,0 +1,720 @@
+//! Replica life cycles, metric scrapes and the autoscaler's decisions inside the simulation.
+//!
+//! At every scrape the pools are observed over a trailing window (the way Prometheus-fed autoscalers
+//! see them), the configured policy picks each pool's replica count, and the difference is applied:
+//! new replicas serve after their cold start, removed ones stop taking work and leave once drained.
+
+use super::*;
+use crate::cluster::autoscale::{
+    forecast, planner_desired, reactive_desired, Policy, PoolObservation, PoolScaling, Reason,
+};
+use crate::metrics::{PoolScrape, PromHist};
+
+/// Cumulative counters at one scrape, to difference over the window.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Mark {
+    t: u64,
+    busy: [u64; 2],
+    serve: [u64; 2],
+    queue: [u64; 2],
+    served: [u64; 2],
+    arrived: u64,
+    in_tok: u64,
+    out_tok: u64,
+}
+
+pub(super) struct ScaleState {
+    /// 0 = no scrapes.
+    pub scrape_ns: u64,
+    pub window_ns: u64,
+    /// Periodic events (sample, scrape) now in the queue: they alone do not keep a run going.
+    pub periodic: u32,
+    /// Arrival events in the queue.
+    pub arrivals_pending: u32,
+    // what a new worker looks like
+    pub prefill_cap_tok: u64,
+    pub link_bytes_per_ns: f64,
+    pub link_setup_ns: u64,
+    pub gen_cap_tok: u64,
+    pub gen_max_batch: u32,
+    pub gen_chunk_tok: u64,
+    pub initial: [u32; 2],
+    pub desired: [u32; 2],
+    pub last_change: [Option<u64>; 2],
+    pub cold_start_ns: [u64; 2],
+    /// First tokens and finished requests in the window: `(time, ns)`.
+    pub win_ttft: VecDeque<(u64, u64)>,
+    pub win_tpot: VecDeque<(u64, u64)>,
+    pub marks: VecDeque<Mark>,
+    pub rate_history: VecDeque<(u64, f64)>,
+    pub arr_in_tok: u64,
+    pub arr_out_tok: u64,
+    pub prefill_served: u64,
+    pub h_ttft: PromHist,
+    pub h_tpot: PromHist,
+    pub h_itl: PromHist,
+    pub h_kv: PromHist,
+    /// Since the last time-series sample.
+    pub ts_ttft: Vec<u64>,
+    pub ts_tpot: Vec<u64>,
+    pub ts_kv: (u64, u64),
+    pub scrapes: Vec<ScrapeRow>,
+    pub events: Vec<ScaleEvent>,
+}
+
+fn idx(p: Pool) -> usize {
+    match p {
+        Pool::Prefill => 0,
+        Pool::Decode => 1,
+    }
+}
+
+pub(super) fn p99(values: impl Iterator<Item = u64>) -> Option<u64> {
+    let mut v: Vec<u64> = values.collect();
+    if v.is_empty() {
+        return None;
+    }
+    // nearest rank, as the HDR histograms of the summary
+    let k = ((0.99 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    Some(*v.select_nth_unstable(k).1)
+}
+
+impl ScaleState {
+    pub fn new(input: &SimInput) -> ScaleState {
+        let (scrape_ns, window_ns) = match input.autoscaler {
+            Some(a) => (a.scrape_interval_ns, a.window_ns),
+            None => (input.scrape_interval_ns, input.scrape_interval_ns * 4),
+        };
+        let c = input.cluster;
+        let initial = match c.mode {
+            Mode::Disaggregated => [c.prefill.replicas, c.decode.replicas],
+            Mode::Aggregated => [0, c.aggregated.replicas],
+        };
+        let cold = input.autoscaler.map_or(0, |a| a.cold_start.ns(input.model.weight_bytes(input.weights_dtype)));
+        ScaleState {
+            scrape_ns,
+            window_ns: window_ns.max(scrape_ns),
+            periodic: 0,
+            arrivals_pending: 0,
+            prefill_cap_tok: 0,
+            link_bytes_per_ns: 0.0,
+            link_setup_ns: 0,
+            gen_cap_tok: 0,
+            gen_max_batch: 0,
+            gen_chunk_tok: 0,
+            initial,
+            desired: initial,
+            last_change: [None; 2],
+            cold_start_ns: [cold, cold],
+            win_ttft: VecDeque::new(),
+            win_tpot: VecDeque::new(),
+            marks: VecDeque::new(),
+            rate_history: VecDeque::new(),
+            arr_in_tok: 0,
+            arr_out_tok: 0,
+            prefill_served: 0,
+            h_ttft: PromHist::default(),
+            h_tpot: PromHist::default(),
+            h_itl: PromHist::default(),
+            h_kv: PromHist::default(),
+            ts_ttft: Vec::new(),
+            ts_tpot: Vec::new(),
+            ts_kv: (0, 0),
+            scrapes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn new_prefill_worker(&self, c: &ClusterConfig) -> PrefillWorker {
+        PrefillWorker {
+            busy: false,
+            step_start: 0,
+            batch: Vec::new(),
+            held_tok: 0,
+            cap_tok: self.prefill_cap_tok,
+            busy_ns: 0,
+            cache: new_cache(c.prefix_cache, self.prefill_cap_tok),
+            queued_tok: 0,
+            rep: Replica::serving(),
+        }
+    }
+
+    pub fn new_link(&self, c: &ClusterConfig) -> Link {
+        Link {
+            bytes_per_ns: self.link_bytes_per_ns,
+            setup_ns: self.link_setup_ns,
+            max_in_flight: c.kv_transfer.max_in_flight_transfers.max(1),
+            in_flight: 0,
+            queue: VecDeque::new(),
+            v: 0.0,
+            last_ns: 0,
+            active: BinaryHeap::new(),
+            wake_gen: 0,
+            seq: 0,
+        }
+    }
+
+    pub fn new_gen_worker(&self, c: &ClusterConfig) -> GenWorker {
+        GenWorker {
+            busy: false,
+            step_start: 0,
+            step: 0,
+            cap_tok: self.gen_cap_tok,
+            used_tok: 0,
+            running: Vec::new(),
+            running_ctx: 0,
+            waiting: VecDeque::new(),
+            ready: Vec::new(),
+            prefilling: VecDeque::new(),
+            incoming: 0,
+            finish: BinaryHeap::new(),
+            busy_ns: 0,
+            max_batch: self.gen_max_batch,
+            chunk_budget_tok: self.gen_chunk_tok,
+            step_b: 0,
+            prefill_first: c.mode == Mode::Aggregated && c.backend == Backend::Sglang,
+            step_decodes: true,
+            step_joiners: Vec::new(),
+            step_locals: Vec::new(),
+            zombies: false,
+            cache: new_cache(c.prefix_cache, self.gen_cap_tok),
+            queued_tok: 0,
+            rep: Replica::serving(),
+        }
+    }
+
+    pub fn note_ttft(&mut self, now: u64, ns: u64) {
+        self.ts_ttft.push(ns);
+        if self.scrape_ns > 0 {
+            self.win_ttft.push_back((now, ns));
+            self.h_ttft.observe_n_ns(ns, 1);
+        }
+    }
+
+    pub fn note_tpot(&mut self, now: u64, ns: u64) {
+        self.ts_tpot.push(ns);
+        if self.scrape_ns > 0 {
+            self.win_tpot.push_back((now, ns));
+            self.h_tpot.observe_n_ns(ns, 1);
+        }
+    }
+
+    pub fn note_itl(&mut self, ns: u64, n: u64) {
+        if self.scrape_ns > 0 {
+            self.h_itl.observe_n_ns(ns, n);
+        }
+    }
+
+    pub fn note_kv_transfer(&mut self, ns: u64) {
+        self.ts_kv.0 += ns;
+        self.ts_kv.1 += 1;
+        if self.scrape_ns > 0 {
+            self.h_kv.observe_n_ns(ns, 1);
+        }
+    }
+}
+
+impl Sim<'_> {
+    /// Whether requests are in the system or still to arrive (other pending events, such as a
+    /// timeout check or a replica's start, do not keep sampling going on their own).
+    pub(super) fn work_left(&self) -> bool {
+        self.in_system > 0 || self.sc.arrivals_pending > 0
+    }
+
+    /// `(starting, serving, draining)` replicas of a pool.
+    pub(super) fn replica_counts(&self, pool: Pool) -> (u32, u32, u32) {
+        let mut n = (0, 0, 0);
+        let mut count = |l: Life| match l {
+            Life::Starting => n.0 += 1,
+            Life::Serving => n.1 += 1,
+            Life::Draining => n.2 += 1,
+            Life::Off => {}
+        };
+        match pool {
+            Pool::Prefill => self.prefill.iter().for_each(|w| count(w.rep.life)),
+            Pool::Decode => self.gen.iter().for_each(|w| count(w.rep.life)),
+        }
+        n
+    }
+
+    fn mark(&self, now: u64) -> Mark {
+        let busy = |b: u64, busy: bool, start: u64| b + if busy { now - start } else { 0 };
+        Mark {
+            t: now,
+            busy: [
+                self.prefill.iter().map(|w| busy(w.busy_ns, w.busy, w.step_start)).sum(),
+                self.gen.iter().map(|w| busy(w.busy_ns, w.busy, w.step_start)).sum(),
+            ],
+            serve: [
+                self.prefill.iter().map(|w| w.rep.served_until(now)).sum(),
+                self.gen.iter().map(|w| w.rep.served_until(now)).sum(),
+            ],
+            queue: [self.prefill_queue_depth(), self.gen.iter().map(|w| w.waiting.len() as u64).sum()],
+            served: [self.sc.prefill_served, self.m.completed],
+            arrived: self.m.arrived,
+            in_tok: self.sc.arr_in_tok,
+            out_tok: self.sc.arr_out_tok,
+        }
+    }
+
+    pub(super) fn prefill_queue_depth(&self) -> u64 {
+        self.prefill_queues.iter().map(|q| q.len() as u64).sum()
+    }
+
+    pub(super) fn on_scrape(&mut self, now: u64) {
+        self.sc.periodic -= 1;
+        let window = self.sc.window_ns;
+        let from = now.saturating_sub(window);
+        while self.sc.win_ttft.front().is_some_and(|&(t, _)| t <= from) {
+            self.sc.win_ttft.pop_front();
+        }
+        while self.sc.win_tpot.front().is_some_and(|&(t, _)| t <= from) {
+            self.sc.win_tpot.pop_front();
+        }
+        // draining workers whose last work ended by a timeout have had no event to notice it
+        for w in 0..self.prefill.len() {
+            if self.prefill[w].rep.life == Life::Draining {
+                self.dispatch_prefill(now);
+                self.check_drained_prefill(now, w);
+            }
+        }
+        for d in 0..self.gen.len() {
+            if self.gen[d].rep.life == Life::Draining {
+                self.try_admit(now, d);
+                self.check_drained_gen(now, d);
+            }
+        }
+        let cur = self.mark(now);
+        while self.sc.marks.len() > 1 && self.sc.marks[1].t <= from {
+            self.sc.marks.pop_front();
+        }
+        let then = self.sc.marks.front().copied().unwrap_or_default();
+        let dt_s = (now - then.t).max(1) as f64 / 1e9;
+        let rate = (cur.arrived - then.arrived) as f64 / dt_s;
+        self.sc.rate_history.push_back((now, rate));
+        while self.sc.rate_history.front().is_some_and(|&(t, _)| t <= from) {
+            self.sc.rate_history.pop_front();
+        }
+        if let Some(a) = self.input.autoscaler {
+            let ttft = p99(self.sc.win_ttft.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
+            let tpot = p99(self.sc.win_tpot.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
+            let pools: &[Pool] = match self.input.cluster.mode {
+                Mode::Disaggregated => &[Pool::Decode, Pool::Prefill],
+                Mode::Aggregated => &[Pool::Decode],
+            };
+            for &pool in pools {
+                let Some(s) = a.pool(pool) else { continue };
+                let i = idx(pool);
+                let (starting, serving, _) = self.replica_counts(pool);
+                let d_serve_s = (cur.serve[i] - then.serve[i]) as f64 / 1e9;
+                let o = PoolObservation {
+                    now_ns: now,
+                    replicas: starting + serving,
+                    serving,
+                    queue_depth: cur.queue[i] as f64,
+                    queue_growth_per_s: (cur.queue[i] as f64 - then.queue[i] as f64) / dt_s,
+                    ttft_p99_ms: ttft,
+                    tpot_p99_ms: tpot,
+                    batch_utilization: self.batch_utilization(pool),
+                    gpu_utilization: if d_serve_s > 0.0 {
+                        (cur.busy[i] - then.busy[i]) as f64 / 1e9 / d_serve_s
+                    } else {
+                        0.0
+                    },
+                    served_per_replica_s: if d_serve_s > 0.0 {
+                        (cur.served[i] - then.served[i]) as f64 / d_serve_s
+                    } else {
+                        0.0
+                    },
+                    last_change_ns: self.sc.last_change[i],
+                    cold_start_ns: self.sc.cold_start_ns[i],
+                };
+                let (mut desired, mut reason) = match a.policy {
+                    Policy::Threshold | Policy::Predictive => reactive_desired(a.policy, s, &o),
+                    Policy::Planner(p) => {
+                        let n = self.planner_desired(pool, s, p, &cur, &then, now);
+                        let cooled = o.last_change_ns.is_none_or(|t| now >= t + s.down.cooldown_ns);
+                        if n < o.replicas && !cooled {
+                            (o.replicas, Reason::Hold)
+                        } else {
+                            (n, if n == o.replicas { Reason::Hold } else { Reason::Forecast })
+                        }
+                    }
+                };
+                if pool == Pool::Prefill && a.auto_match_prefill && self.sc.initial[1] > 0 {
+                    let matched = (self.sc.desired[1] as u64 * self.sc.initial[0] as u64)
+                        .div_ceil(self.sc.initial[1] as u64) as u32;
+                    let matched = matched.clamp(s.min_replicas, s.max_replicas);
+                    if matched > desired {
+                        (desired, reason) = (matched, Reason::Forecast);
+                    }
+                }
+                self.scale_to(now, pool, desired, reason);
+            }
+        }
+        self.sc.marks.push_back(cur);
+        let row = self.scrape_row(now);
+        self.sc.scrapes.push(row);
+        if self.work_left() {
+            self.q.schedule(now + self.sc.scrape_ns, Ev::Scrape);
+            self.sc.periodic += 1;
+        }
+    }
+
+    /// Running sequences / (maxBatchSize x serving replicas); for prefill, requests in batches.
+    pub(super) fn batch_utilization(&self, pool: Pool) -> f64 {
+        let (_, serving, draining) = self.replica_counts(pool);
+        let up = (serving + draining).max(1) as f64;
+        match pool {
+            Pool::Prefill => {
+                let in_batches: usize = self.prefill.iter().filter(|w| w.busy).map(|w| w.batch.len()).sum();
+                in_batches as f64 / (up * self.input.cluster.prefill.max_batch_size.max(1) as f64)
+            }
+            Pool::Decode => {
+                let running: usize = self.gen.iter().map(|w| w.running.len()).sum();
+                running as f64 / (up * self.sc.gen_max_batch.max(1) as f64)
+            }
+        }
+    }
+
+    /// Dynamo's SLA planner: `ceil(forecast demand / per-replica throughput at the SLA)`.
+    fn planner_desired(
+        &mut self,
+        pool: Pool,
+        s: &PoolScaling,
+        p: crate::cluster::autoscale::Predictor,
+        cur: &Mark,
+        then: &Mark,
+        now: u64,
+    ) -> u32 {
+        let a = self.input.autoscaler.expect("planner runs with an autoscaler");
+        let i = idx(pool);
+        let history: Vec<(u64, f64)> = self.sc.rate_history.iter().copied().collect();
+        let rate = forecast(p, &history, now + self.sc.cold_start_ns[i]);
+        let arrived = cur.arrived - then.arrived;
+        if arrived == 0 {
+            return planner_desired(s, 0.0, 1.0);
+        }
+        let isl = ((cur.in_tok - then.in_tok) / arrived).max(1);
+        let osl = ((cur.out_tok - then.out_tok) / arrived).max(1);
+        let ttft_ns = a.ttft_p99_ms.map(|ms| (ms * 1e6) as u64);
+        let tpot_ns = a.tpot_p99_ms.map(|ms| (ms * 1e6) as u64);
+        match (self.input.cluster.mode, pool) {
+            (Mode::Disaggregated, Pool::Prefill) => {
+                let cfg = &self.input.cluster.prefill;
+                let cost = self.prefill_cost.as_mut().expect("disaggregated mode has a prefill cost");
+                let cap = prefill_tok_s_at_sla(cost, isl, cfg.max_batch_size, cfg.max_batch_tokens as u64, ttft_ns);
+                planner_desired(s, rate * isl as f64, cap)
+            }
+            (Mode::Disaggregated, Pool::Decode) => {
+                let cap = decode_tok_s_at_sla(
+                    &mut self.gen_cost,
+                    isl,
+                    osl,
+                    self.sc.gen_max_batch,
+                    self.sc.gen_cap_tok,
+                    tpot_ns,
+                );
+                planner_desired(s, rate * osl as f64, cap)
+            }
+            (Mode::Aggregated, _) => {
+                let budget = self.sc.gen_chunk_tok;
+                let pcap = prefill_tok_s_at_sla(&mut self.gen_cost, isl, self.sc.gen_max_batch, budget, ttft_ns);
+                let dcap = decode_tok_s_at_sla(
+                    &mut self.gen_cost,
+                    isl,
+                    osl,
+                    self.sc.gen_max_batch,
+                    self.sc.gen_cap_tok,
+                    tpot_ns,
+                );
+                // replica-seconds each request needs, prefill and decode sharing the worker
+                let per_req_s = isl as f64 / pcap.max(1e-9) + osl as f64 / dcap.max(1e-9);
+                planner_desired(s, rate * per_req_s, 1.0)
+            }
+        }
+    }
+
+    /// Sets a pool's replica count: starts replicas (serving after their cold start) or removes them,
+    /// cancelling starts first, then draining the least-loaded serving replicas.
+    pub(super) fn scale_to(&mut self, now: u64, pool: Pool, desired: u32, reason: Reason) {
+        let i = idx(pool);
+        let (starting, serving, _) = self.replica_counts(pool);
+        let current = starting + serving;
+        self.sc.desired[i] = desired;
+        if desired == current {
+            return;
+        }
+        self.sc.events.push(ScaleEvent {
+            time_s: now as f64 / 1e9,
+            pool: pool.name(),
+            from: current,
+            to: desired,
+            reason: reason.name(),
+        });
+        self.sc.last_change[i] = Some(now);
+        if desired > current {
+            for _ in current..desired {
+                self.start_replica(now, pool);
+            }
+        } else {
+            for _ in desired..current {
+                self.remove_replica(now, pool);
+            }
+        }
+        let held = |l: Life| l != Life::Off;
+        let n_held = match pool {
+            Pool::Prefill => self.prefill.iter().filter(|w| held(w.rep.life)).count() as u32,
+            Pool::Decode => self.gen.iter().filter(|w| held(w.rep.life)).count() as u32,
+        };
+        match pool {
+            Pool::Prefill => self.m.prefill_replicas_max = self.m.prefill_replicas_max.max(n_held),
+            Pool::Decode => self.m.decode_replicas_max = self.m.decode_replicas_max.max(n_held),
+        }
+    }
+
+    fn start_replica(&mut self, now: u64, pool: Pool) {
+        let c = self.input.cluster;
+        let w = match pool {
+            Pool::Prefill => {
+                let w = match self.prefill.iter().position(|w| w.rep.life == Life::Off) {
+                    Some(w) => w,
+                    None => {
+                        let w = self.sc.new_prefill_worker(c);
+                        self.prefill.push(w);
+                        self.links.push(self.sc.new_link(c));
+                        if c.router == RouterPolicy::KvAware {
+                            while self.prefill_queues.len() < self.prefill.len() {
+                                self.prefill_queues.push(VecDeque::new());
+                            }
+                        }
+                        self.prefill.len() - 1
+                    }
+                };
+                let pw = &mut self.prefill[w];
+                // a fresh pod: nothing cached
+                pw.cache = new_cache(c.prefix_cache, pw.cap_tok);
+                pw.rep.set(Life::Starting, now);
+                pw.rep.start_gen += 1;
+                (w, pw.rep.start_gen)
+            }
+            Pool::Decode => {
+                let w = match self.gen.iter().position(|w| w.rep.life == Life::Off) {
+                    Some(w) => w,
+                    None => {
+                        let w = self.sc.new_gen_worker(c);
+                        self.gen.push(w);
+                        self.gen.len() - 1
+                    }
+                };
+                let gw = &mut self.gen[w];
+                gw.cache = new_cache(c.prefix_cache, gw.cap_tok);
+                gw.rep.set(Life::Starting, now);
+                gw.rep.start_gen += 1;
+                (w, gw.rep.start_gen)
+            }
+        };
+        self.q.schedule(now + self.sc.cold_start_ns[idx(pool)], Ev::ReplicaReady(pool, w.0 as u32, w.1));
+    }
+
+    fn remove_replica(&mut self, now: u64, pool: Pool) {
+        let lives: Vec<Life> = match pool {
+            Pool::Prefill => self.prefill.iter().map(|w| w.rep.life).collect(),
+            Pool::Decode => self.gen.iter().map(|w| w.rep.life).collect(),
+        };
+        if let Some(w) = lives.iter().rposition(|&l| l == Life::Starting) {
+            match pool {
+                Pool::Prefill => self.prefill[w].rep.set(Life::Off, now),
+                Pool::Decode => self.gen[w].rep.set(Life::Off, now),
+            }
+            return;
+        }
+        let load = |w: usize| match pool {
+            Pool::Prefill => self.prefill[w].queued_tok + self.prefill[w].held_tok + self.prefill[w].busy as u64,
+            Pool::Decode => self.gen[w].load(),
+        };
+        let Some(w) =
+            (0..lives.len()).filter(|&w| lives[w] == Life::Serving).min_by_key(|&w| (load(w), usize::MAX - w))
+        else {
+            return;
+        };
+        match pool {
+            Pool::Prefill => {
+                self.prefill[w].rep.set(Life::Draining, now);
+                self.check_drained_prefill(now, w);
+            }
+            Pool::Decode => {
+                self.gen[w].rep.set(Life::Draining, now);
+                self.check_drained_gen(now, w);
+            }
+        }
+    }
+
+    pub(super) fn on_replica_ready(&mut self, now: u64, pool: Pool, w: u32, start_gen: u32) {
+        let w = w as usize;
+        match pool {
+            Pool::Prefill => {
+                let rep = &mut self.prefill[w].rep;
+                if rep.life == Life::Starting && rep.start_gen == start_gen {
+                    rep.set(Life::Serving, now);
+                    self.dispatch_prefill(now);
+                }
+            }
+            Pool::Decode => {
+                let rep = &mut self.gen[w].rep;
+                if rep.life == Life::Starting && rep.start_gen == start_gen {
+                    rep.set(Life::Serving, now);
+                }
+            }
+        }
+    }
+
+    /// A draining prefill worker stops once its batches are done and their KV has left its link.
+    pub(super) fn check_drained_prefill(&mut self, now: u64, w: usize) {
+        let pw = &self.prefill[w];
+        let link = &self.links[w];
+        let own_queue_empty = self.prefill_queues.len() <= 1 || self.prefill_queues[w].is_empty();
+        if pw.rep.life == Life::Draining
+            && !pw.busy
+            && pw.held_tok == 0
+            && link.in_flight == 0
+            && link.queue.is_empty()
+            && own_queue_empty
+        {
+            self.prefill[w].rep.set(Life::Off, now);
+        }
+    }
+
+    /// A draining decode-side worker stops once every sequence it took has finished.
+    pub(super) fn check_drained_gen(&mut self, now: u64, d: usize) {
+        let w = &self.gen[d];
+        if w.rep.life == Life::Draining
+            && !w.busy
+            && w.running.is_empty()
+            && w.ready.is_empty()
+            && w.prefilling.is_empty()
+            && w.waiting.is_empty()
+            && w.incoming == 0
+        {
+            self.gen[d].rep.set(Life::Off, now);
+        }
+    }
+
+    fn pool_scrape(&self, pool: Pool, now: u64) -> PoolScrape {
+        let (starting, serving, draining) = self.replica_counts(pool);
+        let i = idx(pool);
+        let cur_busy = |b: u64, busy: bool, start: u64| b + if busy { now - start } else { 0 };
+        let then = self.sc.marks.front().copied().unwrap_or_default();
+        let (busy, serve): (u64, u64) = match pool {
+            Pool::Prefill => (
+                self.prefill.iter().map(|w| cur_busy(w.busy_ns, w.busy, w.step_start)).sum(),
+                self.prefill.iter().map(|w| w.rep.served_until(now)).sum(),
+            ),
+            Pool::Decode => (
+                self.gen.iter().map(|w| cur_busy(w.busy_ns, w.busy, w.step_start)).sum(),
+                self.gen.iter().map(|w| w.rep.served_until(now)).sum(),
+            ),
+        };
+        let d_serve = serve.saturating_sub(then.serve[i]);
+        let gpu_utilization = if d_serve > 0 { busy.saturating_sub(then.busy[i]) as f64 / d_serve as f64 } else { 0.0 };
+        let kvb = self.kv_bytes_per_tok;
+        match pool {
+            Pool::Prefill => PoolScrape {
+                desired: self.sc.desired[0],
+                starting,
+                serving,
+                draining,
+                queue_depth: self.prefill_queue_depth(),
+                batch_size: self.prefill.iter().filter(|w| w.busy).map(|w| w.batch.len() as u64).sum(),
+                max_batch_size: (serving + draining) as u64 * self.input.cluster.prefill.max_batch_size as u64,
+                gpu_utilization,
+                kv_usage_bytes: self.prefill.iter().map(|w| w.held_tok).sum::<u64>() * kvb,
+                kv_capacity_bytes: self.prefill.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
+            },
+            Pool::Decode => PoolScrape {
+                desired: self.sc.desired[1],
+                starting,
+                serving,
+                draining,
+                queue_depth: self.gen.iter().map(|w| w.waiting.len() as u64).sum(),
+                batch_size: self.gen.iter().map(|w| w.running.len() as u64).sum(),
+                max_batch_size: (serving + draining) as u64 * self.sc.gen_max_batch as u64,
+                gpu_utilization,
+                kv_usage_bytes: self.gen.iter().map(|w| w.used_tok).sum::<u64>() * kvb,
+                kv_capacity_bytes: self.gen.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
+            },
+        }
+    }
+
+    fn scrape_row(&self, now: u64) -> ScrapeRow {
+        ScrapeRow {
+            t_ns: now,
+            prefill: (self.input.cluster.mode == Mode::Disaggregated).then(|| self.pool_scrape(Pool::Prefill, now)),
+            decode: self.pool_scrape(Pool::Decode, now),
+            requests_arrived: self.m.arrived,
+            requests_completed: self.m.completed,
+            requests_rejected: self.m.rejected,
+            requests_timed_out: self.m.timed_out,
+            input_tokens: self.m.input_tok_completed,
+            output_tokens: self.m.output_tok_completed,
+            prefix_blocks_total: self.m.prefix_blocks_total,
+            prefix_blocks_hit: self.m.prefix_blocks_hit,
+            ttft: self.sc.h_ttft,
+            tpot: self.sc.h_tpot,
+            itl: self.sc.h_itl,
+            kv_transfer: self.sc.h_kv,
+            in_flight_requests: self.in_system,
+        }
+    }
+}
+
+/// Prefill throughput (prompt tokens/s) of one replica running the largest batch of `isl`-token
+/// prompts whose step still fits the TTFT target (Dynamo's planner profiles prefill the same way:
+/// throughput per GPU at the TTFT SLA).
+fn prefill_tok_s_at_sla(cost: &mut StepTimer, isl: u64, max_batch: u32, max_tok: u64, ttft_ns: Option<u64>) -> f64 {
+    let most = (max_tok / isl).clamp(1, max_batch.max(1) as u64);
+    let mut best = 0.0f64;
+    let mut k = 1u64;
+    loop {
+        let mut shape = StepShape::default();
+        for _ in 0..k {
+            shape.add_prefill(isl, 0);
+        }
+        let t = cost.step_ns(&shape).max(1);
+        if k == 1 || ttft_ns.is_none_or(|l| t <= l) {
+            best = best.max((k * isl) as f64 / (t as f64 / 1e9));
+        }
+        if k == most {
+            break;
+        }
+        k = (k * 2).min(most);
+    }
+    best
+}
+
+/// Decode throughput (output tokens/s) of one replica at the largest batch that fits its KV cache
+/// and keeps the step (= TPOT) within the target.
+fn decode_tok_s_at_sla(
+    cost: &mut StepTimer,
+    isl: u64,
+    osl: u64,
+    max_batch: u32,
+    cap_tok: u64,
+    tpot_ns: Option<u64>,
+) -> f64 {
+    let most = (cap_tok / (isl + osl)).clamp(1, max_batch.max(1) as u64);
+    let mut best = 0.0f64;
+    let mut n = 1u64;
+    loop {
+        let shape = StepShape { decode_seqs: n, decode_ctx_tok: n * (isl + osl / 2), ..Default::default() };
+        let t = cost.step_ns(&shape).max(1);
+        if n == 1 || tpot_ns.is_none_or(|l| t <= l) {
+            best = best.max(n as f64 / (t as f64 / 1e9));
+        }
+        if n == most {
+            break;
+        }
+        n = (n * 2).min(most);
+    }
+    best
+}
