@@ -54,7 +54,8 @@ pub(super) struct ScaleState {
     pub h_tpot: PromHist,
     pub h_itl: PromHist,
     pub h_kv: PromHist,
-    /// Since the last time-series sample.
+    /// Since the last time-series sample (kept only when there is a time series).
+    pub ts_on: bool,
     pub ts_ttft: Vec<u64>,
     pub ts_tpot: Vec<u64>,
     pub ts_kv: (u64, u64),
@@ -117,6 +118,7 @@ impl ScaleState {
             h_tpot: PromHist::default(),
             h_itl: PromHist::default(),
             h_kv: PromHist::default(),
+            ts_on: input.timeseries_interval_ns > 0,
             ts_ttft: Vec::new(),
             ts_tpot: Vec::new(),
             ts_kv: (0, 0),
@@ -184,7 +186,9 @@ impl ScaleState {
     }
 
     pub fn note_ttft(&mut self, now: u64, ns: u64) {
-        self.ts_ttft.push(ns);
+        if self.ts_on {
+            self.ts_ttft.push(ns);
+        }
         if self.scrape_ns > 0 {
             self.win_ttft.push_back((now, ns));
             self.h_ttft.observe_n_ns(ns, 1);
@@ -192,7 +196,9 @@ impl ScaleState {
     }
 
     pub fn note_tpot(&mut self, now: u64, ns: u64) {
-        self.ts_tpot.push(ns);
+        if self.ts_on {
+            self.ts_tpot.push(ns);
+        }
         if self.scrape_ns > 0 {
             self.win_tpot.push_back((now, ns));
             self.h_tpot.observe_n_ns(ns, 1);
