@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use crate::cluster::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
 use crate::engine::NS_PER_S;
+use crate::metrics::alerts::evaluate;
+use crate::metrics::export::series_from_scrapes;
 use crate::report::{Summary, WorkloadStats};
 use crate::scenario::{Scenario, DEFAULT_REQUESTS};
 use crate::workload::spec::{Arrival, RequestSpec, WorkloadSpec};
@@ -101,6 +103,15 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
     Ok((Traffic::Open(Box::new(limited)), status))
 }
 
+/// Rules are evaluated (and metrics scraped) at the rule groups' interval, else at the autoscaler's
+/// scrape interval, else at Prometheus' default (1 m).
+pub fn alert_interval_ns(s: &Scenario) -> u64 {
+    s.alerts
+        .interval_ns
+        .or(s.autoscaler.as_ref().map(|a| a.scrape_interval_ns))
+        .unwrap_or(crate::cluster::autoscale::PROMETHEUS_DEFAULT_SCRAPE_NS)
+}
+
 /// Simulates `s` once. A trace that stopped at a bad line (or any trace error met while streaming) fails
 /// the run with that error, after the simulation of the requests before it.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> {
@@ -117,11 +128,18 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> 
         record_requests: opts.record_requests,
         seed: s.seed,
         autoscaler: s.autoscaler.as_ref(),
-        scrape_interval_ns: 0,
+        scrape_interval_ns: if s.alerts.rules.is_empty() { 0 } else { alert_interval_ns(s) },
     };
     let output = simulate(&input, traffic);
     let wall_s = start.elapsed().as_secs_f64();
     let mut summary = Summary::new(s, &output.metrics, opts.sla, opts.wall_time_in_summary.then_some(wall_s));
+    if !s.alerts.rules.is_empty() {
+        let store = series_from_scrapes(&output.scrapes, s.cluster.kv_transfer.block_size_bytes);
+        let end_ns = output.scrapes.last().map_or(0, |r| r.t_ns);
+        let reports = evaluate(&s.alerts.rules, &store, alert_interval_ns(s), end_ns)
+            .map_err(|e| WorkloadError::InvalidSpec(format!("evaluating alert rules: {e}")))?;
+        summary.set_alerts(&reports);
+    }
     if let Some(status) = status {
         if let Some(e) = status.take_error() {
             return Err(e);

@@ -247,6 +247,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         seed: 1,
         usd_per_gpu_hour: hw.usd_per_gpu_hour_default,
         autoscaler: None,
+        alerts: Default::default(),
     };
     crate::cluster::validate_deployment(&s)?;
     Ok(s)

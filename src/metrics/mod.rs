@@ -2,6 +2,10 @@
 //! time, KV usage and a time series on the simulated clock. Definitions follow aiperf/genai-perf
 //! (DESIGN.md §3).
 
+pub mod alerts;
+pub mod export;
+pub mod series;
+
 use hdrhistogram::Histogram;
 use serde::Serialize;
 

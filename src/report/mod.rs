@@ -242,6 +242,12 @@ impl Summary {
     }
 
     /// GPU utilization over the whole deployment, weighted by GPUs per pool.
+    /// Puts each alert rule's outcome in `alerts[]`: name, expression, `for`, whether it fired and
+    /// its firing intervals (simulated seconds).
+    pub fn set_alerts(&mut self, reports: &[crate::metrics::alerts::AlertReport]) {
+        self.alerts = reports.iter().map(|r| serde_json::to_value(r).expect("an alert report serializes")).collect();
+    }
+
     pub fn gpu_utilization(&self) -> f64 {
         // weighted by GPU time held
         let held = |p: &PoolStats| p.replicas_mean * p.tp as f64;
@@ -345,6 +351,19 @@ impl Summary {
                 self.sla.attainment * 100.0,
                 self.sla.goodput_req_s
             );
+        }
+        for a in &self.alerts {
+            let name = a["name"].as_str().unwrap_or("?");
+            let firing = a["firing"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            if firing.is_empty() {
+                let _ = writeln!(o, "alert       {name}: did not fire");
+            } else {
+                let spans: Vec<String> = firing
+                    .iter()
+                    .map(|f| format!("{:.0}-{:.0} s", f[0].as_f64().unwrap_or(0.0), f[1].as_f64().unwrap_or(0.0)))
+                    .collect();
+                let _ = writeln!(o, "alert       {name}: FIRED {}x ({})", firing.len(), spans.join(", "));
+            }
         }
         let _ = writeln!(o, "simulated   {:.1} s, {} events", self.sim.simulated_s, self.sim.events);
         o
@@ -474,8 +493,18 @@ pub fn write_run_outputs(
 /// Time-series plots of a run: queues and batches (requests), and utilisation, KV use and prefix
 /// hits (shares of 1).
 pub fn timeseries_charts(scenario: &str, rows: &[TimeseriesRow]) -> Vec<(&'static str, plot::Chart)> {
+    // long runs are drawn as means over at most ~1000 bins of consecutive samples: a day of 1 s
+    // samples is noise at plot resolution
+    let bin = rows.len().div_ceil(1000).max(1);
     let line = |label: &str, f: &dyn Fn(&TimeseriesRow) -> f64| {
-        plot::Series::new(label, rows.iter().map(|r| (r.time_s, f(r))).collect(), plot::SeriesStyle::Line)
+        let points = rows
+            .chunks(bin)
+            .map(|c| {
+                let t = c.last().map_or(0.0, |r| r.time_s);
+                (t, c.iter().map(f).sum::<f64>() / c.len() as f64)
+            })
+            .collect();
+        plot::Series::new(label, points, plot::SeriesStyle::Line)
     };
     let queues = plot::Chart {
         title: format!("{scenario}: requests in the system"),

@@ -39,8 +39,11 @@ pub struct Scenario {
     pub usd_per_gpu_hour: f64,
     /// A `DynamoAutoscaler` document, when the scenario has one and `autoscaler.enabled` is not false.
     pub autoscaler: Option<crate::cluster::autoscale::AutoscalerConfig>,
+    /// Alerting rules of `kind: PrometheusRule` documents, evaluated on the simulated metrics.
+    pub alerts: AlertSpec,
 }
 
+mod alerts;
 mod autoscaler;
 mod dgd;
 mod error;
@@ -52,6 +55,7 @@ mod synth;
 #[cfg(test)]
 mod tests;
 
+pub use alerts::AlertSpec;
 pub use error::{Origin, ScenarioError};
 pub use overrides::SET_KEYS;
 
@@ -104,6 +108,7 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
     let mut scenario: Option<(Origin, usize, Box<raw::ScenarioDoc>)> = None;
     let mut deployment: Option<(Origin, usize, Doc)> = None;
     let mut autoscaler: Option<(Origin, usize, Box<autoscaler::AutoscalerDoc>)> = None;
+    let mut alert_spec = AlertSpec::default();
     for (i, src) in sources.iter().enumerate() {
         for (origin, doc) in raw::read_documents(src)? {
             match doc {
@@ -118,6 +123,7 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
                     }
                     scenario = Some((origin, i, d));
                 }
+                Doc::PrometheusRule(d) => alerts::read(src, &d, &mut alert_spec)?,
                 Doc::Autoscaler(d) => {
                     if let Some((prev, _, _)) = &autoscaler {
                         return Err(ScenarioError::document(
@@ -162,7 +168,9 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
     match &dep {
         Doc::Dgdr(d) => sink.dgdr(d)?,
         Doc::Dgd(d) => dgd::flatten(&mut sink, d, &dep_origin)?,
-        Doc::Scenario(_) | Doc::Autoscaler(_) => unreachable!("scenario and autoscaler documents are kept apart"),
+        Doc::Scenario(_) | Doc::Autoscaler(_) | Doc::PrometheusRule(_) => {
+            unreachable!("scenario, autoscaler and rule documents are kept apart")
+        }
     }
     if let Some((_, i, d)) = &autoscaler {
         Sink { src: &sources[*i], out: &mut settings }.autoscaler(d)?;
@@ -171,5 +179,7 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
         Sink { src: &sources[*i], out: &mut settings }.scenario(d)?;
     }
     overrides::apply(&mut settings, sets)?;
-    resolve::resolve(&settings)
+    let mut scenario = resolve::resolve(&settings)?;
+    scenario.alerts = alert_spec;
+    Ok(scenario)
 }

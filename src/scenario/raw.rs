@@ -476,9 +476,9 @@ pub(crate) struct KvTransferComponent {
 // ---------------------------------------------------------------------------------------------------------
 
 pub(crate) const SUPPORTED_KINDS: &str =
-    "Scenario, DynamoGraphDeploymentRequest, DynamoGraphDeployment, DynamoAutoscaler";
+    "Scenario, DynamoGraphDeploymentRequest, DynamoGraphDeployment, DynamoAutoscaler, PrometheusRule";
 /// Kinds of the design (DESIGN.md §5) that pdsim does not read yet.
-const LATER_KINDS: &[&str] = &["PrometheusRule"];
+const LATER_KINDS: &[&str] = &[];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DocKind {
@@ -486,6 +486,7 @@ enum DocKind {
     Dgdr,
     Dgd,
     Autoscaler,
+    PrometheusRule,
 }
 
 /// One parsed document of a file.
@@ -495,6 +496,7 @@ pub(crate) enum Doc {
     Dgdr(Box<DgdrDoc>),
     Dgd(Box<DgdDoc>),
     Autoscaler(Box<super::autoscaler::AutoscalerDoc>),
+    PrometheusRule(Box<super::alerts::PrometheusRuleDoc>),
 }
 
 /// First pass: only `kind`, everything else skipped.
@@ -515,6 +517,9 @@ impl<'de> Deserialize<'de> for Doc {
             Some(DocKind::Scenario) => ScenarioDoc::deserialize(d).map(|x| Doc::Scenario(Box::new(x))),
             Some(DocKind::Dgdr) => DgdrDoc::deserialize(d).map(|x| Doc::Dgdr(Box::new(x))),
             Some(DocKind::Dgd) => DgdDoc::deserialize(d).map(|x| Doc::Dgd(Box::new(x))),
+            Some(DocKind::PrometheusRule) => {
+                super::alerts::PrometheusRuleDoc::deserialize(d).map(|x| Doc::PrometheusRule(Box::new(x)))
+            }
             Some(DocKind::Autoscaler) => {
                 super::autoscaler::AutoscalerDoc::deserialize(d).map(|x| Doc::Autoscaler(Box::new(x)))
             }
@@ -537,6 +542,7 @@ pub(crate) fn read_documents(src: &Source) -> Result<Vec<(Origin, Doc)>, Scenari
             Some("DynamoGraphDeploymentRequest") => DocKind::Dgdr,
             Some("DynamoGraphDeployment") => DocKind::Dgd,
             Some("DynamoAutoscaler") => DocKind::Autoscaler,
+            Some("PrometheusRule") => DocKind::PrometheusRule,
             Some(other) => {
                 let what = if LATER_KINDS.contains(&other) { "is not supported yet" } else { "is unknown" };
                 return Err(ScenarioError::document(

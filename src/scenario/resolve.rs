@@ -364,6 +364,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         seed,
         usd_per_gpu_hour,
         autoscaler: None,
+        alerts: Default::default(),
     };
     let mut scenario = scenario;
     scenario.autoscaler = autoscaler(&g, &scenario)?;

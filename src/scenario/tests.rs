@@ -850,14 +850,14 @@ fn document_set_problems() {
     );
     let e = err(&[("s.yaml", SCENARIO), ("t.yaml", WORKLOAD_ONLY), ("a.yaml", DGDR)], &[]);
     assert!(e.starts_with("t.yaml:1:1: a second `kind: Scenario` document (the first is at s.yaml:1:1)"), "{e}");
-    let text = format!("{}---\nkind: PrometheusRule\nspec: {{}}\n", full());
+    let text = format!("{}---\nkind: DynamoPlanner\nspec: {{}}\n", full());
     let e = err(&[("x.yaml", &text)], &[]);
     assert_eq!(
         e,
         format!(
-            "x.yaml:{}:1: kind PrometheusRule is not supported yet: expected one of Scenario, \
-             DynamoGraphDeploymentRequest, DynamoGraphDeployment, DynamoAutoscaler",
-            line_of(&text, "PrometheusRule")
+            "x.yaml:{}:1: kind DynamoPlanner is unknown: expected one of Scenario, \
+             DynamoGraphDeploymentRequest, DynamoGraphDeployment, DynamoAutoscaler, PrometheusRule",
+            line_of(&text, "DynamoPlanner")
         )
     );
     let e = err(&[("x.yaml", "- a\n- b\n")], &[]);

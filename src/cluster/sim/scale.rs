@@ -405,21 +405,44 @@ impl Sim<'_> {
         let osl = ((cur.out_tok - then.out_tok) / arrived).max(1);
         let ttft_ns = a.ttft_p99_ms.map(|ms| (ms * 1e6) as u64);
         let tpot_ns = a.tpot_p99_ms.map(|ms| (ms * 1e6) as u64);
+        let mean = |w: &VecDeque<(u64, u64)>| {
+            if w.is_empty() {
+                None
+            } else {
+                Some(w.iter().map(|&(_, v)| v as f64).sum::<f64>() / w.len() as f64)
+            }
+        };
+        let (ttft_mean, tpot_mean) = (mean(&self.sc.win_ttft), mean(&self.sc.win_tpot));
         match (self.input.cluster.mode, pool) {
             (Mode::Disaggregated, Pool::Prefill) => {
                 let cfg = &self.input.cluster.prefill;
                 let cost = self.prefill_cost.as_mut().expect("disaggregated mode has a prefill cost");
                 let cap = prefill_tok_s_at_sla(cost, isl, cfg.max_batch_size, cfg.max_batch_tokens as u64, ttft_ns);
-                planner_desired(s, rate * isl as f64, cap)
+                // Dynamo's planner corrects its profile by observed / expected TTFT: what the
+                // profile misses is queueing, so the demand grows by that factor (never shrinks)
+                let mut one = StepShape::default();
+                one.add_prefill(isl, 0);
+                let expected = cost.step_ns(&one) as f64;
+                let correction = ttft_mean.map_or(1.0, |m| (m / expected).max(1.0));
+                planner_desired(s, rate * isl as f64 * correction, cap)
             }
             (Mode::Disaggregated, Pool::Decode) => {
+                // and by observed / expected inter-token time at the running batch: the TPOT target
+                // the profile is read at shrinks by that factor
+                let (_, serving, draining) = self.replica_counts(Pool::Decode);
+                let running: usize = self.gen.iter().map(|w| w.running.len()).sum();
+                let b = (running as u64 / (serving + draining).max(1) as u64).max(1);
+                let shape = StepShape { decode_seqs: b, decode_ctx_tok: b * (isl + osl / 2), ..Default::default() };
+                let expected = self.gen_cost.step_ns(&shape) as f64;
+                let correction = tpot_mean.map_or(1.0, |m| (m / expected).max(1.0));
+                let target = tpot_ns.map(|t| (t as f64 / correction) as u64);
                 let cap = decode_tok_s_at_sla(
                     &mut self.gen_cost,
                     isl,
                     osl,
                     self.sc.gen_max_batch,
                     self.sc.gen_cap_tok,
-                    tpot_ns,
+                    target,
                 );
                 planner_desired(s, rate * osl as f64, cap)
             }
