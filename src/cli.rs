@@ -31,6 +31,37 @@ enum Command {
     Calibrate(CalibrateArgs),
     /// Simulate measured deployments (aiconfigurator silicon_sample.csv) and report the error.
     Validate(ValidateArgs),
+    /// Run many variants of a scenario (a sweep file) in parallel and find their Pareto frontier.
+    Sweep(SweepArgs),
+    /// Join the output directories of sweep shards into one result.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// The sweep file (`kind: Sweep`).
+    sweep: PathBuf,
+    /// Output directory: sweep.json, points.jsonl (journal), points.csv, frontier.csv, plots.
+    #[arg(long, default_value = "out/sweep")]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run only shard I of N (points whose index is I modulo N), e.g. `--shard 0/4`.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Keep the points already in OUT's journal and run only the rest.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Shard output directories.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -141,6 +172,8 @@ pub fn main() -> ExitCode {
         Command::Cost(a) => cmd_cost(a),
         Command::Calibrate(a) => cmd_calibrate(a),
         Command::Validate(a) => cmd_validate(a),
+        Command::Sweep(a) => cmd_sweep(a),
+        Command::Merge(a) => cmd_merge(a),
     };
     match result {
         Ok(code) => code,
@@ -327,5 +360,53 @@ fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
             println!("  {:<12} {:>10.3} ms  {:>5.1}%", name, ns / 1e6, 100.0 * ns / b.total_ns().max(1e-9));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow::anyhow!("--shard {s}: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn print_sweep(s: &pdsim::sweep::SweepSummary, out: &std::path::Path) {
+    println!(
+        "{} points: {} ok, {} skipped by constraints, {} failed; {} on the frontier ({} run now, {} from the journal)",
+        s.points,
+        s.ok,
+        s.skipped,
+        s.failed.len(),
+        s.frontier,
+        s.ran,
+        s.resumed
+    );
+    for (id, e) in s.failed.iter().take(10) {
+        println!("  point {id} failed: {e}");
+    }
+    if s.failed.len() > 10 {
+        println!("  ... and {} more (points.csv has them all)", s.failed.len() - 10);
+    }
+    if !s.complete {
+        println!("this output holds one shard: join the shards with `pdsim merge DIR... --out DIR`");
+    }
+    println!("wrote {}/points.csv, frontier.csv, frontier.png/svg, throughput.png/svg", out.display());
+}
+
+fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let spec = pdsim::sweep::SweepSpec::read(&a.sweep)?;
+    let opts = pdsim::sweep::SweepOptions { threads: a.threads, shard, resume: a.resume, progress: true };
+    let s = pdsim::sweep::run_sweep(&spec, &a.out, &opts)?;
+    print_sweep(&s, &a.out);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_merge(a: MergeArgs) -> Result<ExitCode> {
+    let s = pdsim::sweep::merge(&a.dirs, &a.out)?;
+    print_sweep(&s, &a.out);
     Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sweep;
 pub mod workload;
 
 /// Version string written into `summary.json` (`sim.version`).
