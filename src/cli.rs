@@ -35,6 +35,25 @@ enum Command {
     Sweep(SweepArgs),
     /// Join the output directories of sweep shards into one result.
     Merge(MergeArgs),
+    /// Run two scenarios on the same traffic and print the guide's "default vs tuned" table.
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Scenario A (the baseline): one file, or several joined with commas.
+    a: String,
+    /// Scenario B.
+    b: String,
+    /// Override a setting in both runs (DESIGN.md §4 keys).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Write compare.md, compare.json and both runs' summary JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the comparison as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -174,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => cmd_validate(a),
         Command::Sweep(a) => cmd_sweep(a),
         Command::Merge(a) => cmd_merge(a),
+        Command::Compare(a) => cmd_compare(a),
     };
     match result {
         Ok(code) => code,
@@ -408,5 +428,37 @@ fn cmd_sweep(a: SweepArgs) -> Result<ExitCode> {
 fn cmd_merge(a: MergeArgs) -> Result<ExitCode> {
     let s = pdsim::sweep::merge(&a.dirs, &a.out)?;
     print_sweep(&s, &a.out);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
+    use pdsim::report::compare::{compare_rows, markdown};
+    let files = |s: &str| -> Vec<PathBuf> { s.split(',').map(PathBuf::from).collect() };
+    let (fa, fb) = (files(&a.a), files(&a.b));
+    let sa = scenario::load(&fa, &a.sets)?;
+    let sb = scenario::load(&fb, &a.sets)?;
+    let opts = RunOptions::default();
+    let ra = run(&sa, &opts).with_context(|| format!("running {}", a.a))?;
+    let rb = run(&sb, &opts).with_context(|| format!("running {}", a.b))?;
+    let rows = compare_rows(&ra.summary, &rb.summary);
+    let table = markdown(&sa.name, &sb.name, &rows);
+    let json = serde_json::json!({"a": sa.name, "b": sb.name, "rows": rows.iter().map(|r| serde_json::json!({
+        "metric": r.metric, "unit": r.unit, "a": r.a, "b": r.b, "lower_is_better": r.lower_is_better, "gain": r.gain()
+    })).collect::<Vec<_>>()});
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        pdsim::report::write_atomic(dir, "compare.md", table.as_bytes())?;
+        pdsim::report::write_atomic(dir, "compare.json", format!("{json:#}\n").as_bytes())?;
+        pdsim::report::write_atomic(dir, "a.summary.json", ra.summary.to_json().as_bytes())?;
+        pdsim::report::write_atomic(dir, "b.summary.json", rb.summary.to_json().as_bytes())?;
+    }
+    if a.json {
+        println!("{json}");
+    } else {
+        print!("{table}");
+        if sa.workload != sb.workload || sa.seed != sb.seed || sa.limits != sb.limits {
+            println!("\nnote: the two scenarios offer different traffic (workload, seed or run length differ)");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,22 @@ const GB: f64 = 1e9;
 /// cache, and every setting is one the simulator models. Errors name the scenario key.
 pub fn validate_deployment(s: &Scenario) -> Result<(), String> {
     let c = &s.cluster;
+    if let Some(a) = &s.autoscaler {
+        for (name, p) in [("prefill", &a.prefill), ("decode", &a.decode)] {
+            if let Some(p) = p {
+                if p.min_replicas == 0 || p.max_replicas < p.min_replicas {
+                    return Err(format!(
+                        "autoscaler.{name}.minReplicas: expected 1 <= minReplicas <= maxReplicas, got {} and {} \
+                         (a pool must keep one replica serving)",
+                        p.min_replicas, p.max_replicas
+                    ));
+                }
+            }
+        }
+        if a.scrape_interval_ns == 0 {
+            return Err("autoscaler.scrapeInterval: expected a duration > 0".into());
+        }
+    }
     if c.kv_transfer.compression == Compression::Lz4 && c.mode == Mode::Disaggregated {
         return Err("kvTransfer.compression: lz4 is not modelled yet (no measured compression ratio or \
                     throughput for KV caches in the calibration data); use none"

@@ -211,17 +211,38 @@ struct Replica {
     serve_ns: u64,
     /// Bumped at every start so a cancelled start's ready event is ignored.
     start_gen: u32,
+    /// When it last became `Off`.
+    off_since: u64,
 }
 
 impl Replica {
     fn serving() -> Replica {
-        Replica { life: Life::Serving, held_since: 0, serve_since: 0, held_ns: 0, serve_ns: 0, start_gen: 0 }
+        Replica {
+            life: Life::Serving,
+            held_since: 0,
+            serve_since: 0,
+            held_ns: 0,
+            serve_ns: 0,
+            start_gen: 0,
+            off_since: 0,
+        }
+    }
+    fn off() -> Replica {
+        Replica { life: Life::Off, ..Replica::serving() }
     }
     fn up(&self) -> bool {
         matches!(self.life, Life::Serving | Life::Draining)
     }
+    /// GPU time held up to `t`. A replica that stopped after `t` (draining work of timed-out
+    /// requests) is not paid for past `t`.
     fn held_until(&self, t: u64) -> u64 {
-        self.held_ns + if self.life != Life::Off { t.saturating_sub(self.held_since) } else { 0 }
+        if self.life != Life::Off {
+            self.held_ns + t.saturating_sub(self.held_since)
+        } else if self.off_since > t {
+            self.held_ns.saturating_sub(self.off_since - t.max(self.held_since))
+        } else {
+            self.held_ns
+        }
     }
     fn served_until(&self, t: u64) -> u64 {
         self.serve_ns + if self.up() { t.saturating_sub(self.serve_since) } else { 0 }
@@ -235,6 +256,7 @@ impl Replica {
         }
         if self.life != Life::Off && life == Life::Off {
             self.held_ns += now.saturating_sub(self.held_since);
+            self.off_since = now;
         }
         if self.life == Life::Off && life != Life::Off {
             self.held_since = now;
@@ -542,11 +564,9 @@ impl<'a> Sim<'a> {
         }
         if self.input.timeseries_interval_ns > 0 {
             self.q.schedule(self.input.timeseries_interval_ns, Ev::Sample);
-            self.sc.periodic += 1;
         }
         if self.sc.scrape_ns > 0 {
             self.q.schedule(self.sc.scrape_ns, Ev::Scrape);
-            self.sc.periodic += 1;
         }
         while let Some((now, ev)) = self.q.pop() {
             match ev {
@@ -1060,7 +1080,6 @@ impl<'a> Sim<'a> {
         pw.busy_ns += now - pw.step_start;
         // the worker stays busy until its batch is handed on, so nothing starts a batch on it meanwhile
         let batch = std::mem::take(&mut pw.batch);
-        self.sc.prefill_served += batch.len() as u64;
         for &(slot, g) in &batch {
             if self.reqs[slot as usize].gen != g {
                 continue;
@@ -1074,6 +1093,7 @@ impl<'a> Sim<'a> {
                 self.free(slot);
                 continue;
             }
+            self.sc.prefill_served += 1;
             let d = match self.reqs[slot as usize].decode_worker {
                 NO_WORKER => self.route_gen(slot),
                 d => d as usize,
@@ -1535,7 +1555,6 @@ impl<'a> Sim<'a> {
     // ---- time series -------------------------------------------------------------------------
 
     fn on_sample(&mut self, now: u64) {
-        self.sc.periodic -= 1;
         let prev = self.last_sample;
         // busy time up to now, including steps still running, so no interval gets more than its length
         let prefill_busy: u64 =
@@ -1571,7 +1590,7 @@ impl<'a> Sim<'a> {
             decode_batch_size: self.gen.iter().map(|w| w.running.len() as u64).sum(),
             kv_transfers_in_flight: self.links.iter().map(|l| l.in_flight as u64 + l.queue.len() as u64).sum(),
             kv_cache_usage_bytes: kv_bytes(self.gen.iter().map(|w| w.used_tok).sum()),
-            kv_cache_capacity_bytes: kv_bytes(self.gen.iter().map(|w| w.cap_tok).sum()),
+            kv_cache_capacity_bytes: kv_bytes(self.gen.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum()),
             output_tok_s: (self.m.output_tok_completed - prev.out_tok) as f64 / (dt / 1e9),
             prefill_utilization: if prefill_serve > prev.prefill_serve {
                 (prefill_busy - prev.prefill_busy) as f64 / (prefill_serve - prev.prefill_serve) as f64
@@ -1609,7 +1628,6 @@ impl<'a> Sim<'a> {
         };
         if self.work_left() {
             self.q.schedule(now + self.input.timeseries_interval_ns, Ev::Sample);
-            self.sc.periodic += 1;
         }
     }
 }

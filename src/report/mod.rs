@@ -1,6 +1,7 @@
 //! Turning metrics into what people and tools read: the summary object (`summary.json`, `--json`),
 //! the human table, `requests.csv` and `timeseries.csv`. Files are written whole or not at all.
 
+pub mod compare;
 pub mod plot;
 
 use std::fmt::Write as _;

@@ -27,8 +27,6 @@ pub(super) struct ScaleState {
     /// 0 = no scrapes.
     pub scrape_ns: u64,
     pub window_ns: u64,
-    /// Periodic events (sample, scrape) now in the queue: they alone do not keep a run going.
-    pub periodic: u32,
     /// Arrival events in the queue.
     pub arrivals_pending: u32,
     // what a new worker looks like
@@ -95,7 +93,6 @@ impl ScaleState {
         ScaleState {
             scrape_ns,
             window_ns: window_ns.max(scrape_ns),
-            periodic: 0,
             arrivals_pending: 0,
             prefill_cap_tok: 0,
             link_bytes_per_ns: 0.0,
@@ -255,7 +252,7 @@ impl Sim<'_> {
                 self.prefill.iter().map(|w| w.rep.served_until(now)).sum(),
                 self.gen.iter().map(|w| w.rep.served_until(now)).sum(),
             ],
-            queue: [self.prefill_queue_depth(), self.gen.iter().map(|w| w.waiting.len() as u64).sum()],
+            queue: [self.prefill_queue_depth(), self.decode_queue_depth()],
             served: [self.sc.prefill_served, self.m.completed],
             arrived: self.m.arrived,
             in_tok: self.sc.arr_in_tok,
@@ -263,12 +260,17 @@ impl Sim<'_> {
         }
     }
 
+    /// Requests waiting for prefill (entries of timed-out requests, skipped later, do not count).
     pub(super) fn prefill_queue_depth(&self) -> u64 {
-        self.prefill_queues.iter().map(|q| q.len() as u64).sum()
+        self.prefill_queues.iter().flatten().filter(|&&(slot, g)| self.alive(slot, g)).count() as u64
+    }
+
+    /// Requests waiting for admission on decode-side workers (live ones only).
+    pub(super) fn decode_queue_depth(&self) -> u64 {
+        self.gen.iter().flat_map(|w| w.waiting.iter()).filter(|&&(slot, g)| self.alive(slot, g)).count() as u64
     }
 
     pub(super) fn on_scrape(&mut self, now: u64) {
-        self.sc.periodic -= 1;
         let window = self.sc.window_ns;
         let from = now.saturating_sub(window);
         while self.sc.win_ttft.front().is_some_and(|&(t, _)| t <= from) {
@@ -301,7 +303,8 @@ impl Sim<'_> {
         while self.sc.rate_history.front().is_some_and(|&(t, _)| t <= from) {
             self.sc.rate_history.pop_front();
         }
-        if let Some(a) = self.input.autoscaler {
+        // once the last request has ended nothing is left to scale for
+        if let Some(a) = self.input.autoscaler.filter(|_| self.work_left()) {
             let ttft = p99(self.sc.win_ttft.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
             let tpot = p99(self.sc.win_tpot.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
             let pools: &[Pool] = match self.input.cluster.mode {
@@ -363,7 +366,6 @@ impl Sim<'_> {
         self.sc.scrapes.push(row);
         if self.work_left() {
             self.q.schedule(now + self.sc.scrape_ns, Ev::Scrape);
-            self.sc.periodic += 1;
         }
     }
 
@@ -483,7 +485,12 @@ impl Sim<'_> {
         });
         self.sc.last_change[i] = Some(now);
         if desired > current {
-            for _ in current..desired {
+            // replicas still draining hold their GPUs: start no more than the maximum allows
+            // now; later scrapes start the rest once they have left
+            let (_, _, draining) = self.replica_counts(pool);
+            let max = self.input.autoscaler.and_then(|a| a.pool(pool)).map_or(u32::MAX, |s| s.max_replicas);
+            let room = max.saturating_sub(current + draining);
+            for _ in 0..(desired - current).min(room) {
                 self.start_replica(now, pool);
             }
         } else {
@@ -509,7 +516,8 @@ impl Sim<'_> {
                 let w = match self.prefill.iter().position(|w| w.rep.life == Life::Off) {
                     Some(w) => w,
                     None => {
-                        let w = self.sc.new_prefill_worker(c);
+                        let mut w = self.sc.new_prefill_worker(c);
+                        w.rep = Replica::off();
                         self.prefill.push(w);
                         self.links.push(self.sc.new_link(c));
                         if c.router == RouterPolicy::KvAware {
@@ -531,7 +539,8 @@ impl Sim<'_> {
                 let w = match self.gen.iter().position(|w| w.rep.life == Life::Off) {
                     Some(w) => w,
                     None => {
-                        let w = self.sc.new_gen_worker(c);
+                        let mut w = self.sc.new_gen_worker(c);
+                        w.rep = Replica::off();
                         self.gen.push(w);
                         self.gen.len() - 1
                     }
@@ -633,7 +642,9 @@ impl Sim<'_> {
         let (starting, serving, draining) = self.replica_counts(pool);
         let i = idx(pool);
         let cur_busy = |b: u64, busy: bool, start: u64| b + if busy { now - start } else { 0 };
-        let then = self.sc.marks.front().copied().unwrap_or_default();
+        // since the previous scrape (the last mark is this scrape's own)
+        let n = self.sc.marks.len();
+        let then = if n >= 2 { self.sc.marks[n - 2] } else { Mark::default() };
         let (busy, serve): (u64, u64) = match pool {
             Pool::Prefill => (
                 self.prefill.iter().map(|w| cur_busy(w.busy_ns, w.busy, w.step_start)).sum(),
@@ -665,7 +676,7 @@ impl Sim<'_> {
                 starting,
                 serving,
                 draining,
-                queue_depth: self.gen.iter().map(|w| w.waiting.len() as u64).sum(),
+                queue_depth: self.decode_queue_depth(),
                 batch_size: self.gen.iter().map(|w| w.running.len() as u64).sum(),
                 max_batch_size: (serving + draining) as u64 * self.sc.gen_max_batch as u64,
                 gpu_utilization,
