@@ -37,6 +37,32 @@ enum Command {
     Merge(MergeArgs),
     /// Run two scenarios on the same traffic and print the guide's "default vs tuned" table.
     Compare(CompareArgs),
+    /// Find the cheapest deployment that meets an SLA at a scenario's load.
+    Plan(PlanArgs),
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    /// Scenario files (joined into one scenario, as for `run`).
+    #[arg(required = true)]
+    scenario: Vec<PathBuf>,
+    /// The SLA, e.g. `ttft_p99_ms=500,tpot_p99_ms=30`.
+    #[arg(long)]
+    sla: String,
+    /// Most GPUs the deployment may use.
+    #[arg(long)]
+    max_gpus: Option<u32>,
+    /// Backends to consider: the scenario's (default), or a comma list, or `all`.
+    #[arg(long)]
+    backends: Option<String>,
+    /// Override a setting (DESIGN.md §4 keys) before planning.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Write report.md, report.html, frontier.png/svg and plan.yaml here.
+    #[arg(long, default_value = "out/plan")]
+    out: PathBuf,
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -194,6 +220,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(a) => cmd_sweep(a),
         Command::Merge(a) => cmd_merge(a),
         Command::Compare(a) => cmd_compare(a),
+        Command::Plan(a) => cmd_plan(a),
     };
     match result {
         Ok(code) => code,
@@ -461,4 +488,57 @@ fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_sla(s: &str) -> Result<pdsim::plan::PlanSla> {
+    let (mut ttft, mut tpot) = (None, None);
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part.split_once('=').with_context(|| format!("--sla {s}: expected KEY=VALUE pairs"))?;
+        let x: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x > 0.0)
+            .with_context(|| format!("--sla {s}: {k}: expected a number > 0, got {v}"))?;
+        match k.trim() {
+            "ttft_p99_ms" => ttft = Some(x),
+            "tpot_p99_ms" => tpot = Some(x),
+            other => bail!("--sla {s}: unknown key {other}: expected ttft_p99_ms and tpot_p99_ms"),
+        }
+    }
+    match (ttft, tpot) {
+        (Some(ttft_p99_ms), Some(tpot_p99_ms)) => Ok(pdsim::plan::PlanSla { ttft_p99_ms, tpot_p99_ms }),
+        _ => bail!("--sla {s}: expected both ttft_p99_ms and tpot_p99_ms, e.g. ttft_p99_ms=500,tpot_p99_ms=30"),
+    }
+}
+
+fn cmd_plan(a: PlanArgs) -> Result<ExitCode> {
+    let sla = parse_sla(&a.sla)?;
+    let sc = scenario::load(&a.scenario, &a.sets)?;
+    let backends = match a.backends.as_deref() {
+        None => vec![sc.cluster.backend],
+        Some("all") => vec![Backend::Trtllm, Backend::Vllm, Backend::Sglang],
+        Some(list) => list
+            .split(',')
+            .map(|b| match b.trim() {
+                "trtllm" => Ok(Backend::Trtllm),
+                "vllm" => Ok(Backend::Vllm),
+                "sglang" => Ok(Backend::Sglang),
+                other => bail!("--backends: expected trtllm, vllm, sglang or all, got {other}"),
+            })
+            .collect::<Result<_>>()?,
+    };
+    let opts =
+        pdsim::plan::PlanOptions { sla, max_gpus: a.max_gpus, backends, threads: a.threads, sets: a.sets.clone() };
+    let started = std::time::Instant::now();
+    let r = pdsim::plan::plan(&sc, &opts);
+    pdsim::plan::report::write(&a.out, &sc, &opts, &r)?;
+    print!("{}", pdsim::plan::report::markdown(&sc, &opts, &r));
+    eprintln!(
+        "planned in {:.1} s; wrote {}/report.md, report.html, frontier.png/svg{}",
+        started.elapsed().as_secs_f64(),
+        a.out.display(),
+        if r.chosen.is_some() { " and plan.yaml" } else { "" }
+    );
+    Ok(if r.chosen.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -2,7 +2,7 @@
 //! `DynamoGraphDeployment`) says, after defaults and `--set` overrides. Built by `scenario`.
 
 /// Serving framework on every worker; selects its per-step overhead and all-reduce kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Backend {
     Trtllm,
     Vllm,
@@ -20,7 +20,7 @@ impl Backend {
 }
 
 /// Disaggregated (separate prefill and decode pools) or aggregated (one pool, chunked prefill).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Mode {
     Disaggregated,
     Aggregated,

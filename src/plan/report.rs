@@ -1,0 +1,308 @@
+//! The plan's outputs: `report.md`, `report.html`, the frontier plot, and the chosen deployment as
+//! a scenario file `pdsim run` reads back.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{rule_of_thumb_prefill_share, Candidate, PlanOptions, PlanResult, PATTERN_RATIOS};
+use crate::cluster::config::Mode;
+use crate::report::{plot, write_atomic, ReportError};
+use crate::scenario::Scenario;
+
+/// The chosen deployment as YAML: the base scenario's `kind: Scenario` document (backend and mode
+/// set to the plan's) followed by a `DynamoGraphDeploymentRequest` of the planned pools.
+pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> String {
+    let c = &planned.cluster;
+    let mut o = String::new();
+    let _ = writeln!(o, "# Written by `pdsim plan`: the cheapest deployment found that meets the SLA.");
+    let args: String = sets.iter().map(|s| format!(" --set {s}")).collect();
+    let _ = writeln!(o, "#   pdsim run THIS_FILE{args}");
+    if let Some(doc) = scenario_document(base) {
+        let mut saw_mode = false;
+        for line in doc.lines() {
+            if line.starts_with("backend:") {
+                let _ = writeln!(o, "backend: {}", c.backend.name());
+            } else if line.starts_with("mode:") {
+                saw_mode = true;
+                let _ = writeln!(o, "mode: {}", mode_name(c.mode));
+            } else {
+                let _ = writeln!(o, "{line}");
+            }
+        }
+        if !saw_mode {
+            let _ = writeln!(o, "mode: {}", mode_name(c.mode));
+        }
+        let _ = writeln!(o, "---");
+    }
+    let _ = writeln!(o, "apiVersion: nvidia.com/v1alpha1");
+    let _ = writeln!(o, "kind: DynamoGraphDeploymentRequest");
+    let _ = writeln!(o, "metadata:\n  name: {}-plan", base.name);
+    let _ = writeln!(o, "spec:\n  backend: {}\n  components:", c.backend.name());
+    let _ = writeln!(
+        o,
+        "    frontend:\n      replicas: 1\n      config:\n        maxConcurrentRequests: {}\n        requestTimeoutMs: {}",
+        c.frontend.max_concurrent_requests,
+        c.frontend.request_timeout_ns / 1_000_000
+    );
+    match c.mode {
+        Mode::Disaggregated => {
+            let p = &c.prefill;
+            let _ = writeln!(
+                o,
+                "    prefill:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
+                 maxBatchSize: {}\n        maxBatchTokens: {}\n        maxInputLength: {}",
+                p.replicas, p.tp, p.tp, p.max_batch_size, p.max_batch_tokens, p.max_input_length
+            );
+            let d = &c.decode;
+            let _ = writeln!(
+                o,
+                "    decode:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
+                 maxBatchSize: {}\n        maxOutputLength: {}\n        kvCacheMemoryFraction: {}",
+                d.replicas, d.tp, d.tp, d.max_batch_size, d.max_output_length, d.kv_cache_memory_fraction
+            );
+            let k = &c.kv_transfer;
+            let _ = writeln!(
+                o,
+                "    kvTransfer:\n      backend: {}\n      maxInFlightTransfers: {}\n      blockSizeKB: {}",
+                k.backend.name(),
+                k.max_in_flight_transfers,
+                k.block_size_bytes / 1024
+            );
+        }
+        Mode::Aggregated => {
+            let a = &c.aggregated;
+            let _ = writeln!(
+                o,
+                "    aggregated:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
+                 maxBatchSize: {}\n        maxBatchTokens: {}\n        maxInputLength: {}\n        maxOutputLength: {}\n        \
+                 kvCacheMemoryFraction: {}",
+                a.replicas,
+                a.tp,
+                a.tp,
+                a.max_batch_size,
+                a.max_batch_tokens,
+                a.max_input_length,
+                a.max_output_length,
+                a.kv_cache_memory_fraction
+            );
+        }
+    }
+    o
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Disaggregated => "disaggregated",
+        Mode::Aggregated => "aggregated",
+    }
+}
+
+/// The text of the base scenario's `kind: Scenario` document, read back from its file.
+fn scenario_document(base: &Scenario) -> Option<String> {
+    for f in &base.sources {
+        let text = std::fs::read_to_string(f).ok()?;
+        let mut doc = String::new();
+        for line in text.lines().chain(std::iter::once("---")) {
+            if line.trim_end() == "---" {
+                if doc.lines().any(|l| l.trim_end() == "kind: Scenario") {
+                    return Some(doc);
+                }
+                doc.clear();
+            } else {
+                doc.push_str(line);
+                doc.push('\n');
+            }
+        }
+    }
+    None
+}
+
+fn row(c: &Candidate) -> String {
+    let s = &c.summary;
+    format!(
+        "| {} | {} | {:.0} | {:.1} | {:.0} | {:.2} | {} |",
+        c.label(),
+        c.gpus,
+        s.ttft_ms.p99,
+        s.tpot_ms.p99,
+        s.throughput.output_tok_s,
+        s.cost.usd_per_1m_output_tok,
+        if c.meets { "yes" } else { "no" }
+    )
+}
+
+const HEADER: &str = "| deployment | GPUs | TTFT P99 ms | TPOT P99 ms | output tok/s | $/1M tok | meets SLA |\n|---|---|---|---|---|---|---|";
+
+/// `report.md`.
+pub fn markdown(base: &Scenario, opts: &PlanOptions, r: &PlanResult) -> String {
+    let mut o = String::new();
+    let sla = opts.sla;
+    let _ = writeln!(o, "# Capacity plan: {}\n", base.name);
+    let _ = writeln!(
+        o,
+        "SLA: TTFT P99 <= {} ms, TPOT P99 <= {} ms, every request completed{}. Load: the scenario's workload \
+         ({}). {} shapes searched, {} simulated runs.\n",
+        sla.ttft_p99_ms,
+        sla.tpot_p99_ms,
+        opts.max_gpus.map_or(String::new(), |g| format!(", at most {g} GPUs")),
+        base.model.name,
+        r.evaluated.len(),
+        r.runs
+    );
+    let Some(c) = &r.chosen else {
+        let _ = writeln!(o, "**No deployment meets the SLA** within the search space. The closest:\n\n{HEADER}");
+        for c in r.evaluated.iter().take(5) {
+            let _ = writeln!(o, "{}", row(c));
+        }
+        return o;
+    };
+    let _ = writeln!(o, "## Chosen\n\n{HEADER}\n{}\n", row(c));
+    if !r.runners_up.is_empty() {
+        let _ = writeln!(o, "## Runners-up\n\n{HEADER}");
+        for x in &r.runners_up {
+            let _ = writeln!(o, "{}", row(x));
+        }
+        let _ = writeln!(o);
+    }
+    if let Some(b) = r.bottleneck {
+        let _ = writeln!(
+            o,
+            "Bottleneck: the **{b}** pool (one more replica there improves the binding SLA metric most).\n"
+        );
+    }
+    let _ = writeln!(o, "## Levers (each simulated from the chosen deployment)\n");
+    let _ =
+        writeln!(o, "| lever | GPUs | TTFT P99 ms | TPOT P99 ms | $/1M tok | meets SLA |\n|---|---|---|---|---|---|");
+    for l in &r.levers {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {:.0} | {:.1} | {:.2} | {} |",
+            l.name,
+            l.gpus,
+            l.summary.ttft_ms.p99,
+            l.summary.tpot_ms.p99,
+            l.summary.cost.usd_per_1m_output_tok,
+            if l.meets { "yes" } else { "no" }
+        );
+    }
+    if c.shape.mode == Mode::Disaggregated {
+        let pg = c.prefill_replicas * c.shape.prefill_tp;
+        let dg = c.decode_replicas * c.shape.decode_tp;
+        let share = rule_of_thumb_prefill_share(&c.summary);
+        let _ = writeln!(
+            o,
+            "\n## Against the guide's rules of thumb\n\nPlanned: {pg} prefill : {dg} decode GPUs ({:.0}% prefill). \
+             The rule of thumb `prefill GPUs = total x input / (input + output)` gives {:.0}% prefill for this \
+             traffic ({:.0} input and {:.0} output tokens/s), i.e. {:.1} of {} GPUs. The pattern table's ratios:",
+            100.0 * pg as f64 / (pg + dg) as f64,
+            100.0 * share,
+            c.summary.throughput.input_tok_s,
+            c.summary.throughput.output_tok_s,
+            share * (pg + dg) as f64,
+            pg + dg
+        );
+        for (name, p, d) in PATTERN_RATIOS {
+            let _ = writeln!(o, "- {name} {p}:{d} ({:.0}% prefill)", 100.0 * *p as f64 / (*p + *d) as f64);
+        }
+        let _ = writeln!(
+            o,
+            "\nThe rules count tokens; the pools' costs per token differ (prefill is compute-bound, decode \
+             memory-bound), so the simulated optimum can sit far from them."
+        );
+    }
+    o
+}
+
+/// `report.html`: the Markdown tables as HTML, with the frontier plot inline.
+pub fn html(md: &str, svg: &str) -> String {
+    let mut o = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pdsim plan</title>\n<style>body{font-family:sans-serif;\
+         max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}\
+         </style></head><body>\n",
+    );
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut in_table = false;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            if line.starts_with("|---") {
+                continue;
+            }
+            let cells: Vec<String> =
+                line.trim_matches('|').split('|').map(|c| format!("<td>{}</td>", esc(c.trim()))).collect();
+            if !in_table {
+                o.push_str("<table>\n");
+                in_table = true;
+            }
+            let _ = writeln!(o, "<tr>{}</tr>", cells.join(""));
+            continue;
+        }
+        if in_table {
+            o.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(h) = line.strip_prefix("## ") {
+            let _ = writeln!(o, "<h2>{}</h2>", esc(h));
+        } else if let Some(h) = line.strip_prefix("# ") {
+            let _ = writeln!(o, "<h1>{}</h1>", esc(h));
+        } else if let Some(item) = line.strip_prefix("- ") {
+            let _ = writeln!(o, "<p>&bull; {}</p>", esc(item));
+        } else if !line.trim().is_empty() {
+            let _ = writeln!(o, "<p>{}</p>", esc(line).replace("**", ""));
+        }
+    }
+    if in_table {
+        o.push_str("</table>\n");
+    }
+    let _ = writeln!(o, "<h2>Frontier</h2>\n{svg}\n</body></html>");
+    o
+}
+
+/// GPUs against TTFT P99 of every shape's final candidate; the feasible ones and the chosen one marked.
+pub fn frontier_chart(name: &str, r: &PlanResult) -> plot::Chart {
+    let pts = |f: &dyn Fn(&Candidate) -> bool| -> Vec<(f64, f64)> {
+        r.evaluated.iter().filter(|c| f(c)).map(|c| (c.gpus as f64, c.summary.ttft_ms.p99)).collect()
+    };
+    let mut series = vec![
+        plot::Series::new("meets the SLA", pts(&|c| c.meets), plot::SeriesStyle::Points),
+        plot::Series::new("misses it", pts(&|c| !c.meets), plot::SeriesStyle::Points),
+    ];
+    if let Some(c) = &r.chosen {
+        series.push(plot::Series::new(
+            "chosen",
+            vec![(c.gpus as f64, c.summary.ttft_ms.p99)],
+            plot::SeriesStyle::Points,
+        ));
+    }
+    plot::Chart {
+        title: format!("{name}: plan candidates (one per shape)"),
+        x_label: "GPUs".into(),
+        y_label: "TTFT P99 (ms)".into(),
+        series,
+        ..plot::Chart::default()
+    }
+}
+
+/// Writes report.md, report.html, frontier.png/svg and plan.yaml (when a plan was found).
+pub fn write(dir: &Path, base: &Scenario, opts: &PlanOptions, r: &PlanResult) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    let md = markdown(base, opts, r);
+    let chart = frontier_chart(&base.name, r);
+    let enc = |e: plot::PlotError| ReportError::Encode { path: dir.join("frontier"), msg: e.to_string() };
+    let svg = plot::render_svg(&chart, 900, 600).map_err(enc)?;
+    let png = plot::render_png(&chart, 900, 600).map_err(enc)?;
+    let mut files = vec![
+        ("report.md", md.clone().into_bytes()),
+        ("report.html", html(&md, &svg).into_bytes()),
+        ("frontier.svg", svg.into_bytes()),
+        ("frontier.png", png),
+    ];
+    if let Some(c) = &r.chosen {
+        if let Some(planned) = super::configure(base, c.shape, c.prefill_replicas, c.decode_replicas) {
+            files.push(("plan.yaml", deployment_yaml(base, &planned, &opts.sets).into_bytes()));
+        }
+    }
+    for (name, bytes) in files {
+        write_atomic(dir, name, &bytes)?;
+    }
+    Ok(())
+}
