@@ -431,6 +431,8 @@ impl SweepSpec {
                 h = h.wrapping_mul(0x100000001b3);
             }
         };
+        // the pdsim version too: shards run by different builds may not agree
+        eat(env!("CARGO_PKG_VERSION").as_bytes());
         eat(format!("{:?}{:?}{:?}{:?}{}", self.base_sets, self.axes, self.sampling, self.constraints, self.seed)
             .as_bytes());
         for f in &self.scenario {
