@@ -39,6 +39,21 @@ enum Command {
     Compare(CompareArgs),
     /// Find the cheapest deployment that meets an SLA at a scenario's load.
     Plan(PlanArgs),
+    /// Re-run a baseline's scenarios and fail (exit 1) when a metric regressed beyond tolerance.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Baseline directory holding baseline.json.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// Tolerance in % for every metric (default: the baseline's, else 2).
+    #[arg(long)]
+    tolerance: Option<f64>,
+    /// Record the current metrics as the new baseline instead of checking.
+    #[arg(long)]
+    update: bool,
 }
 
 #[derive(Args)]
@@ -221,6 +236,7 @@ pub fn main() -> ExitCode {
         Command::Merge(a) => cmd_merge(a),
         Command::Compare(a) => cmd_compare(a),
         Command::Plan(a) => cmd_plan(a),
+        Command::Check(a) => cmd_check(a),
     };
     match result {
         Ok(code) => code,
@@ -541,4 +557,32 @@ fn cmd_plan(a: PlanArgs) -> Result<ExitCode> {
         if r.chosen.is_some() { " and plan.yaml" } else { "" }
     );
     Ok(if r.chosen.is_some() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn cmd_check(a: CheckArgs) -> Result<ExitCode> {
+    use pdsim::check::{check, table, update, Verdict};
+    if let Some(t) = a.tolerance {
+        if !(t.is_finite() && t >= 0.0) {
+            bail!("--tolerance {t}: expected a percentage >= 0");
+        }
+    }
+    if a.update {
+        let b = update(&a.baseline)?;
+        println!("recorded {} scenarios in {}/baseline.json", b.scenarios.len(), a.baseline.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let diffs = check(&a.baseline, a.tolerance)?;
+    print!("{}", table(&diffs));
+    let bad = diffs.iter().filter(|d| d.verdict() == Verdict::Regressed).count();
+    let better = diffs.iter().filter(|d| d.verdict() == Verdict::Improved).count();
+    if bad > 0 {
+        println!("\n{bad} of {} metrics regressed beyond tolerance", diffs.len());
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "\nall {} metrics within tolerance{}",
+        diffs.len(),
+        if better > 0 { format!(" ({better} improved: record them with --update)") } else { String::new() }
+    );
+    Ok(ExitCode::SUCCESS)
 }

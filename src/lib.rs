@@ -5,6 +5,7 @@
 //! on those structs with no I/O and emits [`metrics`]; [`report`] turns metrics into files and tables.
 
 pub mod calibrate;
+pub mod check;
 pub mod cluster;
 pub mod cost;
 pub mod engine;
