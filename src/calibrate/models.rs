@@ -38,6 +38,40 @@ fn pnorm(a: f64, b: f64, p: f64) -> f64 {
     hi * (1.0 + (lo / hi).powf(p)).powf(1.0 / p)
 }
 
+/// The smooth maximum [`pnorm`] with its exponent fixed, its shape `g(x) = (1 + x^p)^(1/p)` on
+/// `x = lo/hi` in [0, 1] tabulated at 4097 points and interpolated linearly: the simulator
+/// evaluates attention blends millions of times per second and `powf` dominated its profile.
+/// The interpolation error is below 1e-5 relative (`g` is smooth and within [1, 2^(1/p)]), far under
+/// the fits' own error; fitting keeps the exact [`pnorm`].
+#[derive(Debug, Clone)]
+pub struct SmoothMax {
+    table: Box<[f64]>,
+}
+
+impl SmoothMax {
+    const N: usize = 4096;
+
+    pub fn new(p: f64) -> SmoothMax {
+        let table = (0..=Self::N).map(|i| (1.0 + (i as f64 / Self::N as f64).powf(p)).powf(1.0 / p)).collect();
+        SmoothMax { table }
+    }
+
+    #[inline]
+    pub fn eval(&self, a: f64, b: f64) -> f64 {
+        let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+        if hi <= 0.0 {
+            return 0.0;
+        }
+        if lo <= 0.0 {
+            return hi;
+        }
+        let x = lo / hi * Self::N as f64;
+        let i = (x as usize).min(Self::N - 1);
+        let f = x - i as f64;
+        hi * (self.table[i] + (self.table[i + 1] - self.table[i]) * f)
+    }
+}
+
 // ---- GEMM ----------------------------------------------------------------------------------------
 
 /// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the H100's 132 SMs:
@@ -258,6 +292,16 @@ fn context_tiles(b: f64, s: f64, h: f64, kv: f64, pack: bool) -> (f64, f64, f64)
 
 impl ContextAttentionParams {
     pub fn time_s(&self, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
+        self.time_with(b, s, h, kv, d, |x, y| pnorm(x, y, self.blend_p))
+    }
+
+    /// [`Self::time_s`] with the blend tabulated (`blend` built from `blend_p`).
+    pub fn time_s_tab(&self, b: f64, s: f64, h: f64, kv: f64, d: f64, blend: &SmoothMax) -> f64 {
+        self.time_with(b, s, h, kv, d, |x, y| blend.eval(x, y))
+    }
+
+    #[inline]
+    fn time_with(&self, b: f64, s: f64, h: f64, kv: f64, d: f64, blend: impl Fn(f64, f64) -> f64) -> f64 {
         if b <= 0.0 || s <= 0.0 {
             return 0.0;
         }
@@ -267,7 +311,7 @@ impl ContextAttentionParams {
         let work = (self.tile_ns * q * tiles + self.block_ns * r * blocks) * 1e-9;
         let crit = self.critical_path * 132.0 * (self.tile_ns * q + self.block_ns * r * longest) * 1e-9;
         let io = b * s * d * 2.0 * (h + self.kv_io_weight * kv) / (self.io_gbps * 1e9);
-        self.floor_us * 1e-6 * q + pnorm(work, crit, self.blend_p) + io
+        self.floor_us * 1e-6 * q + blend(work, crit) + io
     }
 
     fn from_free(u: &[f64], pack: bool) -> Self {
@@ -348,19 +392,56 @@ pub struct GenerationAttentionParams {
 
 impl GenerationAttentionParams {
     pub fn time_s(&self, b: f64, ctx: f64, h: f64, kv: f64, d: f64, kv_bytes: f64) -> f64 {
+        let r = self.head_dim_factor(d);
+        self.time_with(b, ctx, h, kv, d, kv_bytes, r, |x, y| pnorm(x, y, self.blend_p))
+    }
+
+    /// `(d/128)^head_dim_exp`, fixed for one model.
+    pub fn head_dim_factor(&self, d: f64) -> f64 {
+        (d / 128.0).powf(self.head_dim_exp)
+    }
+
+    /// [`Self::time_s`] with the head-dimension factor precomputed and the blend tabulated.
+    #[allow(clippy::too_many_arguments)]
+    pub fn time_s_tab(
+        &self,
+        b: f64,
+        ctx: f64,
+        h: f64,
+        kv: f64,
+        d: f64,
+        kv_bytes: f64,
+        r: f64,
+        blend: &SmoothMax,
+    ) -> f64 {
+        self.time_with(b, ctx, h, kv, d, kv_bytes, r, |x, y| blend.eval(x, y))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn time_with(
+        &self,
+        b: f64,
+        ctx: f64,
+        h: f64,
+        kv: f64,
+        d: f64,
+        kv_bytes: f64,
+        r: f64,
+        blend: impl Fn(f64, f64) -> f64,
+    ) -> f64 {
         if b <= 0.0 {
             return 0.0;
         }
         let n = ctx + 1.0;
         let mha = self.separate_mha && (h - kv).abs() < 0.5;
-        let r = (d / 128.0).powf(self.head_dim_exp);
         let bytes = b * n * 2.0 * kv * d * kv_bytes;
         let work = b * kv * (n / 512.0).ceil();
         let read = if mha { self.mha_read_factor } else { 1.0 };
         let t_kv = bytes / (self.bw_tbps * 1e12 * ramp(work, self.work_half)) * read;
         let per_seq = if mha { self.mha_head_ns * h } else { self.kv_head_ns * kv + self.q_head_ns * h };
         let t_seq = b * per_seq * r * 1e-9;
-        self.floor_us * 1e-6 + pnorm(t_kv, t_seq, self.blend_p)
+        self.floor_us * 1e-6 + blend(t_kv, t_seq)
     }
 
     fn from_free(u: &[f64], separate_mha: bool) -> Self {

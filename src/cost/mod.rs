@@ -2,7 +2,9 @@
 //! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
 //! cites its measurements; the formulas are here.
 
-use crate::calibrate::models::{AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams};
+use crate::calibrate::models::{
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, SmoothMax,
+};
 use crate::cluster::config::Backend;
 use crate::hardware::calibrated::Calibration;
 use crate::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
@@ -156,10 +158,21 @@ struct Fitted {
     overhead_ns: f64,
     kv_heads_per_gpu: f64,
     kv_elem_bytes: f64,
+    /// Tabulated blends of the attention fits, and decode attention's head-dimension factor.
+    context_blend: Option<SmoothMax>,
+    generation_blend: Option<(SmoothMax, f64)>,
 }
 
 impl Fitted {
-    fn new(cal: &Calibration, backend: Backend, weights: Dtype, kv: Dtype, tp: u32, kv_heads_per_gpu: u64) -> Fitted {
+    fn new(
+        cal: &Calibration,
+        backend: Backend,
+        weights: Dtype,
+        kv: Dtype,
+        tp: u32,
+        kv_heads_per_gpu: u64,
+        head_dim: f64,
+    ) -> Fitted {
         let fw = Calibration::kernel_framework(backend.name());
         let peaks = cal.peaks;
         let gemm = cal.gemm(fw, weights.name()).map(|g| {
@@ -174,10 +187,14 @@ impl Fitted {
             Backend::Trtllm => "trtllm",
             Backend::Vllm | Backend::Sglang => "vllm_graph",
         };
+        let context_attention = cal.context_attention(fw, 2, kv.bytes()).map(|a| a.params);
+        let generation_attention = cal.generation_attention(fw, kv.bytes()).map(|a| a.params);
         Fitted {
             gemm,
-            context_attention: cal.context_attention(fw, 2, kv.bytes()).map(|a| a.params),
-            generation_attention: cal.generation_attention(fw, kv.bytes()).map(|a| a.params),
+            context_blend: context_attention.map(|c| SmoothMax::new(c.blend_p)),
+            generation_blend: generation_attention.map(|g| (SmoothMax::new(g.blend_p), g.head_dim_factor(head_dim))),
+            context_attention,
+            generation_attention,
             allreduce: if tp > 1 { cal.allreduce(ar_kernel, tp).map(|a| a.params) } else { None },
             hbm: peaks.hbm_bytes_per_s,
             overhead_ns: cal.step_overhead_us(backend.name()).unwrap_or(0.0) * 1e3,
@@ -193,8 +210,10 @@ impl WorkerCost {
         let h = model.hidden_size;
         let kv_heads_per_gpu = model.num_kv_heads.div_ceil(t);
         let act = 2; // activations stay bf16 even with fp8 weights
-        let fitted =
-            hw.calibration.as_deref().map(|cal| Fitted::new(cal, backend, weights, kv, tp.max(1), kv_heads_per_gpu));
+        let fitted = hw
+            .calibration
+            .as_deref()
+            .map(|cal| Fitted::new(cal, backend, weights, kv, tp.max(1), kv_heads_per_gpu, model.head_dim as f64));
         WorkerCost {
             fitted,
             hw: hw.clone(),
@@ -298,7 +317,8 @@ impl WorkerCost {
             Some((g, f)) if s.decode_seqs > 0 => {
                 let b = s.decode_seqs as f64;
                 let ctx = s.decode_ctx_tok as f64 / b;
-                g.time_s(b, ctx, h, f.kv_heads_per_gpu, d, f.kv_elem_bytes) * 1e9
+                let (blend, r) = f.generation_blend.as_ref().expect("built with the fit");
+                g.time_s_tab(b, ctx, h, f.kv_heads_per_gpu, d, f.kv_elem_bytes, *r, blend) * 1e9
             }
             _ => decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu),
         };
@@ -306,7 +326,8 @@ impl WorkerCost {
             Some((c, f)) if s.prefill_seqs > 0 && s.prefill_pairs > 0.0 => {
                 let b = s.prefill_seqs as f64;
                 let len = (2.0 * s.prefill_pairs / b).sqrt();
-                c.time_s(b, len, h, f.kv_heads_per_gpu, d) * 1e9
+                let blend = f.context_blend.as_ref().expect("built with the fit");
+                c.time_s_tab(b, len, h, f.kv_heads_per_gpu, d, blend) * 1e9
             }
             _ => prefill_attention_ns(hw, self.heads_per_gpu, self.head_dim, s.prefill_pairs),
         };
