@@ -51,13 +51,17 @@ fn scenario_doc(workload: &str, duration_s: u32) -> String {
     )
 }
 
-fn simulate(workload: &str, duration_s: u32, sets: &[&str]) -> RunResult {
+/// Runs `doc` on `deployment` under `autoscaler`, recording every request.
+fn run_docs(doc: &str, deployment: &str, autoscaler: &str, sets: &[&str]) -> RunResult {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let doc = scenario_doc(workload, duration_s);
-    let s = load_from_strs(&[("s.yaml", &doc), ("d.yaml", DEPLOYMENT), ("a.yaml", AUTOSCALER)], Path::new("."), &sets)
+    let s = load_from_strs(&[("s.yaml", doc), ("d.yaml", deployment), ("a.yaml", autoscaler)], Path::new("."), &sets)
         .unwrap_or_else(|e| panic!("{e}"));
     let opts = RunOptions { record_requests: true, ..RunOptions::default() };
     run(&s, &opts).unwrap()
+}
+
+fn simulate(workload: &str, duration_s: u32, sets: &[&str]) -> RunResult {
+    run_docs(&scenario_doc(workload, duration_s), DEPLOYMENT, AUTOSCALER, sets)
 }
 
 fn ups<'a>(events: &'a [ScaleEvent], pool: &str) -> Vec<&'a ScaleEvent> {
@@ -172,4 +176,61 @@ fn same_seed_same_scaling() {
     let b = simulate("  kind: step\n  profile: [[0, 8], [300s, 60]]", 500, &["autoscaler.policy=predictive"]);
     assert_eq!(a.output.scale_events, b.output.scale_events);
     assert_eq!(a.summary.to_json(), b.summary.to_json());
+}
+
+// Regressions found in review.
+
+/// Replicas added mid-run are billed from their start, not from t = 0.
+#[test]
+fn replicas_added_mid_run_are_billed_from_their_start() {
+    let only_prefill =
+        AUTOSCALER.replace("maxReplicas: 6\n    scaleUpThreshold: {batchUtilization: 0.9}", "maxReplicas: 1");
+    let r =
+        run_docs(&scenario_doc("  kind: step\n  profile: [[0, 8], [300s, 60]]", 600), DEPLOYMENT, &only_prefill, &[]);
+    let m = &r.output.metrics;
+    let first_up = ups(&r.output.scale_events, "prefill")[0].time_s;
+    let first_up_ns = (first_up * 1e9) as u64;
+    // every replica beyond the first was held at most from the first scale-up to the end
+    let bound = m.makespan_ns + (m.prefill_replicas_max as u64 - 1) * (m.makespan_ns - first_up_ns);
+    assert!(m.prefill_replicas_max > 1);
+    assert!(m.prefill_replica_ns <= bound, "replica time {} > bound {bound}", m.prefill_replica_ns);
+    // and the windowed utilisation does not collapse when one starts (its serving time starts later)
+    let after = r.output.scrapes.iter().find(|s| s.t_ns as f64 / 1e9 > first_up).unwrap();
+    assert!(after.prefill.unwrap().gpu_utilization > 0.5, "{:?}", after.prefill);
+}
+
+/// No scaling decision, and no replica time, after the last request ends.
+#[test]
+fn no_replica_time_after_the_run_ends() {
+    let a = "apiVersion: nvidia.com/v1alpha1\nkind: DynamoAutoscaler\nspec:\n  decode:\n    minReplicas: 1\n    \
+             maxReplicas: 3\n    scaleDownThreshold: {gpuUtilization: 0.9, cooldownSeconds: 0}\n  metrics: {scrapeInterval: 60s}\n";
+    let dep = DEPLOYMENT.replace("decode:\n      replicas: 1", "decode:\n      replicas: 3");
+    let doc = "kind: Scenario\nname: x\nworkload:\n  kind: poisson\n  rate: 2\n  isl: 1024\n  osl: 64\nduration: 30s\nseed: 7\n";
+    let r = run_docs(doc, &dep, a, &[]);
+    let m = &r.output.metrics;
+    assert!(m.decode_replica_ns <= 3 * m.makespan_ns, "{} > 3 x {}", m.decode_replica_ns, m.makespan_ns);
+    assert!(
+        r.output.scale_events.iter().all(|e| e.time_s * 1e9 <= m.makespan_ns as f64),
+        "{:?}",
+        r.output.scale_events
+    );
+}
+
+/// Replicas still draining count against maxReplicas: the GPUs held never exceed it.
+#[test]
+fn held_replicas_stay_within_max() {
+    let dep = DEPLOYMENT
+        .replace("prefill:\n      replicas: 1", "prefill:\n      replicas: 2")
+        .replace("maxBatchSize: 128", "maxBatchSize: 64");
+    let a = "apiVersion: nvidia.com/v1alpha1\nkind: DynamoAutoscaler\nspec:\n  decode:\n    minReplicas: 1\n    \
+             maxReplicas: 2\n    scaleUpThreshold: {batchUtilization: 0.5}\n    \
+             scaleDownThreshold: {batchUtilization: 0.45, cooldownSeconds: 0}\n  metrics: {scrapeInterval: 5s, window: 5s}\n  \
+             coldStart: {storageBandwidthGBps: 100, containerStartSeconds: 1}\n";
+    let doc = "kind: Scenario\nname: x\nworkload:\n  kind: step\n  profile: [[0, 3], [120s, 0.2], [150s, 3], [250s, 0.2], [280s, 3]]\n  \
+               isl: 256\n  osl: {dist: uniform, min: 200, max: 3000}\nduration: 400s\nseed: 3\n";
+    let r = run_docs(doc, &dep, a, &[]);
+    assert!(r.output.scale_events.iter().any(|e| e.to < e.from), "the case must drain: {:?}", r.output.scale_events);
+    let worst =
+        r.output.timeseries.iter().map(|x| x.decode_replicas_serving + x.decode_replicas_starting).max().unwrap();
+    assert!(worst <= 2 && r.output.metrics.decode_replicas_max <= 2, "worst {worst}");
 }

@@ -158,15 +158,7 @@ pub(crate) const POOL_KEYS: &[&str] = &[
 impl Sink<'_> {
     /// Flattens a `kind: DynamoAutoscaler` document into `autoscaler.*`.
     pub fn autoscaler(&mut self, d: &AutoscalerDoc) -> Result<(), ScenarioError> {
-        if let Some(v) = &d.api_version {
-            if v.value.0 != "nvidia.com/v1alpha1" {
-                return Err(ScenarioError::invalid(
-                    &self.origin(v),
-                    "apiVersion",
-                    format!("expected nvidia.com/v1alpha1, got {}", v.value.0),
-                ));
-            }
-        }
+        self.check_api_version(&d.api_version, "nvidia.com/v1alpha1")?;
         let Some(spec) = &d.spec else { return Ok(()) };
         self.out.autoscaler = Some(self.origin(spec));
         let s = &spec.value;

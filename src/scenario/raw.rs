@@ -768,17 +768,21 @@ impl Sink<'_> {
         Ok(())
     }
 
+    /// An `apiVersion` field, when given, must be `expected`.
+    pub fn check_api_version(&self, f: &Field, expected: &str) -> Result<(), ScenarioError> {
+        match f {
+            Some(v) if v.value.0 != expected => Err(ScenarioError::invalid(
+                &self.origin(v),
+                "apiVersion",
+                format!("expected {expected}, got {}", v.value.0),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Flattens a `kind: DynamoGraphDeploymentRequest` document.
     pub fn dgdr(&mut self, d: &DgdrDoc) -> Result<(), ScenarioError> {
-        if let Some(v) = &d.api_version {
-            if v.value.0 != "nvidia.com/v1alpha1" {
-                return Err(ScenarioError::invalid(
-                    &self.origin(v),
-                    "apiVersion",
-                    format!("expected nvidia.com/v1alpha1, got {}", v.value.0),
-                ));
-            }
-        }
+        self.check_api_version(&d.api_version, "nvidia.com/v1alpha1")?;
         let Some(spec) = &d.spec else { return Ok(()) };
         self.put("model", "spec.model", &spec.model);
         self.put("backend", "spec.backend", &spec.backend);

@@ -203,24 +203,8 @@ fn parse_op(text: &str) -> Option<(String, CmpOp, String)> {
     None
 }
 
-/// Metric columns of `points.csv` that objectives may name.
-pub const OBJECTIVE_METRICS: &[&str] = &[
-    "ttft_p50_ms",
-    "ttft_p99_ms",
-    "tpot_p50_ms",
-    "tpot_p99_ms",
-    "e2e_p99_ms",
-    "kv_transfer_p99_ms",
-    "output_tok_s",
-    "output_tok_s_per_gpu",
-    "output_tok_s_per_user",
-    "requests_s",
-    "goodput_req_s",
-    "sla_attainment",
-    "usd_per_1m_output_tok",
-    "gpu_hours",
-    "total_gpus",
-];
+/// Metric columns of `points.csv` that objectives may name: all of them.
+pub use super::exec::METRIC_COLUMNS as OBJECTIVE_METRICS;
 
 impl SweepSpec {
     pub fn read(path: &Path) -> Result<SweepSpec, SweepError> {
