@@ -572,6 +572,9 @@ fn cmd_check(a: CheckArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let diffs = check(&a.baseline, a.tolerance)?;
+    if diffs.is_empty() {
+        bail!("{}: no scenarios to check", a.baseline.join("baseline.json").display());
+    }
     print!("{}", table(&diffs));
     let bad = diffs.iter().filter(|d| d.verdict() == Verdict::Regressed).count();
     let better = diffs.iter().filter(|d| d.verdict() == Verdict::Improved).count();

@@ -78,7 +78,11 @@ fn bad_baselines_are_input_errors() {
     let o = check(&b);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("baseline.json:2:"), "{}", stderr(&o));
-    write(&b, "baseline.json", r#"{"scenarios": [{"name": "x", "files": ["missing.yaml"]}]}"#);
+    write(
+        &b,
+        "baseline.json",
+        r#"{"scenarios": [{"name": "x", "files": ["missing.yaml"], "metrics": {"ttft_ms.p99": 1}}]}"#,
+    );
     let o = check(&b);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("scenario x") && stderr(&o).contains("missing.yaml"), "{}", stderr(&o));

@@ -24,17 +24,48 @@ use crate::runner::{run, RunOptions};
 
 /// The metrics a check compares: summary path and whether lower is better.
 pub const METRICS: &[(&str, bool)] = &[
+    ("ttft_ms.mean", true),
     ("ttft_ms.p50", true),
+    ("ttft_ms.p90", true),
     ("ttft_ms.p99", true),
+    ("tpot_ms.mean", true),
     ("tpot_ms.p50", true),
+    ("tpot_ms.p90", true),
     ("tpot_ms.p99", true),
+    ("itl_ms.p99", true),
+    ("e2e_ms.p50", true),
     ("e2e_ms.p99", true),
     ("kv_transfer_ms.mean", true),
+    ("kv_transfer_ms.p99", true),
+    ("prefill_queue_ms.p99", true),
+    ("decode_queue_ms.p99", true),
     ("throughput.output_tok_s", false),
+    ("throughput.input_tok_s", false),
     ("throughput.requests_s", false),
     ("requests.completed", false),
+    ("requests.rejected", true),
+    ("requests.timed_out", true),
     ("sla.goodput_req_s", false),
+    ("sla.attainment", false),
+    ("kv_cache.hit_ratio", false),
+    ("kv_cache.preemptions", true),
+    ("cost.gpu_hours", true),
     ("cost.usd_per_1m_output_tok", true),
+];
+
+/// What `--update` records for a scenario that lists no metrics yet.
+pub const DEFAULT_METRICS: &[&str] = &[
+    "ttft_ms.p50",
+    "ttft_ms.p99",
+    "tpot_ms.p50",
+    "tpot_ms.p99",
+    "e2e_ms.p99",
+    "kv_transfer_ms.mean",
+    "throughput.output_tok_s",
+    "throughput.requests_s",
+    "requests.completed",
+    "sla.goodput_req_s",
+    "cost.usd_per_1m_output_tok",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -140,15 +171,35 @@ pub fn metric(s: &Summary, path: &str) -> Option<f64> {
     cur.as_f64()
 }
 
+/// Reads `DIR/baseline.json`: every metric must be one of [`METRICS`] (whose direction is known)
+/// and every tolerance at least 0.
 pub fn read(dir: &Path) -> Result<Baseline, CheckError> {
     let path = dir.join("baseline.json");
     let text = std::fs::read_to_string(&path).map_err(|source| CheckError::Io { path: path.clone(), source })?;
-    serde_json::from_str(&text).map_err(|e| CheckError::Format {
-        path,
+    let b: Baseline = serde_json::from_str(&text).map_err(|e| CheckError::Format {
+        path: path.clone(),
         line: e.line(),
         col: e.column(),
         msg: e.to_string(),
-    })
+    })?;
+    let bad = |name: &str, msg: String| CheckError::Scenario { path: path.clone(), name: name.to_string(), msg };
+    if !(b.tolerance_pct.is_finite() && b.tolerance_pct >= 0.0) {
+        return Err(bad("(all)", format!("tolerance_pct: expected a percentage >= 0, got {}", b.tolerance_pct)));
+    }
+    for sc in &b.scenarios {
+        for (m, rec) in &sc.metrics {
+            if !METRICS.iter().any(|x| x.0 == m) {
+                let known: Vec<&str> = METRICS.iter().map(|x| x.0).collect();
+                return Err(bad(&sc.name, format!("metric {m}: expected one of {}", known.join(", "))));
+            }
+            if let Recorded::WithTolerance { tolerance_pct, .. } = rec {
+                if !(tolerance_pct.is_finite() && *tolerance_pct >= 0.0) {
+                    return Err(bad(&sc.name, format!("{m}: tolerance_pct: expected >= 0, got {tolerance_pct}")));
+                }
+            }
+        }
+    }
+    Ok(b)
 }
 
 fn run_one(dir: &Path, sc: &BaselineScenario) -> Result<Summary, CheckError> {
@@ -165,6 +216,13 @@ pub fn check(dir: &Path, tolerance_pct: Option<f64>) -> Result<Vec<Diff>, CheckE
     let tol = tolerance_pct.unwrap_or(b.tolerance_pct);
     let mut out = Vec::new();
     for sc in &b.scenarios {
+        if sc.metrics.is_empty() {
+            return Err(CheckError::Scenario {
+                path: dir.join("baseline.json"),
+                name: sc.name.clone(),
+                msg: "no recorded metrics: record them with `pdsim check --baseline DIR --update`".into(),
+            });
+        }
         let summary = run_one(dir, sc)?;
         for (name, rec) in &sc.metrics {
             let lower = METRICS.iter().find(|m| m.0 == name).is_none_or(|m| m.1);
@@ -198,7 +256,7 @@ pub fn update(dir: &Path) -> Result<Baseline, CheckError> {
     for sc in &mut b.scenarios {
         let summary = run_one(dir, sc)?;
         if sc.metrics.is_empty() {
-            for (m, _) in METRICS {
+            for m in DEFAULT_METRICS {
                 sc.metrics.insert(m.to_string(), Recorded::Value(0.0));
             }
         }

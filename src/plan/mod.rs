@@ -98,8 +98,9 @@ pub struct PlanResult {
     /// Every shape's final candidate (feasible or not), for the frontier.
     pub evaluated: Vec<Candidate>,
     pub levers: Vec<Lever>,
-    /// Simulated runs the search took.
+    /// Simulated runs the search took, and shapes searched.
     pub runs: usize,
+    pub shapes: usize,
     /// The pool whose extra replica helps the binding SLA metric most.
     pub bottleneck: Option<&'static str>,
 }
@@ -194,24 +195,39 @@ impl Search<'_> {
         let budget = self.opts.max_gpus.unwrap_or(256);
         match shape.mode {
             Mode::Aggregated => {
-                let max = (budget / shape.decode_tp).max(1);
-                let r = self.least(max, |s, r| s.eval(shape, 0, r).is_some_and(|c| c.meets))?;
+                if budget < shape.decode_tp {
+                    return None;
+                }
+                let max = budget / shape.decode_tp;
+                let Some(r) = self.least(max, |s, r| s.eval(shape, 0, r).is_some_and(|c| c.meets)) else {
+                    // the largest tried, to show how far it is
+                    return self.eval(shape, 0, max);
+                };
                 self.eval(shape, 0, r)
             }
             Mode::Disaggregated => {
                 let (pt, dt) = (shape.prefill_tp, shape.decode_tp);
+                if budget < pt + dt {
+                    return None;
+                }
                 let max_d = (budget.saturating_sub(pt) / dt).max(1);
                 let max_p = (budget.saturating_sub(dt) / pt).max(1);
                 // decode alone first: a prefill pool as large as the budget allows, TPOT only
                 let sla = self.opts.sla;
-                let d0 = self.least(max_d, |s, d| {
+                let Some(d0) = self.least(max_d, |s, d| {
                     s.eval(shape, max_p, d).is_some_and(|c| {
                         c.summary.tpot_ms.p99 <= sla.tpot_p99_ms
                             && c.summary.requests.timed_out == 0
                             && c.summary.requests.rejected == 0
                     })
-                })?;
-                let p = self.least(max_p, |s, p| s.eval(shape, p, d0).is_some_and(|c| c.meets))?;
+                }) else {
+                    // infeasible: the largest decode pool within the budget shows how far off it is
+                    return self.eval(shape, 1, max_d).filter(|c| c.gpus <= budget);
+                };
+                let Some(p) = self.least(max_p, |s, p| s.eval(shape, p, d0).is_some_and(|c| c.meets)) else {
+                    let p = (budget.saturating_sub(dt * d0) / pt).max(1);
+                    return self.eval(shape, p, d0).filter(|c| c.gpus <= budget);
+                };
                 // the prefill found may let fewer decode replicas do
                 let d = self.least(d0, |s, d| s.eval(shape, p, d).is_some_and(|c| c.meets)).unwrap_or(d0);
                 let c = self.eval(shape, p, d)?;
@@ -292,7 +308,7 @@ pub fn plan(base: &Scenario, opts: &PlanOptions) -> PlanResult {
         (levers, bottleneck) = try_levers(&mut s, c);
         runs += s.runs;
     }
-    PlanResult { chosen, runners_up, evaluated, levers, runs, bottleneck }
+    PlanResult { chosen, runners_up, evaluated, levers, runs, bottleneck, shapes: shapes.len() }
 }
 
 fn try_levers(s: &mut Search, c: &Candidate) -> (Vec<Lever>, Option<&'static str>) {

@@ -9,40 +9,91 @@ use crate::cluster::config::Mode;
 use crate::report::{plot, write_atomic, ReportError};
 use crate::scenario::Scenario;
 
-/// The chosen deployment as YAML: the base scenario's `kind: Scenario` document (backend and mode
-/// set to the plan's) followed by a `DynamoGraphDeploymentRequest` of the planned pools.
+/// `--set` keys the written deployment itself fixes (they must not be repeated when running it).
+fn is_deployment_key(k: &str) -> bool {
+    ["prefill.", "decode.", "aggregated.", "kvTransfer."].iter().any(|p| k.starts_with(p))
+        || ["mode", "backend", "router.policy", "requests", "duration"].contains(&k)
+}
+
+/// The `--set` arguments to repeat when running the written plan (the load's, not the deployment's).
+pub fn rerun_sets(sets: &[String]) -> Vec<String> {
+    sets.iter().filter(|s| !is_deployment_key(s.split('=').next().unwrap_or("").trim())).cloned().collect()
+}
+
+fn router_name(p: crate::cluster::config::RouterPolicy) -> &'static str {
+    use crate::cluster::config::RouterPolicy::*;
+    match p {
+        RoundRobin => "round_robin",
+        LeastLoaded => "least_loaded",
+        KvAware => "kv_aware",
+    }
+}
+
+/// The top-level key of a line (`mode` of `mode: x  # y`), or `None` for indented or blank lines.
+fn top_key(line: &str) -> Option<&str> {
+    if line.starts_with(' ') || line.starts_with('#') {
+        return None;
+    }
+    line.split_once(':').map(|(k, _)| k.trim())
+}
+
+/// The chosen deployment as YAML: the base scenario's `kind: Scenario` document (its mode, backend,
+/// inline pool and run length replaced by the plan's, relative paths made absolute) followed by a
+/// `DynamoGraphDeploymentRequest` of the planned pools.
 pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> String {
     let c = &planned.cluster;
     let mut o = String::new();
     let _ = writeln!(o, "# Written by `pdsim plan`: the cheapest deployment found that meets the SLA.");
-    let args: String = sets.iter().map(|s| format!(" --set {s}")).collect();
+    let args: String = rerun_sets(sets).iter().map(|s| format!(" --set {s}")).collect();
     let _ = writeln!(o, "#   pdsim run THIS_FILE{args}");
-    if let Some(doc) = scenario_document(base) {
-        let mut saw_mode = false;
-        for line in doc.lines() {
-            if line.starts_with("backend:") {
-                let _ = writeln!(o, "backend: {}", c.backend.name());
-            } else if line.starts_with("mode:") {
-                saw_mode = true;
-                let _ = writeln!(o, "mode: {}", mode_name(c.mode));
-            } else {
-                let _ = writeln!(o, "{line}");
+    let (doc, dir) = scenario_document(base).unwrap_or_else(|| ("kind: Scenario\n".to_string(), None));
+    let mut skip_block = false;
+    let mut has_model = false;
+    for line in doc.lines() {
+        if skip_block {
+            if line.starts_with(' ') || line.trim().is_empty() {
+                continue;
             }
+            skip_block = false;
         }
-        if !saw_mode {
-            let _ = writeln!(o, "mode: {}", mode_name(c.mode));
+        match top_key(line) {
+            // written below from the plan
+            Some("mode" | "backend" | "requests" | "duration") => continue,
+            Some("aggregated") => {
+                skip_block = true;
+                continue;
+            }
+            Some("model") => has_model = true,
+            _ => {}
         }
-        let _ = writeln!(o, "---");
+        let _ = writeln!(o, "{}", absolute_paths(line, dir.as_deref()));
     }
+    if !has_model {
+        if let Some(m) = deployment_model(base) {
+            let _ = writeln!(o, "model: {m}");
+        }
+    }
+    let _ = writeln!(o, "mode: {}", mode_name(c.mode));
+    let _ = writeln!(o, "backend: {}", c.backend.name());
+    let lim = |v: Option<u64>| v.map_or("none".to_string(), |x| x.to_string());
+    let _ = writeln!(o, "requests: {}", lim(planned.limits.requests));
+    let _ = writeln!(
+        o,
+        "duration: {}",
+        planned.limits.duration_ns.map_or("none".to_string(), |ns| format!("{}ms", ns / 1_000_000))
+    );
+    let _ = writeln!(o, "---");
     let _ = writeln!(o, "apiVersion: nvidia.com/v1alpha1");
     let _ = writeln!(o, "kind: DynamoGraphDeploymentRequest");
     let _ = writeln!(o, "metadata:\n  name: {}-plan", base.name);
     let _ = writeln!(o, "spec:\n  backend: {}\n  components:", c.backend.name());
     let _ = writeln!(
         o,
-        "    frontend:\n      replicas: 1\n      config:\n        maxConcurrentRequests: {}\n        requestTimeoutMs: {}",
+        "    frontend:\n      replicas: 1\n      config:\n        maxConcurrentRequests: {}\n        requestTimeoutMs: {}\n        \
+         routerPolicy: {}",
         c.frontend.max_concurrent_requests,
-        c.frontend.request_timeout_ns / 1_000_000
+        c.frontend.request_timeout_ns / 1_000_000,
+        router_name(c.router)
     );
     match c.mode {
         Mode::Disaggregated => {
@@ -63,8 +114,9 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
             let k = &c.kv_transfer;
             let _ = writeln!(
                 o,
-                "    kvTransfer:\n      backend: {}\n      maxInFlightTransfers: {}\n      blockSizeKB: {}",
+                "    kvTransfer:\n      backend: {}\n      compression: {}\n      maxInFlightTransfers: {}\n      blockSizeKB: {}",
                 k.backend.name(),
+                k.compression.name(),
                 k.max_in_flight_transfers,
                 k.block_size_bytes / 1024
             );
@@ -97,20 +149,72 @@ fn mode_name(m: Mode) -> &'static str {
     }
 }
 
-/// The text of the base scenario's `kind: Scenario` document, read back from its file.
-fn scenario_document(base: &Scenario) -> Option<String> {
+/// The text of the base scenario's `kind: Scenario` document, read back from its file, and that
+/// file's directory.
+fn scenario_document(base: &Scenario) -> Option<(String, Option<std::path::PathBuf>)> {
     for f in &base.sources {
         let text = std::fs::read_to_string(f).ok()?;
+        let dir =
+            f.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".").to_path_buf() } else { d.to_path_buf() });
         let mut doc = String::new();
         for line in text.lines().chain(std::iter::once("---")) {
             if line.trim_end() == "---" {
-                if doc.lines().any(|l| l.trim_end() == "kind: Scenario") {
-                    return Some(doc);
+                if doc.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "kind: Scenario") {
+                    return Some((doc, dir));
                 }
                 doc.clear();
             } else {
                 doc.push_str(line);
                 doc.push('\n');
+            }
+        }
+    }
+    None
+}
+
+/// Whether two clusters run the same: the pools of their mode (the other mode's settings are unused).
+fn same_deployment(a: &crate::cluster::config::ClusterConfig, b: &crate::cluster::config::ClusterConfig) -> bool {
+    let common = a.mode == b.mode
+        && a.backend == b.backend
+        && a.frontend == b.frontend
+        && a.router == b.router
+        && a.kv_router == b.kv_router
+        && a.prefix_cache == b.prefix_cache;
+    common
+        && match a.mode {
+            Mode::Disaggregated => a.prefill == b.prefill && a.decode == b.decode && a.kv_transfer == b.kv_transfer,
+            Mode::Aggregated => a.aggregated == b.aggregated,
+        }
+}
+
+/// A relative path value of `trace:`, `model:` or `hardware:` made absolute against `dir` (the base
+/// scenario file's directory), so the plan runs from wherever it is written.
+fn absolute_paths(line: &str, dir: Option<&Path>) -> String {
+    let Some(dir) = dir else { return line.to_string() };
+    let t = line.trim_start();
+    for key in ["trace:", "model:", "hardware:"] {
+        if let Some(v) = t.strip_prefix(key) {
+            let v = v.split(" #").next().unwrap_or("").trim().trim_matches(|c| c == '"' || c == '\'');
+            let p = dir.join(v);
+            if !v.is_empty() && !Path::new(v).is_absolute() && p.exists() {
+                let abs = p.canonicalize().unwrap_or(p);
+                let indent = &line[..line.len() - t.len()];
+                return format!("{indent}{key} {}", abs.display());
+            }
+        }
+    }
+    line.to_string()
+}
+
+/// The deployment document's `spec.model`, read back from the base scenario's files.
+fn deployment_model(base: &Scenario) -> Option<String> {
+    for f in &base.sources {
+        let text = std::fs::read_to_string(f).ok()?;
+        for doc in text.split("\n---") {
+            if doc.lines().any(|l| l.split('#').next().unwrap_or("").trim() == "kind: DynamoGraphDeploymentRequest") {
+                if let Some(m) = doc.lines().find_map(|l| l.strip_prefix("  model:")) {
+                    return Some(m.split(" #").next().unwrap_or("").trim().to_string());
+                }
             }
         }
     }
@@ -146,7 +250,7 @@ pub fn markdown(base: &Scenario, opts: &PlanOptions, r: &PlanResult) -> String {
         sla.tpot_p99_ms,
         opts.max_gpus.map_or(String::new(), |g| format!(", at most {g} GPUs")),
         base.model.name,
-        r.evaluated.len(),
+        r.shapes,
         r.runs
     );
     let Some(c) = &r.chosen else {
@@ -298,7 +402,40 @@ pub fn write(dir: &Path, base: &Scenario, opts: &PlanOptions, r: &PlanResult) ->
     ];
     if let Some(c) = &r.chosen {
         if let Some(planned) = super::configure(base, c.shape, c.prefill_replicas, c.decode_replicas) {
-            files.push(("plan.yaml", deployment_yaml(base, &planned, &opts.sets).into_bytes()));
+            let yaml = deployment_yaml(base, &planned, &opts.sets);
+            // the file must give back the very deployment and load planned, or it is not written
+            let tmp = dir.join(".plan.check.yaml");
+            std::fs::write(&tmp, &yaml).map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
+            let back = crate::scenario::load(std::slice::from_ref(&tmp), &rerun_sets(&opts.sets));
+            let _ = std::fs::remove_file(&tmp);
+            match back {
+                Ok(b)
+                    if same_deployment(&b.cluster, &planned.cluster)
+                        && b.workload == planned.workload
+                        && b.limits == planned.limits =>
+                {
+                    files.push(("plan.yaml", yaml.into_bytes()));
+                }
+                Ok(b) => {
+                    let what = if !same_deployment(&b.cluster, &planned.cluster) {
+                        format!("cluster {:?} vs planned {:?}", b.cluster, planned.cluster)
+                    } else if b.workload != planned.workload {
+                        "workload".to_string()
+                    } else {
+                        format!("run length {:?} vs planned {:?}", b.limits, planned.limits)
+                    };
+                    return Err(ReportError::Encode {
+                        path: dir.join("plan.yaml"),
+                        msg: format!("the written deployment does not reproduce the planned one: {what}"),
+                    });
+                }
+                Err(e) => {
+                    return Err(ReportError::Encode {
+                        path: dir.join("plan.yaml"),
+                        msg: format!("reading it back: {e}"),
+                    })
+                }
+            }
         }
     }
     for (name, bytes) in files {

@@ -20,7 +20,7 @@ impl CompareRow {
     /// that above 1 always means B is better. `None` when undefined (a zero).
     pub fn gain(&self) -> Option<f64> {
         let (num, den) = if self.lower_is_better { (self.a, self.b) } else { (self.b, self.a) };
-        (den > 0.0 && num.is_finite() && den.is_finite()).then(|| num / den)
+        (den > 0.0 && num > 0.0 && num.is_finite() && den.is_finite()).then(|| num / den)
     }
 }
 

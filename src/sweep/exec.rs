@@ -87,7 +87,8 @@ fn metrics_of(s: &Summary) -> BTreeMap<String, f64> {
         s.cost.gpu_hours,
         s.cost.usd_per_1m_output_tok,
     ];
-    METRIC_COLUMNS.iter().zip(v).map(|(k, x)| (k.to_string(), round6(x))).collect()
+    // a non-finite value (inf cost of a point that produced nothing) is left out: an empty cell
+    METRIC_COLUMNS.iter().zip(v).filter(|(_, x)| x.is_finite()).map(|(k, x)| (k.to_string(), round6(x))).collect()
 }
 
 fn round6(x: f64) -> f64 {
@@ -253,6 +254,17 @@ fn read_journal(path: &Path) -> Result<Vec<PointResult>, SweepError> {
     Ok(out)
 }
 
+/// A journal line must be a point of this sweep, with its values.
+fn check_line(path: &Path, r: &PointResult, all: &[Point]) -> Result<(), SweepError> {
+    match all.get(r.id) {
+        Some(p) if p.values == r.values => Ok(()),
+        _ => Err(SweepError::Journal {
+            path: path.to_path_buf(),
+            msg: format!("point {} {:?} is not a point of this sweep: start a fresh output directory", r.id, r.values),
+        }),
+    }
+}
+
 fn read_meta(dir: &Path) -> Result<SweepMeta, SweepError> {
     let p = dir.join("sweep.json");
     let text = std::fs::read_to_string(&p).map_err(io(&p))?;
@@ -267,6 +279,12 @@ pub fn run_sweep(spec: &SweepSpec, out: &Path, opts: &SweepOptions) -> Result<Sw
     let journal_path = out.join("points.jsonl");
     let mut done: BTreeMap<usize, PointResult> = BTreeMap::new();
     if opts.resume {
+        if !out.join("sweep.json").exists() && journal_path.exists() {
+            return Err(SweepError::Usage(format!(
+                "--resume: {} has a journal but no sweep.json: cannot tell which sweep it belongs to",
+                out.display()
+            )));
+        }
         if out.join("sweep.json").exists() {
             let old = read_meta(out)?;
             if old.fingerprint != meta.fingerprint {
@@ -279,6 +297,7 @@ pub fn run_sweep(spec: &SweepSpec, out: &Path, opts: &SweepOptions) -> Result<Sw
             }
         }
         for r in read_journal(&journal_path)? {
+            check_line(&journal_path, &r, &all)?;
             done.insert(r.id, r);
         }
     }
@@ -289,7 +308,8 @@ pub fn run_sweep(spec: &SweepSpec, out: &Path, opts: &SweepOptions) -> Result<Sw
         text.push_str(&serde_json::to_string(r).expect("results serialize"));
         text.push('\n');
     }
-    std::fs::write(&journal_path, text).map_err(io(&journal_path))?;
+    // atomically: a kill here must not lose the points already done
+    write_atomic(out, "points.jsonl", text.as_bytes())?;
     let mine: Vec<&Point> = all.iter().filter(|p| opts.shard.is_none_or(|(i, n)| p.id % n == i)).collect();
     let todo: Vec<&Point> = mine.iter().copied().filter(|p| !done.contains_key(&p.id)).collect();
     let resumed = mine.len() - todo.len();
@@ -310,8 +330,12 @@ pub fn run_sweep(spec: &SweepSpec, out: &Path, opts: &SweepOptions) -> Result<Sw
                 let line = serde_json::to_string(&r).expect("results serialize");
                 {
                     let mut f = journal.lock().expect("journal lock");
-                    if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
-                        write_err.lock().expect("error lock").get_or_insert(io(&journal_path)(e));
+                    let mut failed = write_err.lock().expect("error lock");
+                    // after a failed write nothing more is appended: no torn line mid-journal
+                    if failed.is_none() {
+                        if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
+                            *failed = Some(io(&journal_path)(e));
+                        }
                     }
                 }
                 if r.status == "failed" {
@@ -373,10 +397,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<SweepSummary, SweepError> {
             )));
         }
         for r in read_journal(&d.join("points.jsonl"))? {
-            if r.id >= meta.points {
+            if r.id >= meta.points || r.values.len() != meta.axes.len() {
                 return Err(SweepError::Journal {
                     path: d.join("points.jsonl"),
-                    msg: format!("point {} of {}", r.id, meta.points),
+                    msg: format!(
+                        "point {} does not belong to this sweep ({} points, {} axes)",
+                        r.id,
+                        meta.points,
+                        meta.axes.len()
+                    ),
                 });
             }
             done.insert(r.id, r);
@@ -437,6 +466,13 @@ pub fn frontier_ids(meta: &SweepMeta, rows: &BTreeMap<usize, PointResult>) -> Ve
     let ok: Vec<&PointResult> = rows
         .values()
         .filter(|r| r.status == "ok")
+        // a point that served nothing has zero latencies and cost: it is no candidate
+        .filter(|r| r.metrics.get("completed").is_some_and(|c| *c > 0.0))
+        .filter(|r| {
+            let sla = meta.sla_ttft_p99_ms.is_some() || meta.sla_tpot_p99_ms.is_some();
+            let lost = |k: &str| r.metrics.get(k).copied().unwrap_or(0.0);
+            !sla || lost("rejected") + lost("timed_out") == 0.0
+        })
         .filter(|r| meta.sla_ttft_p99_ms.is_none_or(|l| r.metrics.get("ttft_p99_ms").is_some_and(|v| *v <= l)))
         .filter(|r| meta.sla_tpot_p99_ms.is_none_or(|l| r.metrics.get("tpot_p99_ms").is_some_and(|v| *v <= l)))
         .collect();

@@ -203,6 +203,28 @@ fn parse_op(text: &str) -> Option<(String, CmpOp, String)> {
     None
 }
 
+/// Most points one sweep may have.
+pub const MAX_POINTS: usize = 10_000_000;
+
+/// Keys a constraint may name besides the axes (the deployment's numeric settings).
+pub const CONSTRAINT_KEYS: &[&str] = &[
+    "total_gpus",
+    "prefill_gpus",
+    "decode_gpus",
+    "prefill.replicas",
+    "prefill.tp",
+    "prefill.maxBatchSize",
+    "prefill.maxBatchTokens",
+    "decode.replicas",
+    "decode.tp",
+    "decode.maxBatchSize",
+    "decode.kvCacheMemoryFraction",
+    "aggregated.replicas",
+    "aggregated.tp",
+    "aggregated.maxBatchSize",
+    "aggregated.maxBatchTokens",
+];
+
 /// Metric columns of `points.csv` that objectives may name: all of them.
 pub use super::exec::METRIC_COLUMNS as OBJECTIVE_METRICS;
 
@@ -250,10 +272,11 @@ impl SweepSpec {
                     if !(r.min.is_finite() && r.max.is_finite() && r.min <= r.max && step > 0.0) {
                         return Err(err(path, line, col, "axes.range: expected min <= max and step > 0"));
                     }
-                    let n = ((r.max - r.min) / step + 1e-9).floor() as usize + 1;
-                    if n > 100_000 {
+                    let n = ((r.max - r.min) / step + 1e-9).floor() + 1.0;
+                    if !(n.is_finite() && n <= 100_000.0) {
                         return Err(err(path, line, col, format!("axes.range: {n} values, expected at most 100000")));
                     }
+                    let n = n as usize;
                     (0..n).map(|i| fmt_num(r.min + i as f64 * step)).collect()
                 }
                 _ => {
@@ -270,6 +293,7 @@ impl SweepSpec {
         if axes.is_empty() {
             return Err(err(path, 1, 1, "axes: expected at least one axis"));
         }
+        let grid = axes.iter().try_fold(1usize, |acc, a| acc.checked_mul(a.values.len())).filter(|&n| n <= MAX_POINTS);
         let sampling = match &raw.sampling {
             None => Sampling::Grid,
             Some(s) => {
@@ -284,6 +308,20 @@ impl SweepSpec {
                 }
             }
         };
+        match sampling {
+            Sampling::Grid if grid.is_none() => return Err(err(
+                path,
+                1,
+                1,
+                format!(
+                    "axes: the grid has more than {MAX_POINTS} points: expected fewer values, or sampling: {{lhs: N}}"
+                ),
+            )),
+            Sampling::Random(n) | Sampling::LatinHypercube(n) if n > MAX_POINTS => {
+                return Err(err(path, 1, 1, format!("sampling: {n} points, expected at most {MAX_POINTS}")))
+            }
+            _ => {}
+        }
         let mut constraints = Vec::new();
         for c in &raw.constraints {
             let (line, col) = (c.referenced.line() as usize, c.referenced.column() as usize);
@@ -297,15 +335,16 @@ impl SweepSpec {
             };
             for side in [&lhs, &rhs] {
                 let known = side.parse::<f64>().is_ok()
-                    || ["total_gpus", "prefill_gpus", "decode_gpus"].contains(&side.as_str())
-                    || crate::scenario::SET_KEYS.contains(&side.as_str());
+                    || CONSTRAINT_KEYS.contains(&side.as_str())
+                    || axes.iter().any(|a| a.key == *side);
                 if !known {
                     return Err(err(
                         path,
                         line,
                         col,
                         format!(
-                            "constraints: `{side}` is not a number, total_gpus/prefill_gpus/decode_gpus or a --set key"
+                            "constraints: `{side}` is not a number, an axis key or one of {}",
+                            CONSTRAINT_KEYS.join(", ")
                         ),
                     ));
                 }
@@ -415,8 +454,10 @@ impl SweepSpec {
                 h = h.wrapping_mul(0x100000001b3);
             }
         };
-        // the pdsim version too: shards run by different builds may not agree
+        // the pdsim version too: shards run by different builds may not agree; and the SLA, which
+        // decides goodput and attainment
         eat(env!("CARGO_PKG_VERSION").as_bytes());
+        eat(format!("{:?}{:?}", self.sla_ttft_p99_ms, self.sla_tpot_p99_ms).as_bytes());
         eat(format!("{:?}{:?}{:?}{:?}{}", self.base_sets, self.axes, self.sampling, self.constraints, self.seed)
             .as_bytes());
         for f in &self.scenario {
