@@ -3,6 +3,7 @@
 #
 #   scripts/peers/install-aiconfigurator.sh            # venv at /tmp/aic-venv
 #   AIC_VENV=/some/dir AIC_VERSION=0.x.y scripts/peers/install-aiconfigurator.sh
+#   AIC_VERSION= scripts/peers/install-aiconfigurator.sh   # newest on PyPI instead of the pin
 #
 # Prints the installed version; afterwards run "$AIC_VENV/bin/aiconfigurator --help".
 set -euo pipefail
