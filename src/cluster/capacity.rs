@@ -82,9 +82,11 @@ mod tests {
         let lo = memory_plan(&m, &hw, Dtype::Bf16, Dtype::Bf16, pool(4, 0.8));
         let hi = memory_plan(&m, &hw, Dtype::Bf16, Dtype::Bf16, pool(4, 0.92));
         assert!(hi.kv_capacity_tok > lo.kv_capacity_tok);
-        // 4 GPUs x 0.12 x 80 GB more = 38.4 GB = ~117k more tokens of 320 KiB
+        // 4 GPUs x 0.12 x 81559 MiB more = 41.05 GB = ~125k more tokens of 320 KiB
         let extra = (hi.kv_capacity_tok - lo.kv_capacity_tok) as f64;
-        assert!((extra - 38.4e9 / 327_680.0).abs() < 10.0, "{extra}");
+        let more = 4.0 * 0.12 * hw.gpu_memory_bytes as f64;
+        assert!((more - 41.05e9).abs() < 0.01e9, "{more}");
+        assert!((extra - more / 327_680.0).abs() < 10.0, "{extra}");
         let tp1 = memory_plan(&m, &hw, Dtype::Bf16, Dtype::Bf16, pool(1, 0.9));
         assert_eq!(tp1.kv_capacity_tok, 0);
         assert!(tp1.kv_bytes < 0);

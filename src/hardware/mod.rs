@@ -152,8 +152,9 @@ impl HardwareProfile {
     pub fn h100_sxm() -> HardwareProfile {
         HardwareProfile {
             name: "h100-sxm",
-            // NVIDIA H100 datasheet: 80 GB HBM3 (80 * 10^9 bytes as nvidia-smi reports 81559 MiB).
-            gpu_memory_bytes: 80_000_000_000,
+            // NVIDIA H100 datasheet: 80 GB HBM3; nvidia-smi reports 81559 MiB total (85.52e9 bytes),
+            // the capacity frameworks budget against (vLLM's gpu_memory_utilization is a share of it).
+            gpu_memory_bytes: 81_559 * 1024 * 1024,
             // NVIDIA H100 datasheet, SXM5: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8.
             peak_bf16_flops: 989.4e12,
             peak_fp8_flops: 1978.9e12,

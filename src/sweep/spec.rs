@@ -309,14 +309,16 @@ impl SweepSpec {
             }
         };
         match sampling {
-            Sampling::Grid if grid.is_none() => return Err(err(
-                path,
-                1,
-                1,
-                format!(
+            Sampling::Grid if grid.is_none() => {
+                return Err(err(
+                    path,
+                    1,
+                    1,
+                    format!(
                     "axes: the grid has more than {MAX_POINTS} points: expected fewer values, or sampling: {{lhs: N}}"
                 ),
-            )),
+                ))
+            }
             Sampling::Random(n) | Sampling::LatinHypercube(n) if n > MAX_POINTS => {
                 return Err(err(path, 1, 1, format!("sampling: {n} points, expected at most {MAX_POINTS}")))
             }
