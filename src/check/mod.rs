@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Summary;
 use crate::runner::{run, RunOptions};
 
 /// The metrics a check compares: summary path and whether lower is better.
@@ -161,10 +160,9 @@ impl Diff {
     }
 }
 
-/// A summary metric by its dotted path (`ttft_ms.p99`).
-pub fn metric(s: &Summary, path: &str) -> Option<f64> {
-    let v = serde_json::to_value(s).ok()?;
-    let mut cur = &v;
+/// A summary metric by its dotted path (`ttft_ms.p99`) in the summary's JSON form.
+fn lookup(summary: &serde_json::Value, path: &str) -> Option<f64> {
+    let mut cur = summary;
     for part in path.split('.') {
         cur = cur.get(part)?;
     }
@@ -202,12 +200,17 @@ pub fn read(dir: &Path) -> Result<Baseline, CheckError> {
     Ok(b)
 }
 
-fn run_one(dir: &Path, sc: &BaselineScenario) -> Result<Summary, CheckError> {
-    let err = |msg: String| CheckError::Scenario { path: dir.join("baseline.json"), name: sc.name.clone(), msg };
+/// Runs one baseline scenario; its summary's metrics, by dotted path.
+fn run_one(dir: &Path, sc: &BaselineScenario) -> Result<impl Fn(&str) -> Result<f64, CheckError>, CheckError> {
+    let (path, name) = (dir.join("baseline.json"), sc.name.clone());
+    let err = move |msg: String| CheckError::Scenario { path: path.clone(), name: name.clone(), msg };
     let files: Vec<PathBuf> = sc.files.iter().map(|f| dir.join(f)).collect();
     let s = crate::scenario::load(&files, &sc.sets).map_err(|e| err(e.to_string()))?;
     let opts = RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() };
-    run(&s, &opts).map(|r| r.summary).map_err(|e| err(e.to_string()))
+    let summary = run(&s, &opts).map_err(|e| err(e.to_string()))?.summary;
+    // serialized once: every metric is a path into it
+    let v = serde_json::to_value(&summary).expect("a summary serializes");
+    Ok(move |m: &str| lookup(&v, m).ok_or_else(|| err(format!("metric {m} is not in the run summary"))))
 }
 
 /// Re-runs every scenario and compares its metrics. `tolerance_pct` overrides the file's default.
@@ -226,11 +229,7 @@ pub fn check(dir: &Path, tolerance_pct: Option<f64>) -> Result<Vec<Diff>, CheckE
         let summary = run_one(dir, sc)?;
         for (name, rec) in &sc.metrics {
             let lower = METRICS.iter().find(|m| m.0 == name).is_none_or(|m| m.1);
-            let current = metric(&summary, name).ok_or_else(|| CheckError::Scenario {
-                path: dir.join("baseline.json"),
-                name: sc.name.clone(),
-                msg: format!("metric {name} is not in the run summary"),
-            })?;
+            let current = summary(name)?;
             let t = match (rec, tolerance_pct) {
                 (_, Some(t)) => t,
                 (Recorded::WithTolerance { tolerance_pct, .. }, None) => *tolerance_pct,
@@ -261,11 +260,7 @@ pub fn update(dir: &Path) -> Result<Baseline, CheckError> {
             }
         }
         for (name, rec) in sc.metrics.iter_mut() {
-            let v = metric(&summary, name).ok_or_else(|| CheckError::Scenario {
-                path: dir.join("baseline.json"),
-                name: sc.name.clone(),
-                msg: format!("metric {name} is not in the run summary"),
-            })?;
+            let v = summary(name)?;
             *rec = match rec {
                 Recorded::WithTolerance { tolerance_pct, .. } => {
                     Recorded::WithTolerance { value: v, tolerance_pct: *tolerance_pct }

@@ -9,20 +9,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{Origin, ScenarioError};
-use super::raw::{Field, Metadata, Scalar, Source};
+use super::raw::{Field, Manifest, Scalar, Source};
 use crate::metrics::alerts::{check_expr, parse_duration_ns, AlertRule};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PrometheusRuleDoc {
-    #[serde(rename = "apiVersion")]
-    pub api_version: Field,
-    #[serde(rename = "kind")]
-    pub _kind: Scalar,
-    #[serde(rename = "metadata")]
-    pub _metadata: Option<Metadata>,
-    pub spec: Option<RuleSpec>,
-}
+pub(crate) type PrometheusRuleDoc = Manifest<RuleSpec>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

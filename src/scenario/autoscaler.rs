@@ -31,19 +31,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::ScenarioError;
-use super::raw::{Field, Metadata, Scalar, Sink};
+use super::raw::{Field, Manifest, Sink};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AutoscalerDoc {
-    #[serde(rename = "apiVersion")]
-    pub api_version: Field,
-    #[serde(rename = "kind")]
-    pub _kind: Scalar,
-    #[serde(rename = "metadata")]
-    pub _metadata: Option<Metadata>,
-    pub spec: Option<Spanned<AutoscalerSpec>>,
-}
+pub(crate) type AutoscalerDoc = Manifest<Spanned<AutoscalerSpec>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

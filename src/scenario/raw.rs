@@ -333,10 +333,13 @@ pub(crate) struct AggregatedDoc {
 /// ```
 ///
 /// Every field is optional; defaults are listed on each struct.
+pub(crate) type DgdrDoc = Manifest<DgdrSpec>;
+
+/// A Kubernetes-style document read strictly: `apiVersion`, `kind`, `metadata` and its `spec`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct DgdrDoc {
-    /// `nvidia.com/v1alpha1` when given.
+pub(crate) struct Manifest<S> {
+    /// Checked against the kind's group/version when given ([`Sink::check_api_version`]).
     #[serde(rename = "apiVersion")]
     pub api_version: Field,
     #[serde(rename = "kind")]
@@ -344,7 +347,7 @@ pub(crate) struct DgdrDoc {
     /// `name`, `namespace`, `labels`, `annotations`; not used.
     #[serde(rename = "metadata")]
     pub _metadata: Option<Metadata>,
-    pub spec: Option<DgdrSpec>,
+    pub spec: Option<S>,
 }
 
 #[derive(Debug, Deserialize)]

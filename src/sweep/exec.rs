@@ -254,6 +254,16 @@ fn read_journal(path: &Path) -> Result<Vec<PointResult>, SweepError> {
     Ok(out)
 }
 
+/// Writes `points.jsonl` whole (atomically), one line per point in point order.
+fn write_journal(out: &Path, done: &BTreeMap<usize, PointResult>) -> Result<(), SweepError> {
+    let mut text = String::new();
+    for r in done.values() {
+        text.push_str(&serde_json::to_string(r).expect("results serialize"));
+        text.push('\n');
+    }
+    Ok(write_atomic(out, "points.jsonl", text.as_bytes())?)
+}
+
 /// A journal line must be a point of this sweep, with its values.
 fn check_line(path: &Path, r: &PointResult, all: &[Point]) -> Result<(), SweepError> {
     match all.get(r.id) {
@@ -303,13 +313,8 @@ pub fn run_sweep(spec: &SweepSpec, out: &Path, opts: &SweepOptions) -> Result<Sw
     }
     write_atomic(out, "sweep.json", serde_json::to_string_pretty(&meta).expect("meta serializes").as_bytes())?;
     // rewrite the journal with its good lines only, then append
-    let mut text = String::new();
-    for r in done.values() {
-        text.push_str(&serde_json::to_string(r).expect("results serialize"));
-        text.push('\n');
-    }
     // atomically: a kill here must not lose the points already done
-    write_atomic(out, "points.jsonl", text.as_bytes())?;
+    write_journal(out, &done)?;
     let mine: Vec<&Point> = all.iter().filter(|p| opts.shard.is_none_or(|(i, n)| p.id % n == i)).collect();
     let todo: Vec<&Point> = mine.iter().copied().filter(|p| !done.contains_key(&p.id)).collect();
     let resumed = mine.len() - todo.len();
@@ -413,12 +418,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<SweepSummary, SweepError> {
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
     write_atomic(out, "sweep.json", serde_json::to_string_pretty(&meta).expect("meta serializes").as_bytes())?;
-    let mut text = String::new();
-    for r in done.values() {
-        text.push_str(&serde_json::to_string(r).expect("results serialize"));
-        text.push('\n');
-    }
-    write_atomic(out, "points.jsonl", text.as_bytes())?;
+    write_journal(out, &done)?;
     let complete = done.len() == meta.points;
     let mut s = finish(out, &meta, &done, complete)?;
     s.ran = 0;

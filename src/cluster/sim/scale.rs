@@ -39,7 +39,8 @@ pub(super) struct ScaleState {
     pub initial: [u32; 2],
     pub desired: [u32; 2],
     pub last_change: [Option<u64>; 2],
-    pub cold_start_ns: [u64; 2],
+    /// The model's weights over the storage bandwidth plus the container start (same for both pools).
+    pub cold_start_ns: u64,
     /// First tokens and finished requests in the window: `(time, ns)`.
     pub win_ttft: VecDeque<(u64, u64)>,
     pub win_tpot: VecDeque<(u64, u64)>,
@@ -103,7 +104,7 @@ impl ScaleState {
             initial,
             desired: initial,
             last_change: [None; 2],
-            cold_start_ns: [cold, cold],
+            cold_start_ns: cold,
             win_ttft: VecDeque::new(),
             win_tpot: VecDeque::new(),
             marks: VecDeque::new(),
@@ -183,23 +184,13 @@ impl ScaleState {
     }
 
     pub fn note_ttft(&mut self, now: u64, ns: u64) {
-        if self.ts_on {
-            self.ts_ttft.push(ns);
-        }
-        if self.scrape_ns > 0 {
-            self.win_ttft.push_back((now, ns));
-            self.h_ttft.observe_n_ns(ns, 1);
-        }
+        let on = (self.ts_on, self.scrape_ns > 0);
+        note_latency(on, now, ns, &mut self.ts_ttft, &mut self.win_ttft, &mut self.h_ttft);
     }
 
     pub fn note_tpot(&mut self, now: u64, ns: u64) {
-        if self.ts_on {
-            self.ts_tpot.push(ns);
-        }
-        if self.scrape_ns > 0 {
-            self.win_tpot.push_back((now, ns));
-            self.h_tpot.observe_n_ns(ns, 1);
-        }
+        let on = (self.ts_on, self.scrape_ns > 0);
+        note_latency(on, now, ns, &mut self.ts_tpot, &mut self.win_tpot, &mut self.h_tpot);
     }
 
     pub fn note_itl(&mut self, ns: u64, n: u64) {
@@ -214,6 +205,25 @@ impl ScaleState {
         if self.scrape_ns > 0 {
             self.h_kv.observe_n_ns(ns, 1);
         }
+    }
+}
+
+/// One latency into the time-series buffer, the autoscaler's window and the exported histogram,
+/// each kept only when its consumer exists (`(time series, scrapes)`).
+fn note_latency(
+    (ts_on, scrapes_on): (bool, bool),
+    now: u64,
+    ns: u64,
+    ts: &mut Vec<u64>,
+    window: &mut VecDeque<(u64, u64)>,
+    hist: &mut PromHist,
+) {
+    if ts_on {
+        ts.push(ns);
+    }
+    if scrapes_on {
+        window.push_back((now, ns));
+        hist.observe_n_ns(ns, 1);
     }
 }
 
@@ -336,7 +346,7 @@ impl Sim<'_> {
                         0.0
                     },
                     last_change_ns: self.sc.last_change[i],
-                    cold_start_ns: self.sc.cold_start_ns[i],
+                    cold_start_ns: self.sc.cold_start_ns,
                 };
                 let (mut desired, mut reason) = match a.policy {
                     Policy::Threshold | Policy::Predictive => reactive_desired(a.policy, s, &o),
@@ -396,9 +406,8 @@ impl Sim<'_> {
         now: u64,
     ) -> u32 {
         let a = self.input.autoscaler.expect("planner runs with an autoscaler");
-        let i = idx(pool);
         let history: Vec<(u64, f64)> = self.sc.rate_history.iter().copied().collect();
-        let rate = forecast(p, &history, now + self.sc.cold_start_ns[i]);
+        let rate = forecast(p, &history, now + self.sc.cold_start_ns);
         let arrived = cur.arrived - then.arrived;
         if arrived == 0 {
             return planner_desired(s, 0.0, 1.0);
@@ -552,7 +561,7 @@ impl Sim<'_> {
                 (w, gw.rep.start_gen)
             }
         };
-        self.q.schedule(now + self.sc.cold_start_ns[idx(pool)], Ev::ReplicaReady(pool, w.0 as u32, w.1));
+        self.q.schedule(now + self.sc.cold_start_ns, Ev::ReplicaReady(pool, w.0 as u32, w.1));
     }
 
     fn remove_replica(&mut self, now: u64, pool: Pool) {
@@ -641,22 +650,14 @@ impl Sim<'_> {
     fn pool_scrape(&self, pool: Pool, now: u64) -> PoolScrape {
         let (starting, serving, draining) = self.replica_counts(pool);
         let i = idx(pool);
-        let cur_busy = |b: u64, busy: bool, start: u64| b + if busy { now - start } else { 0 };
-        // since the previous scrape (the last mark is this scrape's own)
+        // since the previous scrape: the last mark is this scrape's own, taken at `now`
         let n = self.sc.marks.len();
+        let cur = self.sc.marks[n - 1];
+        debug_assert_eq!(cur.t, now);
         let then = if n >= 2 { self.sc.marks[n - 2] } else { Mark::default() };
-        let (busy, serve): (u64, u64) = match pool {
-            Pool::Prefill => (
-                self.prefill.iter().map(|w| cur_busy(w.busy_ns, w.busy, w.step_start)).sum(),
-                self.prefill.iter().map(|w| w.rep.served_until(now)).sum(),
-            ),
-            Pool::Decode => (
-                self.gen.iter().map(|w| cur_busy(w.busy_ns, w.busy, w.step_start)).sum(),
-                self.gen.iter().map(|w| w.rep.served_until(now)).sum(),
-            ),
-        };
-        let d_serve = serve.saturating_sub(then.serve[i]);
-        let gpu_utilization = if d_serve > 0 { busy.saturating_sub(then.busy[i]) as f64 / d_serve as f64 } else { 0.0 };
+        let d_serve = cur.serve[i].saturating_sub(then.serve[i]);
+        let gpu_utilization =
+            if d_serve > 0 { cur.busy[i].saturating_sub(then.busy[i]) as f64 / d_serve as f64 } else { 0.0 };
         let kvb = self.kv_bytes_per_tok;
         match pool {
             Pool::Prefill => PoolScrape {
