@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub sla: SlaTargets,
     /// Put the wall-clock time in the summary (which then differs from run to run).
     pub wall_time_in_summary: bool,
+    /// Simulate runs of decode-only steps as one event each (the default; same results, faster).
+    pub decode_runs: bool,
 }
 
 impl Default for RunOptions {
@@ -31,6 +33,7 @@ impl Default for RunOptions {
             timeseries_interval_ns: NS_PER_S,
             sla: SlaTargets::default(),
             wall_time_in_summary: false,
+            decode_runs: true,
         }
     }
 }
@@ -129,6 +132,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> 
         seed: s.seed,
         autoscaler: s.autoscaler.as_ref(),
         scrape_interval_ns: if s.alerts.rules.is_empty() { 0 } else { alert_interval_ns(s) },
+        decode_runs: opts.decode_runs,
     };
     let output = simulate(&input, traffic);
     let wall_s = start.elapsed().as_secs_f64();

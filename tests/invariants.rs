@@ -98,6 +98,7 @@ fn check_record(r: &RequestRecord, s: &Scenario) {
 #[test]
 fn random_deployments_and_loads_keep_every_invariant() {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(2024);
+    let mut ran = 0;
     for case in 0..60 {
         let mut s = base();
         let c = &mut s.cluster;
@@ -196,7 +197,24 @@ fn random_deployments_and_loads_keep_every_invariant() {
         }
         let r = run(&s, &opts()).expect("synthetic workload runs");
         check(&s, &r);
+        same_without_decode_runs(&s, &r, case);
+        ran += 1;
     }
+    eprintln!("{ran} of 60 drawn deployments were valid and ran");
+    assert!(ran >= 40, "only {ran} drawn deployments were valid");
+}
+
+/// Simulating runs of decode steps as one event changes nothing: every output equals that of
+/// putting each step through the event queue.
+fn same_without_decode_runs(s: &Scenario, runs: &RunResult, case: u64) {
+    let steps = run(s, &RunOptions { decode_runs: false, ..opts() }).expect("synthetic workload runs");
+    let ctx = format!("case {case}: {:?} {:?}", s.cluster, s.workload);
+    assert_eq!(runs.summary, steps.summary, "{ctx}");
+    assert_eq!(runs.output.requests, steps.output.requests, "{ctx}");
+    assert_eq!(runs.output.timeseries, steps.output.timeseries, "{ctx}");
+    assert_eq!(runs.output.scrapes, steps.output.scrapes, "{ctx}");
+    assert_eq!(runs.output.scale_events, steps.output.scale_events, "{ctx}");
+    assert_eq!(runs.output.metrics.events, steps.output.metrics.events, "{ctx}");
 }
 
 #[test]
@@ -233,6 +251,27 @@ fn starved_kv_memory_preempts_and_stays_within_capacity() {
     let m = &r.output.metrics;
     assert!(m.preemptions > 0, "expected thrashing");
     assert_eq!(m.completed, 400, "timed out {} rejected {}", m.timed_out, m.rejected);
+}
+
+#[test]
+fn decode_runs_match_stepwise_under_kv_pressure() {
+    // admissions while a decode worker is mid-run take KV that the run's later steps needed: the
+    // run must end where step-by-step simulation would preempt (short prompts admitted into a
+    // nearly full worker, long answers, slow transfers)
+    let mut preempted = 0;
+    for (case, (isl, fraction)) in [(100, 0.22), (200, 0.22), (400, 0.25), (800, 0.3)].into_iter().enumerate() {
+        let mut s = base();
+        s.cluster.decode.kv_cache_memory_fraction = fraction;
+        s.cluster.decode.max_batch_size = 256;
+        s.cluster.kv_transfer.backend = KvBackend::Tcp;
+        s.cluster.frontend.request_timeout_ns = 3_600_000 * NS_PER_MS;
+        offline(&mut s, 300, isl, 3000);
+        let r = run(&s, &opts()).unwrap();
+        check(&s, &r);
+        preempted += r.output.metrics.preemptions;
+        same_without_decode_runs(&s, &r, case as u64);
+    }
+    assert!(preempted > 0, "expected KV pressure to preempt");
 }
 
 fn offline(s: &mut Scenario, n: u64, isl: u32, osl: u32) {

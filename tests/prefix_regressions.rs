@@ -69,6 +69,7 @@ fn run(c: &ClusterConfig, reqs: Vec<RequestSpec>) -> SimOutput {
         seed: 1,
         autoscaler: None,
         scrape_interval_ns: 0,
+        decode_runs: true,
     };
     simulate(&input, Traffic::Open(Box::new(reqs.into_iter())))
 }

@@ -27,6 +27,7 @@ fn sim(s: &Scenario, reqs: Vec<RequestSpec>, ts_ns: u64) -> SimOutput {
         seed: 1,
         autoscaler: None,
         scrape_interval_ns: 0,
+        decode_runs: true,
     };
     simulate(&input, Traffic::Open(Box::new(reqs.into_iter())))
 }

@@ -366,6 +366,50 @@ impl ContextAttentionParams {
     }
 }
 
+/// [`GenerationAttentionParams::time_s`] for one batch of `b` sequences, factored for evaluation
+/// at many contexts: with `n = ctx + 1`,
+///
+/// `t = floor + blend(n c (1 + work_half / (b kv ceil(n/512))), t_seq)`, `c = b 2 kv d kv_bytes / bw`
+///
+/// (`1/ramp(W) = 1 + work_half/W`); the factor of `n` is kept for the last `ceil(n/512)`, which
+/// changes once every 512 tokens of context. The blend is tabulated ([`SmoothMax`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GenerationBatch {
+    floor_s: f64,
+    kv_s_per_tok: f64,
+    work_per_chunk: f64,
+    work_half: f64,
+    seq_s: f64,
+    chunks: f64,
+    kv_s_per_tok_at_chunks: f64,
+}
+
+impl GenerationBatch {
+    /// Seconds of one step at average context `ctx` (tokens before this step's).
+    #[inline]
+    pub fn time_s(&mut self, ctx: f64, blend: &SmoothMax) -> f64 {
+        let n = ctx + 1.0;
+        let chunks = ceil_pos(n / 512.0);
+        if chunks != self.chunks {
+            self.chunks = chunks;
+            self.kv_s_per_tok_at_chunks = self.kv_s_per_tok * (1.0 + self.work_half / (self.work_per_chunk * chunks));
+        }
+        self.floor_s + blend.eval(n * self.kv_s_per_tok_at_chunks, self.seq_s)
+    }
+}
+
+/// `x.ceil()` for `0 <= x < 2^53` without a libm call (the default x86-64 target has no rounding
+/// instruction, and this is on the simulator's hottest path).
+#[inline]
+fn ceil_pos(x: f64) -> f64 {
+    let t = x as u64 as f64;
+    if t < x {
+        t + 1.0
+    } else {
+        t
+    }
+}
+
 /// Decode (generation) attention of one layer on one GPU: `b` sequences each reading `ctx` cached
 /// tokens of `kv` heads x `d` dims at `kv_bytes` per element:
 ///
@@ -401,20 +445,22 @@ impl GenerationAttentionParams {
         (d / 128.0).powf(self.head_dim_exp)
     }
 
-    /// [`Self::time_s`] with the head-dimension factor precomputed and the blend tabulated.
-    #[allow(clippy::too_many_arguments)]
-    pub fn time_s_tab(
-        &self,
-        b: f64,
-        ctx: f64,
-        h: f64,
-        kv: f64,
-        d: f64,
-        kv_bytes: f64,
-        r: f64,
-        blend: &SmoothMax,
-    ) -> f64 {
-        self.time_with(b, ctx, h, kv, d, kv_bytes, r, |x, y| blend.eval(x, y))
+    /// [`Self::time_s`] for `b` sequences, with what depends only on the batch computed once: a
+    /// simulation evaluates a batch at many contexts (one per decode step). `r` is
+    /// [`Self::head_dim_factor`].
+    pub fn batch(&self, b: f64, h: f64, kv: f64, d: f64, kv_bytes: f64, r: f64) -> GenerationBatch {
+        let mha = self.separate_mha && (h - kv).abs() < 0.5;
+        let read = if mha { self.mha_read_factor } else { 1.0 };
+        let per_seq = if mha { self.mha_head_ns * h } else { self.kv_head_ns * kv + self.q_head_ns * h };
+        GenerationBatch {
+            floor_s: self.floor_us * 1e-6,
+            kv_s_per_tok: b * 2.0 * kv * d * kv_bytes * read / (self.bw_tbps * 1e12),
+            work_per_chunk: b * kv,
+            work_half: self.work_half,
+            seq_s: b * per_seq * r * 1e-9,
+            chunks: 0.0,
+            kv_s_per_tok_at_chunks: 0.0,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -605,6 +651,43 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generation_batch_is_the_model_factored() {
+        for separate_mha in [false, true] {
+            let g = GenerationAttentionParams {
+                separate_mha,
+                floor_us: 6.9,
+                mha_head_ns: 11.5,
+                kv_head_ns: 5.9,
+                q_head_ns: 0.96,
+                bw_tbps: 2.74,
+                work_half: 52.3,
+                blend_p: 3.5,
+                head_dim_exp: 0.8,
+                mha_read_factor: 1.34,
+            };
+            let blend = SmoothMax::new(g.blend_p);
+            for (h, kv) in [(16.0, 2.0), (8.0, 8.0)] {
+                for b in [1.0, 7.0, 64.0, 256.0] {
+                    let mut batch = g.batch(b, h, kv, 128.0, 2.0, g.head_dim_factor(128.0));
+                    // contexts on both sides of the 512-token work chunks, in and out of order
+                    for ctx in [0.0, 510.0, 511.0, 512.0, 1500.5, 100.0, 16383.0, 3.0] {
+                        let want = g.time_s(b, ctx, h, kv, 128.0, 2.0);
+                        let got = batch.time_s(ctx, &blend);
+                        assert!((got / want - 1.0).abs() < 1e-6, "b {b} ctx {ctx} h {h} kv {kv}: {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ceil_pos_is_ceil() {
+        for x in [0.0, 0.25, 1.0, 1.0 + f64::EPSILON, 2.999, 511.0 / 512.0, 1e15 + 0.5, 4503599627370495.5] {
+            assert_eq!(ceil_pos(x), x.ceil(), "{x}");
+        }
+    }
 
     #[test]
     fn gemm_fit_recovers_its_own_parameters() {

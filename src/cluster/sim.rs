@@ -23,7 +23,7 @@ use crate::cluster::prefix_cache::PrefixCache;
 use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
 use crate::engine::{EventQueue, SimTime};
 use crate::hardware::HardwareProfile;
-use crate::metrics::{Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
+use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
 use crate::model::{Dtype, ModelSpec};
 use crate::workload::spec::{RequestSpec, PREFIX_BLOCK_TOK};
 use rand::RngExt;
@@ -51,6 +51,9 @@ pub struct SimInput<'a> {
     pub seed: u64,
     /// Resizes the pools at scrape times; `None` keeps the deployment's replica counts.
     pub autoscaler: Option<&'a AutoscalerConfig>,
+    /// Simulates runs of decode-only steps as one event each (see [`runs`]); `false` puts every step
+    /// through the event queue, with the same results, slower (for tests that check just that).
+    pub decode_runs: bool,
     /// Simulated time between two metric scrapes kept for alert rules ([`SimOutput::scrapes`]);
     /// 0 = none unless the autoscaler scrapes.
     pub scrape_interval_ns: u64,
@@ -81,6 +84,7 @@ pub struct SimOutput {
     pub scale_events: Vec<ScaleEvent>,
 }
 
+mod runs;
 mod scale;
 
 const NONE: u64 = u64::MAX;
@@ -178,7 +182,9 @@ enum Ev {
     PrefillDone(u32),
     XferSetup(u32, u32),
     LinkWake(u32, u64),
-    StepDone(u32),
+    /// A decode-side worker's step (or run of steps, see [`runs`]) ends: `(worker, run stamp)`;
+    /// a stamp other than the worker's is a run cut short since.
+    StepDone(u32, u32),
     /// The earliest deadline in `Sim::deadlines` has come.
     TimeoutCheck,
     Sample,
@@ -333,6 +339,20 @@ struct GenWorker {
     /// Prompt tokens of live requests in `waiting`.
     queued_tok: u64,
     rep: Replica,
+    /// End times of the steps of the run in progress (see [`runs`]); empty or one step when the
+    /// step in progress is simulated on its own.
+    run_ends: Vec<u64>,
+    /// The step in progress within `run_ends`.
+    run_pos: usize,
+    /// Tells the run's own `StepDone` from those of runs cut short.
+    run_stamp: u32,
+    /// End of the step in progress when another step of the run follows it, else `u64::MAX`.
+    run_next_ns: u64,
+    /// This worker's inter-token latencies not yet in the histogram (its steps take nearly equal
+    /// times, the pool's several workers do not).
+    itl_batch: HistBatch,
+    /// Highest KV use so far (see `note_kv_usage`).
+    peak_used_tok: u64,
 }
 
 impl GenWorker {
@@ -342,12 +362,21 @@ impl GenWorker {
     fn load(&self) -> u64 {
         self.occupied() + self.waiting.len() as u64
     }
+    fn next_virtual_end(&self) -> u64 {
+        if self.run_pos + 1 < self.run_ends.len() {
+            self.run_ends[self.run_pos]
+        } else {
+            u64::MAX
+        }
+    }
 }
 
 struct Sim<'a> {
     input: &'a SimInput<'a>,
     /// Autoscaler, scrapes and replica life cycles (see [`scale`]).
     sc: scale::ScaleState,
+    decode_runs: bool,
+    runs: runs::RunState,
     q: EventQueue<Ev>,
     reqs: Vec<Req>,
     free_slots: Vec<u32>,
@@ -515,6 +544,8 @@ impl<'a> Sim<'a> {
                 .map(|_| VecDeque::new())
                 .collect(),
             prefill,
+            decode_runs: input.decode_runs,
+            runs: runs::RunState::new(),
             rng: crate::workload::rng_stream(input.seed, 0x524f_5554_4552),
             auto_cache: c.prefix_cache == PrefixCacheCapacity::Auto,
             links,
@@ -569,6 +600,7 @@ impl<'a> Sim<'a> {
             self.q.schedule(self.sc.scrape_ns, Ev::Scrape);
         }
         while let Some((now, ev)) = self.q.pop() {
+            self.sync_runs(now);
             match ev {
                 Ev::Arrival => {
                     self.sc.arrivals_pending -= 1;
@@ -577,7 +609,8 @@ impl<'a> Sim<'a> {
                 Ev::PrefillDone(w) => self.on_prefill_done(now, w),
                 Ev::XferSetup(slot, g) => self.on_xfer_setup(now, slot, g),
                 Ev::LinkWake(l, g) => self.on_link_wake(now, l, g),
-                Ev::StepDone(w) => self.on_step_done(now, w),
+                Ev::StepDone(w, stamp) if stamp == self.gen[w as usize].run_stamp => self.on_step_done(now, w),
+                Ev::StepDone(..) => self.runs.stale_events += 1,
                 Ev::TimeoutCheck => self.on_timeout_check(now),
                 Ev::Sample => self.on_sample(now),
                 Ev::Scrape => self.on_scrape(now),
@@ -587,7 +620,11 @@ impl<'a> Sim<'a> {
     }
 
     fn finish(mut self) -> SimOutput {
-        self.m.events = self.q.events_processed();
+        // the events step-by-step simulation would have processed
+        self.m.events = self.q.events_processed() - self.runs.stale_events + self.runs.virtual_steps;
+        for w in &mut self.gen {
+            self.m.itl.flush(&mut w.itl_batch);
+        }
         self.m.prefill_busy_ns = self.prefill.iter().map(|w| w.busy_ns).sum();
         self.m.decode_busy_ns = self.gen.iter().map(|w| w.busy_ns).sum();
         // replicas are paid for until the run ends
@@ -993,6 +1030,8 @@ impl<'a> Sim<'a> {
                 let w = self.reqs[slot as usize].decode_worker as usize;
                 self.reqs[slot as usize].cancelled = true;
                 self.gen[w].zombies = true;
+                // the next step start purges it
+                self.cut_run(w);
                 if !self.gen[w].busy {
                     self.purge_zombies(w);
                     self.try_admit(now, w);
@@ -1248,6 +1287,8 @@ impl<'a> Sim<'a> {
         }
         self.m.kv_transfer.record(now - r.t_xfer_start);
         self.sc.note_kv_transfer(now - r.t_xfer_start);
+        // it joins at the next step start
+        self.cut_run(d);
         self.gen[d].ready.push(slot);
         self.maybe_start_step(now, d);
     }
@@ -1311,10 +1352,13 @@ impl<'a> Sim<'a> {
                     r.t_prefill_start = now;
                 }
                 w.prefilling.push_back(slot);
+                // it prefills from the next step on
+                self.cut_run(d);
             } else {
                 r.stage = Stage::Transferring;
                 r.t_xfer_start = now;
                 w.incoming += 1;
+                self.fit_run_to_kv(d);
                 self.start_transfer(now, slot);
             }
         }
@@ -1449,7 +1493,8 @@ impl<'a> Sim<'a> {
         w.step_start = now;
         w.step_b = b;
         w.step_decodes = decodes;
-        self.q.schedule(now + dur, Ev::StepDone(d as u32));
+        let end = self.plan_run(now, d, dur);
+        self.q.schedule(end, Ev::StepDone(d as u32, self.gen[d].run_stamp));
     }
 
     fn on_step_done(&mut self, now: u64, d: u32) {
@@ -1463,7 +1508,7 @@ impl<'a> Sim<'a> {
         }
         w.running_ctx += w.step_b;
         let gaps = w.step_b - w.step_joiners.len() as u64;
-        self.m.itl.record_n(dur, gaps);
+        self.m.itl.record_batched(&mut w.itl_batch, dur, gaps);
         self.sc.note_itl(dur, gaps);
         for i in 0..self.gen[d].step_joiners.len() {
             let slot = self.gen[d].step_joiners[i];
@@ -1633,10 +1678,15 @@ impl<'a> Sim<'a> {
 }
 
 /// KV use only grows at admission and at step start, so checking there catches every peak.
-fn note_kv_usage(m: &mut RunMetrics, w: &GenWorker) {
-    let usage = w.used_tok as f64 / w.cap_tok.max(1) as f64;
-    if usage > m.kv_peak_usage {
-        m.kv_peak_usage = usage;
+#[inline]
+fn note_kv_usage(m: &mut RunMetrics, w: &mut GenWorker) {
+    // the worker's capacity is fixed, so only a new peak of its own can raise the pool's
+    if w.used_tok > w.peak_used_tok {
+        w.peak_used_tok = w.used_tok;
+        let usage = w.used_tok as f64 / w.cap_tok.max(1) as f64;
+        if usage > m.kv_peak_usage {
+            m.kv_peak_usage = usage;
+        }
     }
 }
 
@@ -1737,6 +1787,7 @@ mod tests {
             seed: 1,
             autoscaler: None,
             scrape_interval_ns: 0,
+            decode_runs: true,
         };
         simulate(&input, t)
     }

@@ -3,7 +3,7 @@
 //! cites its measurements; the formulas are here.
 
 use crate::calibrate::models::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, SmoothMax,
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, GenerationBatch, SmoothMax,
 };
 use crate::cluster::config::Backend;
 use crate::hardware::calibrated::Calibration;
@@ -313,14 +313,12 @@ impl WorkerCost {
         let f = self.fitted.as_ref();
         let d = self.head_dim as f64;
         let h = self.heads_per_gpu as f64;
-        let decode = match f.and_then(|f| f.generation_attention.map(|g| (g, f))) {
-            Some((g, f)) if s.decode_seqs > 0 => {
-                let b = s.decode_seqs as f64;
-                let ctx = s.decode_ctx_tok as f64 / b;
-                let (blend, r) = f.generation_blend.as_ref().expect("built with the fit");
-                g.time_s_tab(b, ctx, h, f.kv_heads_per_gpu, d, f.kv_elem_bytes, *r, blend) * 1e9
+        let decode = match self.generation_batch(s.decode_seqs) {
+            Some(mut g) => {
+                let blend = &f.and_then(|f| f.generation_blend.as_ref()).expect("built with the fit").0;
+                g.time_s(s.decode_ctx_tok as f64 / s.decode_seqs as f64, blend) * 1e9
             }
-            _ => decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu),
+            None => decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu),
         };
         let prefill = match f.and_then(|f| f.context_attention.map(|c| (c, f))) {
             Some((c, f)) if s.prefill_seqs > 0 && s.prefill_pairs > 0.0 => {
@@ -332,6 +330,18 @@ impl WorkerCost {
             _ => prefill_attention_ns(hw, self.heads_per_gpu, self.head_dim, s.prefill_pairs),
         };
         (decode + prefill) * self.layers
+    }
+
+    /// The fitted decode attention of `b > 0` sequences (one layer), its batch-only factors
+    /// computed; `None` without a fit (or sequences).
+    fn generation_batch(&self, b: u64) -> Option<GenerationBatch> {
+        let f = self.fitted.as_ref()?;
+        let g = f.generation_attention.as_ref()?;
+        if b == 0 {
+            return None;
+        }
+        let r = f.generation_blend.as_ref().expect("built with the fit").1;
+        Some(g.batch(b as f64, self.heads_per_gpu as f64, f.kv_heads_per_gpu, self.head_dim as f64, f.kv_elem_bytes, r))
     }
 
     /// The part of a step that depends only on the tokens `m` it pushes through the layers:
@@ -349,6 +359,27 @@ pub struct StepTimer {
     cost: WorkerCost,
     dense_by_m: Vec<f64>,
     lm_head_by_logits: Vec<f64>,
+    /// Decode-only steps by batch size (index `b - 1`): the fitted decode attention's batch
+    /// factors and everything else of the step, which does not depend on the context.
+    decode_by_b: Vec<Option<DecodeBatch>>,
+}
+
+/// A decode-only step of one batch size, less its attention's dependence on the context.
+#[derive(Debug, Clone, Copy)]
+struct DecodeBatch {
+    attention: GenerationBatch,
+    /// `1/b`: the average context is `ctx_tok / b`, and a multiplication is cheaper.
+    inv_b: f64,
+    /// Dense layers, LM head and framework overhead.
+    rest_ns: f64,
+}
+
+impl DecodeBatch {
+    #[inline]
+    fn step_ns(&mut self, ctx_tok: u64, blend: &SmoothMax, layers: f64) -> u64 {
+        let attention_ns = self.attention.time_s(ctx_tok as f64 * self.inv_b, blend) * 1e9 * layers;
+        ((self.rest_ns + attention_ns + 0.5) as u64).max(1)
+    }
 }
 
 impl StepTimer {
@@ -356,7 +387,7 @@ impl StepTimer {
     const MEMO_TOK: usize = 1 << 16;
 
     pub fn new(cost: WorkerCost) -> Self {
-        StepTimer { cost, dense_by_m: Vec::new(), lm_head_by_logits: Vec::new() }
+        StepTimer { cost, dense_by_m: Vec::new(), lm_head_by_logits: Vec::new(), decode_by_b: Vec::new() }
     }
 
     pub fn cost(&self) -> &WorkerCost {
@@ -368,7 +399,70 @@ impl StepTimer {
         if m == 0 {
             return 1;
         }
-        let dense = if (m as usize) < Self::MEMO_TOK {
+        if s.prefill_seqs == 0 && (m as usize) <= Self::MEMO_TOK {
+            if let Some(ns) = self.decode_only_ns(s.decode_seqs, s.decode_ctx_tok) {
+                return ns;
+            }
+        }
+        let dense = self.dense_memo(m);
+        let logits = s.decode_seqs + s.prefill_seqs;
+        let lm_head = self.lm_head_memo(logits);
+        let c = &self.cost;
+        let total = dense + lm_head + c.attention_ns(s) + c.overhead_ns();
+        ((total + 0.5) as u64).max(1)
+    }
+
+    /// Appends the ends of `steps` decode steps of `b` sequences, the first over `ctx_tok` tokens
+    /// of context and each next over `b` more, after the last end in `ends` (which has one): each
+    /// step as [`Self::step_ns`] times it, the batch's factors looked up once.
+    pub fn decode_run_ends(&mut self, b: u64, ctx_tok: u64, steps: u64, ends: &mut Vec<u64>) {
+        let mut end = *ends.last().expect("a run starts after a step");
+        let mut ctx = ctx_tok;
+        if steps == 0 {
+            return;
+        }
+        let fitted_first = if b > 0 && b as usize <= Self::MEMO_TOK { self.decode_only_ns(b, ctx) } else { None };
+        if let Some(first) = fitted_first {
+            end += first;
+            ends.push(end);
+            ctx += b;
+            let db = self.decode_by_b[b as usize - 1].as_mut().expect("filled by decode_only_ns");
+            let blend =
+                &self.cost.fitted.as_ref().and_then(|f| f.generation_blend.as_ref()).expect("built with the fit").0;
+            for _ in 1..steps {
+                end += db.step_ns(ctx, blend, self.cost.layers);
+                ends.push(end);
+                ctx += b;
+            }
+            return;
+        }
+        for _ in 0..steps {
+            end += self.step_ns(&StepShape { decode_seqs: b, decode_ctx_tok: ctx, ..Default::default() });
+            ends.push(end);
+            ctx += b;
+        }
+    }
+
+    /// A decode step of `b` sequences over `ctx_tok` tokens of context with fitted decode attention
+    /// (`None` without): the hot path of a simulation, which takes millions of them.
+    #[inline]
+    fn decode_only_ns(&mut self, b: u64, ctx_tok: u64) -> Option<u64> {
+        let i = b as usize - 1;
+        if self.decode_by_b.len() <= i {
+            self.decode_by_b.resize(i + 1, None);
+        }
+        if self.decode_by_b[i].is_none() {
+            let attention = self.cost.generation_batch(b)?;
+            let rest_ns = self.dense_memo(b) + self.lm_head_memo(b) + self.cost.overhead_ns();
+            self.decode_by_b[i] = Some(DecodeBatch { attention, inv_b: 1.0 / b as f64, rest_ns });
+        }
+        let db = self.decode_by_b[i].as_mut().expect("just filled");
+        let blend = &self.cost.fitted.as_ref().and_then(|f| f.generation_blend.as_ref()).expect("built with the fit").0;
+        Some(db.step_ns(ctx_tok, blend, self.cost.layers))
+    }
+
+    fn dense_memo(&mut self, m: u64) -> f64 {
+        if (m as usize) < Self::MEMO_TOK {
             let i = m as usize;
             if self.dense_by_m.len() <= i {
                 self.dense_by_m.resize(i + 1, f64::NAN);
@@ -379,9 +473,11 @@ impl StepTimer {
             self.dense_by_m[i]
         } else {
             self.cost.dense_ns(m)
-        };
-        let logits = s.decode_seqs + s.prefill_seqs;
-        let lm_head = if (logits as usize) < Self::MEMO_TOK {
+        }
+    }
+
+    fn lm_head_memo(&mut self, logits: u64) -> f64 {
+        if (logits as usize) < Self::MEMO_TOK {
             let i = logits as usize;
             if self.lm_head_by_logits.len() <= i {
                 self.lm_head_by_logits.resize(i + 1, f64::NAN);
@@ -392,10 +488,7 @@ impl StepTimer {
             self.lm_head_by_logits[i]
         } else {
             self.cost.lm_head_ns(logits)
-        };
-        let c = &self.cost;
-        let total = dense + lm_head + c.attention_ns(s) + c.overhead_ns();
-        ((total + 0.5) as u64).max(1)
+        }
     }
 }
 

@@ -44,7 +44,7 @@ pub const METRIC_NAMES: &[&str] = &[
 fn hist(store: &mut SeriesStore, name: &str, labels: &[(&str, &str)], t: u64, h: &PromHist) {
     let mut counts: Vec<u64> = h.le.to_vec();
     counts.push(h.count);
-    store.push_histogram(name, labels, t, &PROM_BUCKETS_S, &counts, h.sum_s);
+    store.push_histogram(name, labels, t, &PROM_BUCKETS_S, &counts, h.sum_s());
 }
 
 /// Converts the scrapes of one run into Prometheus series. `kv_block_bytes` sizes the

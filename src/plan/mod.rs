@@ -154,6 +154,7 @@ impl Search<'_> {
             timeseries_interval_ns: 0,
             sla: SlaTargets { ttft_ms: Some(self.opts.sla.ttft_p99_ms), tpot_ms: Some(self.opts.sla.tpot_p99_ms) },
             wall_time_in_summary: false,
+            ..RunOptions::default()
         };
         let summary = run(&s, &ro).ok()?.summary;
         Some(Candidate {

@@ -208,6 +208,7 @@ pub fn run_point(spec: &SweepSpec, p: &Point) -> PointResult {
         timeseries_interval_ns: 0,
         sla: SlaTargets { ttft_ms: spec.sla_ttft_p99_ms, tpot_ms: spec.sla_tpot_p99_ms },
         wall_time_in_summary: false,
+        ..RunOptions::default()
     };
     match run(&s, &opts) {
         Ok(out) => r.metrics = metrics_of(&out.summary),

@@ -180,6 +180,12 @@ impl ScaleState {
             cache: new_cache(c.prefix_cache, self.gen_cap_tok),
             queued_tok: 0,
             rep: Replica::serving(),
+            run_ends: Vec::new(),
+            run_pos: 0,
+            run_stamp: 0,
+            run_next_ns: u64::MAX,
+            itl_batch: HistBatch::default(),
+            peak_used_tok: 0,
         }
     }
 
@@ -222,7 +228,9 @@ fn note_latency(
         ts.push(ns);
     }
     if scrapes_on {
-        window.push_back((now, ns));
+        // in time order: decode runs apply their steps' ends lazily, worker after worker
+        let at = window.iter().rposition(|&(t, _)| t <= now).map_or(0, |i| i + 1);
+        window.insert(at, (now, ns));
         hist.observe_n_ns(ns, 1);
     }
 }
