@@ -10,7 +10,8 @@ use crate::metrics::alerts::evaluate;
 use crate::metrics::export::series_from_scrapes;
 use crate::report::{Summary, WorkloadStats};
 use crate::scenario::{Scenario, DEFAULT_REQUESTS};
-use crate::workload::spec::{Arrival, RequestSpec, WorkloadSpec};
+use crate::workload::prefix::SessionClients;
+use crate::workload::spec::{Arrival, ClosedLoopSource, RequestSpec, WorkloadSpec};
 use crate::workload::{open_loop, LengthSampler, TraceStatus, WorkloadError};
 
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +69,7 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
             concurrency: *concurrency,
             max_requests,
             stop_at_ns,
-            next_request: Box::new(move || {
+            clients: Box::new(move || {
                 let (input_tok, output_tok) = sampler.sample();
                 RequestSpec { arrival_ns: 0, input_tok, output_tok, blocks: None }
             }),
@@ -78,25 +79,24 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
     if let WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { concurrency }, isl, osl, prefix } =
         &s.workload
     {
-        // A session's next turn must wait for its client's previous answer, which the closed loop's
-        // shared request stream cannot express yet; shared system prompts need no such order.
-        if prefix.sessions.is_some() {
-            return Err(WorkloadError::InvalidSpec(
-                "closed_loop with sessions is not supported yet: expected an open-loop kind (poisson, gamma, \
-                 diurnal, step, ramp), or closed_loop with system_prompts only"
-                    .into(),
-            ));
-        }
         // the prompts (system prompt + user text) come from the open-loop generator; its arrival
         // times are unused
-        let mut gen = crate::workload::prefix::PrefixGen::new(&Arrival::Offline, isl, osl, prefix, s.seed)
-            .map_err(WorkloadError::InvalidSpec)?;
-        let traffic = Traffic::Closed {
-            concurrency: *concurrency,
-            max_requests,
-            stop_at_ns,
-            next_request: Box::new(move || gen.next().unwrap_or_default()),
+        let gen_arrival = if prefix.sessions.is_some() {
+            // any rate: sessions refuse offline arrival, and only the generator's prompts are used
+            Arrival::Poisson { rate_per_s: 1.0 }
+        } else {
+            Arrival::Offline
         };
+        let mut gen = crate::workload::prefix::PrefixGen::new(&gen_arrival, isl, osl, prefix, s.seed)
+            .map_err(WorkloadError::InvalidSpec)?;
+        let clients: Box<dyn ClosedLoopSource> = if prefix.sessions.is_some() {
+            // each client holds its conversation: a turn goes out a think time after the answer
+            // to the one before
+            Box::new(SessionClients::new(gen, *concurrency))
+        } else {
+            Box::new(move || gen.next().unwrap_or_default())
+        };
+        let traffic = Traffic::Closed { concurrency: *concurrency, max_requests, stop_at_ns, clients };
         return Ok((traffic, None));
     }
     let source = open_loop(&s.workload, s.seed)?;

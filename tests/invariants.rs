@@ -135,10 +135,10 @@ fn random_deployments_and_loads_keep_every_invariant() {
             2 => Arrival::ClosedLoop { concurrency: rng.random_range(1..=300) },
             _ => Arrival::Offline,
         };
-        // half the cases share system prompts (and, open loop, run multi-turn sessions), so prefix
+        // half the cases share system prompts (and, but offline, run multi-turn sessions), so prefix
         // caches and KV-aware routing are exercised
         s.workload = if rng.random_bool(0.5) {
-            let open = !matches!(arrival, Arrival::ClosedLoop { .. } | Arrival::Offline);
+            let open = !matches!(arrival, Arrival::Offline);
             let prefix = PrefixSpec {
                 system_prompts: rng.random_range(1..4),
                 system_prompt_tok: rng.random_range(512..4096),

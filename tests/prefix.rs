@@ -155,13 +155,56 @@ fn closed_loop_clients_share_system_prompts() {
     assert!(hit > 0.6, "{hit}");
     let off = run_json(&[&f], &["--set", "mode=aggregated", "--set", "prefixCache.capacity=off"]);
     assert!(v["ttft_ms"]["mean"].as_f64().unwrap() < off["ttft_ms"]["mean"].as_f64().unwrap());
-    // sessions still need an open loop
-    let s = write(
-        &dir,
-        "s.yaml",
-        &yaml.replace("  system_prompts: 2\n", "  system_prompts: 2\n  sessions: {turns: 3, think_time: 5s}\n"),
+}
+
+#[test]
+fn closed_loop_conversations_wait_for_each_answer() {
+    let dir = scratch("clsess");
+    let yaml = SMALL.replace(
+        "  kind: poisson\n  rate: 20\n  isl: 512\n  osl: 64\n",
+        "  kind: closed_loop\n  concurrency: 1\n  isl: {dist: uniform, min: 50, max: 400}\n  \
+         osl: {dist: uniform, min: 20, max: 200}\n  system_prompts: 2\n  system_prompt_tok: 1024\n  \
+         sessions: {turns: 4, think_time: 2s}\n",
     );
-    let o = pdsim(["run".as_ref(), s.as_os_str()]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("sessions"), "{}", stderr(&o));
+    let f = write(&dir, "cs.yaml", &yaml);
+    let out = dir.join("out");
+    let o = pdsim([
+        "run".as_ref(),
+        f.as_os_str(),
+        "--requests".as_ref(),
+        "600".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut rows: Vec<(u64, u64, u64, u64)> = std::fs::read_to_string(out.join("requests.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            assert_eq!(c[1], "completed", "{l}");
+            (c[2].parse().unwrap(), c[3].parse().unwrap(), c[4].parse().unwrap(), c[10].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 600);
+    rows.sort();
+    // one client: each request goes out when the one before has ended, at once when it starts a
+    // conversation and a think time later when it continues one, its prompt the previous prompt +
+    // answer + at least the shortest user message
+    let (mut turns, mut think_ns) = (0u64, 0u64);
+    for w in rows.windows(2) {
+        let ((_, in0, out0, end0), (arr1, in1, ..)) = (w[0], w[1]);
+        assert!(arr1 >= end0, "{w:?}");
+        if arr1 > end0 {
+            turns += 1;
+            think_ns += arr1 - end0;
+            assert!(in1 >= in0 + out0 + 50, "{w:?}");
+        }
+    }
+    // 4 turns per conversation on average: 3 of 4 requests continue one; think time 2 s on average
+    let share = turns as f64 / 599.0;
+    assert!((share - 0.75).abs() < 0.05, "{share}");
+    let mean_s = think_ns as f64 / turns as f64 / 1e9;
+    assert!((mean_s - 2.0).abs() < 0.2, "{mean_s}");
 }

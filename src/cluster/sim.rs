@@ -25,7 +25,7 @@ use crate::engine::{EventQueue, SimTime};
 use crate::hardware::HardwareProfile;
 use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
 use crate::model::{Dtype, ModelSpec};
-use crate::workload::spec::{RequestSpec, PREFIX_BLOCK_TOK};
+use crate::workload::spec::{ClosedLoopSource, RequestSpec, PREFIX_BLOCK_TOK};
 use rand::RngExt;
 
 /// SLA targets a completed request must meet to count toward goodput (per request, ms).
@@ -63,15 +63,11 @@ pub struct SimInput<'a> {
 pub enum Traffic {
     /// Open loop: requests in non-decreasing arrival order (already limited to the run's length).
     Open(Box<dyn Iterator<Item = RequestSpec> + Send>),
-    /// Closed loop: `concurrency` clients; each sends its next request when its previous one ends,
-    /// until `max_requests` have been sent or the clock passes `stop_at_ns`. `next_request` gives
-    /// the next request's lengths and prompt blocks (its arrival time is the moment it is sent).
-    Closed {
-        concurrency: u32,
-        max_requests: u64,
-        stop_at_ns: SimTime,
-        next_request: Box<dyn FnMut() -> RequestSpec + Send>,
-    },
+    /// Closed loop: `concurrency` clients; each sends its next request when its previous one ends
+    /// (after the think time `clients` gives), until `max_requests` have been sent or the clock
+    /// passes `stop_at_ns`. `clients` gives each request's lengths and prompt blocks (its arrival
+    /// time is the moment it is sent).
+    Closed { concurrency: u32, max_requests: u64, stop_at_ns: SimTime, clients: Box<dyn ClosedLoopSource> },
 }
 
 pub struct SimOutput {
@@ -89,6 +85,7 @@ mod scale;
 
 const NONE: u64 = u64::MAX;
 const NO_WORKER: u32 = u32::MAX;
+const NO_CLIENT: u32 = u32::MAX;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Stage {
@@ -139,6 +136,8 @@ struct Req {
     blocks: Option<std::sync::Arc<[u64]>>,
     /// Prompt tokens the KV transfer moves: those not already in the decode worker's prefix cache.
     xfer_tok: u32,
+    /// The closed-loop client that sent it (`NO_CLIENT` in open loop).
+    client: u32,
 }
 
 impl Req {
@@ -172,6 +171,7 @@ impl Req {
             admitted_once: false,
             blocks: None,
             xfer_tok: 0,
+            client: NO_CLIENT,
         }
     }
 }
@@ -179,6 +179,8 @@ impl Req {
 #[derive(Clone, Copy, Debug)]
 enum Ev {
     Arrival,
+    /// A closed-loop client sends its next request.
+    ClientArrival(u32),
     PrefillDone(u32),
     XferSetup(u32, u32),
     LinkWake(u32, u64),
@@ -403,6 +405,8 @@ struct Sim<'a> {
     pending_open: Option<RequestSpec>,
     /// Closed loop: requests scheduled so far, and rejections in a row at one instant.
     closed_scheduled: u64,
+    /// Closed loop: each client's think time before its next request.
+    client_think_ns: Vec<u64>,
     zero_time_rejections: (u64, u64),
     last_sample: SampleMark,
     timeout_ns: u64,
@@ -564,6 +568,7 @@ impl<'a> Sim<'a> {
             traffic,
             pending_open: None,
             closed_scheduled: 0,
+            client_think_ns: Vec::new(),
             zero_time_rejections: (0, 0),
             last_sample: SampleMark::default(),
             timeout_ns: c.frontend.request_timeout_ns,
@@ -586,10 +591,11 @@ impl<'a> Sim<'a> {
             }
             Traffic::Closed { concurrency, max_requests, .. } => {
                 let n = (*concurrency as u64).min(*max_requests);
-                for _ in 0..n {
-                    self.q.schedule(0, Ev::Arrival);
+                for c in 0..n {
+                    self.q.schedule(0, Ev::ClientArrival(c as u32));
                     self.sc.arrivals_pending += 1;
                 }
+                self.client_think_ns = vec![0; n as usize];
                 self.closed_scheduled = n;
             }
         }
@@ -604,7 +610,11 @@ impl<'a> Sim<'a> {
             match ev {
                 Ev::Arrival => {
                     self.sc.arrivals_pending -= 1;
-                    self.on_arrival(now)
+                    self.on_arrival(now, NO_CLIENT)
+                }
+                Ev::ClientArrival(c) => {
+                    self.sc.arrivals_pending -= 1;
+                    self.on_arrival(now, c)
                 }
                 Ev::PrefillDone(w) => self.on_prefill_done(now, w),
                 Ev::XferSetup(slot, g) => self.on_xfer_setup(now, slot, g),
@@ -644,7 +654,7 @@ impl<'a> Sim<'a> {
 
     // ---- frontend ----------------------------------------------------------------------------
 
-    fn on_arrival(&mut self, now: u64) {
+    fn on_arrival(&mut self, now: u64, client: u32) {
         let spec = match &mut self.traffic {
             Traffic::Open(it) => {
                 let Some(spec) = self.pending_open.take() else { return };
@@ -655,7 +665,11 @@ impl<'a> Sim<'a> {
                 }
                 spec
             }
-            Traffic::Closed { next_request, .. } => RequestSpec { arrival_ns: now, ..next_request() },
+            Traffic::Closed { clients, .. } => {
+                let (spec, think_ns) = clients.next_request(client);
+                self.client_think_ns[client as usize] = think_ns;
+                RequestSpec { arrival_ns: now, ..spec }
+            }
         };
         self.m.arrived += 1;
         self.sc.arr_in_tok += spec.input_tok as u64;
@@ -694,7 +708,7 @@ impl<'a> Sim<'a> {
             }
             self.m.makespan_ns = self.m.makespan_ns.max(now);
             self.note_rejection(now);
-            self.client_next(now);
+            self.client_next(now, client, false);
             return;
         }
         let slot = self.alloc();
@@ -704,6 +718,7 @@ impl<'a> Sim<'a> {
         r.input_tok = input_tok;
         r.output_tok = output_tok;
         r.blocks = blocks;
+        r.client = client;
         let g = r.gen;
         self.in_system += 1;
         self.deadlines.push_back((now.saturating_add(self.timeout_ns), slot, g));
@@ -739,11 +754,20 @@ impl<'a> Sim<'a> {
         self.arm_timeout();
     }
 
-    /// Closed loop: the client whose request just ended sends its next one.
-    fn client_next(&mut self, now: u64) {
-        if let Traffic::Closed { max_requests, stop_at_ns, concurrency, .. } = &self.traffic {
-            if self.closed_scheduled < *max_requests && now < *stop_at_ns && !self.clients_gave_up(*concurrency) {
-                self.q.schedule(now, Ev::Arrival);
+    /// Closed loop: the client whose request just ended (`ok`: completed) sends its next one, after
+    /// its think time.
+    fn client_next(&mut self, now: u64, client: u32, ok: bool) {
+        let gave_up = self.clients_gave_up();
+        if let Traffic::Closed { max_requests, stop_at_ns, clients, .. } = &mut self.traffic {
+            let think_ns = if ok {
+                self.client_think_ns[client as usize]
+            } else {
+                clients.failed(client);
+                0
+            };
+            let at = now.saturating_add(think_ns);
+            if self.closed_scheduled < *max_requests && at < *stop_at_ns && !gave_up {
+                self.q.schedule(at, Ev::ClientArrival(client));
                 self.sc.arrivals_pending += 1;
                 self.closed_scheduled += 1;
             }
@@ -753,8 +777,8 @@ impl<'a> Sim<'a> {
     /// A closed loop whose every request is refused (e.g. prompts longer than `maxInputLength`)
     /// would re-send at the same instant forever: after this many refusals in a row without the
     /// clock moving, its clients stop.
-    fn clients_gave_up(&self, concurrency: u32) -> bool {
-        self.zero_time_rejections.1 > 64 * concurrency.max(1) as u64
+    fn clients_gave_up(&self) -> bool {
+        self.zero_time_rejections.1 > 64 * self.client_think_ns.len().max(1) as u64
     }
 
     fn note_rejection(&mut self, now: u64) {
@@ -967,7 +991,8 @@ impl<'a> Sim<'a> {
         }
         self.in_system -= 1;
         self.m.makespan_ns = self.m.makespan_ns.max(now);
-        self.client_next(now);
+        let client = r.client;
+        self.client_next(now, client, outcome == Outcome::Completed);
     }
 
     /// Keeps one `TimeoutCheck` pending at the earliest deadline of a request still alive.

@@ -428,8 +428,8 @@ impl Kind {
         match self {
             Kind::Poisson => &["rate", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
             Kind::Gamma => &["rate", "cv", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
-            // shared system prompts, not sessions: a session's turns would need per-client order
-            Kind::ClosedLoop => &["concurrency", "isl", "osl", "preset", P[0], P[1], P[2]],
+            // sessions: each client holds one conversation at a time
+            Kind::ClosedLoop => &["concurrency", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
             Kind::Offline => &["isl", "osl", "preset", P[0], P[1], P[2]],
             Kind::Diurnal => {
                 &["rate", "amplitude", "period", "phase", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]]
@@ -442,7 +442,7 @@ impl Kind {
     }
 }
 
-/// The prefix-structure keys of synthetic workloads (sessions need a rate, so not offline).
+/// The prefix-structure keys of synthetic workloads (sessions need a rate or clients, so not offline).
 const P: [&str; 5] =
     ["system_prompts", "system_prompt_tok", "system_prompt_zipf", "sessions.turns", "sessions.think_time"];
 

@@ -169,6 +169,12 @@ spec:
                 sessions: Some(SessionSpec { mean_turns: 3.0, think_time_s: 20.0 }),
             }
         );
+        // closed-loop clients hold conversations
+        let w = load("{kind: closed_loop, concurrency: 2, isl: 5, osl: 5, sessions: {turns: 2, think_time: 1s}}", &[]);
+        assert!(matches!(
+            w.unwrap(),
+            WorkloadSpec::SyntheticPrefix { prefix: PrefixSpec { sessions: Some(_), .. }, .. }
+        ));
         let w = load("{rate: 1, isl: 5, osl: 5}", &["workload.system_prompts=2", "workload.system_prompt_tok=512"]);
         assert!(matches!(
             w.unwrap(),
@@ -182,10 +188,6 @@ spec:
             (
                 "{kind: offline, isl: 5, osl: 5, sessions: {turns: 2, think_time: 1s}}",
                 "not used by workload kind offline",
-            ),
-            (
-                "{kind: closed_loop, concurrency: 2, isl: 5, osl: 5, sessions: {turns: 2, think_time: 1s}}",
-                "not used by workload kind closed_loop",
             ),
             ("{rate: 1, isl: 5, osl: 5, sessions: {turns: 2, think: 1s}}", "unknown field"),
         ] {

@@ -230,8 +230,21 @@ impl PrefixGen {
             .collect()
     }
 
-    /// Draws a whole session starting at `t0` and queues its turns.
+    /// Draws a whole session starting at `t0` and queues its turns, each an exponential think time
+    /// after the one before arrived.
     fn start_session(&mut self, t0: u64) {
+        let mut t = t0;
+        for (mut turn, think_ns) in self.draw_session() {
+            t = t.saturating_add(think_ns);
+            turn.req.arrival_ns = t;
+            self.pending.push(Reverse(Pending(turn, self.seq)));
+            self.seq += 1;
+        }
+    }
+
+    /// Draws a whole session: its turns in order, each with the think time before it (0 for the
+    /// first) and an arrival time of 0.
+    pub fn draw_session(&mut self) -> Vec<(Turn, u64)> {
         let session = self.next_session;
         self.next_session += 1;
         let system = if self.system_cdf.is_empty() {
@@ -256,21 +269,22 @@ impl PrefixGen {
                 (n, think_ns)
             }
         };
-        let mut t = t0;
+        let mut out = Vec::with_capacity(turns as usize);
         let (mut prev_in, mut prev_out) = (sys_tok, 0u32);
         for turn in 0..turns {
+            let mut think = 0;
             if turn > 0 {
                 let e: f64 = self.session_rng.sample(Exp1);
-                t = t.saturating_add((e * think_ns).round() as u64);
+                think = (e * think_ns).round() as u64;
             }
-            let (user, out) = self.lengths.sample();
+            let (user, out_tok) = self.lengths.sample();
             let input = prev_in.saturating_add(prev_out).saturating_add(user);
             let blocks = self.blocks(input, system, sys_tok, session);
-            let req = RequestSpec { arrival_ns: t, input_tok: input, output_tok: out, blocks: Some(blocks.into()) };
-            self.pending.push(Reverse(Pending(Turn { req, session, turn, system }, self.seq)));
-            self.seq += 1;
-            (prev_in, prev_out) = (input, out);
+            let req = RequestSpec { arrival_ns: 0, input_tok: input, output_tok: out_tok, blocks: Some(blocks.into()) };
+            out.push((Turn { req, session, turn, system }, think));
+            (prev_in, prev_out) = (input, out_tok);
         }
+        out
     }
 
     /// The next request in arrival order with its session and turn.
@@ -302,6 +316,42 @@ impl Iterator for PrefixGen {
     }
 }
 
+/// Closed-loop clients that hold conversations: each client sends its session's turns one after
+/// the other, turn k+1 an exponential think time (mean `think_time`) after turn k's answer came, and
+/// starts its next session as soon as one ends (as closed-loop clients send their next request).
+/// A turn that fails (rejected or timed out) ends its session: the user gives up on it.
+pub struct SessionClients {
+    gen: PrefixGen,
+    /// Each client's turns still to send, with the think time before each.
+    left: Vec<std::collections::VecDeque<(RequestSpec, u64)>>,
+}
+
+impl SessionClients {
+    /// `concurrency` clients drawing their sessions (and system prompts) from `gen`'s streams.
+    pub fn new(gen: PrefixGen, concurrency: u32) -> SessionClients {
+        SessionClients { gen, left: (0..concurrency).map(|_| Default::default()).collect() }
+    }
+}
+
+impl super::spec::ClosedLoopSource for SessionClients {
+    /// The client's next turn; the next one follows a think time after its answer (none when a
+    /// new session follows).
+    fn next_request(&mut self, client: u32) -> (RequestSpec, u64) {
+        let c = client as usize;
+        if self.left[c].is_empty() {
+            let turns = self.gen.draw_session();
+            self.left[c].extend(turns.into_iter().map(|(t, think)| (t.req, think)));
+        }
+        let (req, _) = self.left[c].pop_front().expect("a session has at least one turn");
+        (req, self.left[c].front().map_or(0, |&(_, think)| think))
+    }
+
+    /// The rest of the failed turn's session is not sent.
+    fn failed(&mut self, client: u32) {
+        self.left[client as usize].clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::spec::SessionSpec;
@@ -323,6 +373,29 @@ mod tests {
 
     fn sys(n: u32, tok: u32) -> PrefixSpec {
         PrefixSpec { system_prompts: n, system_prompt_tok: tok, ..Default::default() }
+    }
+
+    #[test]
+    fn session_clients_send_turns_in_order_and_drop_a_failed_session() {
+        use super::super::spec::ClosedLoopSource;
+        let spec = PrefixSpec { sessions: Some(SessionSpec { mean_turns: 50.0, think_time_s: 3.0 }), ..sys(1, 512) };
+        let mut c = SessionClients::new(gen(spec, 9), 2);
+        let (a0, think_a) = c.next_request(0);
+        let (b0, _) = c.next_request(1);
+        let (a1, _) = c.next_request(0);
+        // client 0's second turn extends its first (prompt + answer + new text); client 1 is
+        // another conversation
+        assert!(a1.input_tok > a0.input_tok + a0.output_tok);
+        let (ab, bb) = (a0.blocks.as_deref().unwrap(), b0.blocks.as_deref().unwrap());
+        assert_eq!(a1.blocks.as_deref().unwrap()[..ab.len() - 1], ab[..ab.len() - 1]);
+        assert_ne!(ab.last(), bb.last());
+        assert!(think_a > 0);
+        // a failed turn ends the conversation: the next request starts another (system prompt +
+        // user text only)
+        c.failed(0);
+        let (fresh, _) = c.next_request(0);
+        assert!(fresh.input_tok <= 512 + 3000, "{}", fresh.input_tok);
+        assert_ne!(fresh.blocks.as_deref().unwrap().last(), a1.blocks.as_deref().unwrap().last());
     }
 
     fn blocks(t: &Turn) -> &[u64] {

@@ -19,6 +19,22 @@ pub struct RequestSpec {
     pub blocks: Option<std::sync::Arc<[u64]>>,
 }
 
+/// Closed-loop clients: what each sends next. Any `FnMut() -> RequestSpec` is one whose clients
+/// send requests from one shared stream, each the moment its previous one ends.
+pub trait ClosedLoopSource: Send {
+    /// The request `client` sends now (its arrival time is set by the caller), and how long after
+    /// its answer the client sends its next.
+    fn next_request(&mut self, client: u32) -> (RequestSpec, u64);
+    /// `client`'s last request failed (rejected or timed out).
+    fn failed(&mut self, _client: u32) {}
+}
+
+impl<F: FnMut() -> RequestSpec + Send> ClosedLoopSource for F {
+    fn next_request(&mut self, _client: u32) -> (RequestSpec, u64) {
+        (self(), 0)
+    }
+}
+
 /// A token-length distribution.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LengthDist {
@@ -87,7 +103,8 @@ pub struct PrefixSpec {
 pub struct SessionSpec {
     /// Mean turns per session (>= 1; geometric on 1, 2, ...).
     pub mean_turns: f64,
-    /// Mean think time between one turn's arrival and the next (s; exponential).
+    /// Mean think time before the next turn (s; exponential): after the previous turn's answer with
+    /// closed-loop clients, after its arrival in open loop (which cannot know when answers come).
     pub think_time_s: f64,
 }
 
