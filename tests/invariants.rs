@@ -127,8 +127,15 @@ fn random_deployments_and_loads_keep_every_invariant() {
         c.frontend.max_concurrent_requests = rng.random_range(10..=2000);
         // short timeouts so some requests time out in every stage
         c.frontend.request_timeout_ns = rng.random_range(200..=30_000) * NS_PER_MS;
-        let isl = LengthDist::LogNormal { mean: rng.random_range(100.0..8000.0), sigma: 1.0, min: 1, max: 32768 };
-        let osl = LengthDist::LogNormal { mean: rng.random_range(10.0..2000.0), sigma: 1.0, min: 1, max: 8192 };
+        let (isl, osl) = if rng.random_bool(0.3) {
+            // fixed lengths: events tie at the same nanosecond all the time
+            (LengthDist::Fixed(rng.random_range(1..8000)), LengthDist::Fixed(rng.random_range(1..2000)))
+        } else {
+            (
+                LengthDist::LogNormal { mean: rng.random_range(100.0..8000.0), sigma: 1.0, min: 1, max: 32768 },
+                LengthDist::LogNormal { mean: rng.random_range(10.0..2000.0), sigma: 1.0, min: 1, max: 8192 },
+            )
+        };
         let arrival = match rng.random_range(0..4) {
             0 => Arrival::Poisson { rate_per_s: rng.random_range(1.0..400.0) },
             1 => Arrival::Gamma { rate_per_s: rng.random_range(1.0..400.0), cv: rng.random_range(0.5..4.0) },
@@ -272,6 +279,28 @@ fn decode_runs_match_stepwise_under_kv_pressure() {
         same_without_decode_runs(&s, &r, case as u64);
     }
     assert!(preempted > 0, "expected KV pressure to preempt");
+}
+
+#[test]
+fn decode_runs_match_stepwise_when_events_tie() {
+    // fixed lengths in a closed loop: a prefill ends at the very nanosecond another request's last
+    // decode step does, and the KV-aware router's draw depends on which goes first
+    for router in [RouterPolicy::KvAware, RouterPolicy::LeastLoaded, RouterPolicy::RoundRobin] {
+        let mut s = base();
+        s.cluster.decode.replicas = 3;
+        s.cluster.prefill.max_batch_size = 1;
+        s.cluster.router = router;
+        s.cluster.kv_router.temperature = 1.0;
+        s.workload = WorkloadSpec::Synthetic {
+            arrival: Arrival::ClosedLoop { concurrency: 2 },
+            isl: LengthDist::Fixed(509),
+            osl: LengthDist::Fixed(316),
+        };
+        s.limits.requests = Some(100);
+        let r = run(&s, &opts()).unwrap();
+        check(&s, &r);
+        same_without_decode_runs(&s, &r, router as u64);
+    }
 }
 
 fn offline(s: &mut Scenario, n: u64, isl: u32, osl: u32) {

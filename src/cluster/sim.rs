@@ -1519,7 +1519,9 @@ impl<'a> Sim<'a> {
         w.step_b = b;
         w.step_decodes = decodes;
         let end = self.plan_run(now, d, dur);
-        self.q.schedule(end, Ev::StepDone(d as u32, self.gen[d].run_stamp));
+        // ranked by worker: step ends at one instant come first, in worker order, however long
+        // ago each was scheduled (a run schedules its end when it starts; see `runs`)
+        self.q.schedule_ranked(end, d as u32, Ev::StepDone(d as u32, self.gen[d].run_stamp));
     }
 
     fn on_step_done(&mut self, now: u64, d: u32) {

@@ -1,5 +1,6 @@
 //! Discrete-event core: integer-nanosecond simulated time and an event queue with a deterministic
-//! tie-break (events at the same instant fire in the order they were scheduled). No I/O, no clocks.
+//! tie-break (events at the same instant fire ranked ones first, by rank, then the rest in the order
+//! they were scheduled). No I/O, no clocks.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -12,13 +13,19 @@ pub const NS_PER_MS: u64 = 1_000_000;
 
 struct Entry<E> {
     time_ns: SimTime,
+    /// Order among events at the same time: ranked ones (see [`EventQueue::schedule_ranked`])
+    /// first, by rank, then the rest ([`UNRANKED`]) in the order they were scheduled.
+    rank: u32,
     seq: u64,
     event: E,
 }
 
+/// The rank of events scheduled with [`EventQueue::schedule`].
+const UNRANKED: u32 = u32::MAX;
+
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time_ns == other.time_ns && self.seq == other.seq
+        self.time_ns == other.time_ns && self.rank == other.rank && self.seq == other.seq
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -30,7 +37,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     // Reversed so the max-heap pops the earliest (time, seq) first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time_ns, other.seq).cmp(&(self.time_ns, self.seq))
+        (other.time_ns, other.rank, other.seq).cmp(&(self.time_ns, self.rank, self.seq))
     }
 }
 
@@ -72,9 +79,21 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at absolute time `at_ns`, which must not be in the past.
     pub fn schedule(&mut self, at_ns: SimTime, event: E) {
+        self.push(at_ns, UNRANKED, event);
+    }
+
+    /// Schedules `event` to come before every unranked event at the same time, and after ranked
+    /// ones of lower `rank`: ties broken by what the events are, not by when they were scheduled
+    /// (so a simulation may schedule such an event earlier or later without changing the order).
+    pub fn schedule_ranked(&mut self, at_ns: SimTime, rank: u32, event: E) {
+        debug_assert!(rank < UNRANKED);
+        self.push(at_ns, rank, event);
+    }
+
+    fn push(&mut self, at_ns: SimTime, rank: u32, event: E) {
         debug_assert!(at_ns >= self.now_ns, "event scheduled in the past");
         let time_ns = at_ns.max(self.now_ns);
-        self.heap.push(Entry { time_ns, seq: self.next_seq, event });
+        self.heap.push(Entry { time_ns, rank, seq: self.next_seq, event });
         self.next_seq += 1;
     }
 

@@ -245,6 +245,19 @@ impl PrefixGen {
     /// Draws a whole session: its turns in order, each with the think time before it (0 for the
     /// first) and an arrival time of 0.
     pub fn draw_session(&mut self) -> Vec<(Turn, u64)> {
+        let mut c = self.new_session();
+        let mut out = Vec::with_capacity(c.turns_left as usize);
+        let mut think = 0;
+        while c.turns_left > 0 {
+            let (turn, next_think) = self.next_turn_of(&mut c);
+            out.push((turn, think));
+            think = next_think;
+        }
+        out
+    }
+
+    /// Starts a session: its system prompt and number of turns.
+    fn new_session(&mut self) -> SessionCursor {
         let session = self.next_session;
         self.next_session += 1;
         let system = if self.system_cdf.is_empty() {
@@ -255,36 +268,39 @@ impl PrefixGen {
             Some(j as u32)
         };
         let sys_tok = if system.is_some() { self.system_prompt_tok } else { 0 };
-        let (turns, think_ns) = match self.sessions {
-            None => (1, 0.0),
-            Some((mean, think_ns)) => {
-                let n = if mean <= 1.0 {
-                    1
-                } else {
-                    let u: f64 = self.session_rng.random();
-                    let k = ((1.0 - u).ln() / (1.0 - 1.0 / mean).ln()).floor();
-                    // Saturating cast; the cap keeps a pathological draw finite.
-                    (k as u32).saturating_add(1).min(MAX_TURNS)
-                };
-                (n, think_ns)
+        let turns = match self.sessions {
+            None => 1,
+            Some((mean, _)) if mean <= 1.0 => 1,
+            Some((mean, _)) => {
+                let u: f64 = self.session_rng.random();
+                let k = ((1.0 - u).ln() / (1.0 - 1.0 / mean).ln()).floor();
+                // Saturating cast; the cap keeps a pathological draw finite.
+                (k as u32).saturating_add(1).min(MAX_TURNS)
             }
         };
-        let mut out = Vec::with_capacity(turns as usize);
-        let (mut prev_in, mut prev_out) = (sys_tok, 0u32);
-        for turn in 0..turns {
-            let mut think = 0;
-            if turn > 0 {
-                let e: f64 = self.session_rng.sample(Exp1);
-                think = (e * think_ns).round() as u64;
-            }
-            let (user, out_tok) = self.lengths.sample();
-            let input = prev_in.saturating_add(prev_out).saturating_add(user);
-            let blocks = self.blocks(input, system, sys_tok, session);
-            let req = RequestSpec { arrival_ns: 0, input_tok: input, output_tok: out_tok, blocks: Some(blocks.into()) };
-            out.push((Turn { req, session, turn, system }, think));
-            (prev_in, prev_out) = (input, out_tok);
+        SessionCursor { session, system, sys_tok, turn: 0, turns_left: turns, prev_in: sys_tok, prev_out: 0 }
+    }
+
+    /// The session's next turn (arrival time 0), and the think time before the one after it (0
+    /// when none follows). The think time is drawn before the turn's lengths, in the order the
+    /// turns' draws have always come.
+    fn next_turn_of(&mut self, c: &mut SessionCursor) -> (Turn, u64) {
+        debug_assert!(c.turns_left > 0);
+        let (user, out_tok) = self.lengths.sample();
+        let input = c.prev_in.saturating_add(c.prev_out).saturating_add(user);
+        let blocks = self.blocks(input, c.system, c.sys_tok, c.session);
+        let req = RequestSpec { arrival_ns: 0, input_tok: input, output_tok: out_tok, blocks: Some(blocks.into()) };
+        let turn = Turn { req, session: c.session, turn: c.turn, system: c.system };
+        (c.prev_in, c.prev_out) = (input, out_tok);
+        c.turn += 1;
+        c.turns_left -= 1;
+        let mut think = 0;
+        if c.turns_left > 0 {
+            let think_ns = self.sessions.map_or(0.0, |(_, t)| t);
+            let e: f64 = self.session_rng.sample(Exp1);
+            think = (e * think_ns).round() as u64;
         }
-        out
+        (turn, think)
     }
 
     /// The next request in arrival order with its session and turn.
@@ -322,14 +338,25 @@ impl Iterator for PrefixGen {
 /// A turn that fails (rejected or timed out) ends its session: the user gives up on it.
 pub struct SessionClients {
     gen: PrefixGen,
-    /// Each client's turns still to send, with the think time before each.
-    left: Vec<std::collections::VecDeque<(RequestSpec, u64)>>,
+    /// Each client's conversation in progress, drawn turn by turn as it is sent.
+    sessions: Vec<Option<SessionCursor>>,
+}
+
+/// Where a session is: what its next turn builds on.
+struct SessionCursor {
+    session: u64,
+    system: Option<u32>,
+    sys_tok: u32,
+    turn: u32,
+    turns_left: u32,
+    prev_in: u32,
+    prev_out: u32,
 }
 
 impl SessionClients {
     /// `concurrency` clients drawing their sessions (and system prompts) from `gen`'s streams.
     pub fn new(gen: PrefixGen, concurrency: u32) -> SessionClients {
-        SessionClients { gen, left: (0..concurrency).map(|_| Default::default()).collect() }
+        SessionClients { gen, sessions: (0..concurrency).map(|_| None).collect() }
     }
 }
 
@@ -337,18 +364,21 @@ impl super::spec::ClosedLoopSource for SessionClients {
     /// The client's next turn; the next one follows a think time after its answer (none when a
     /// new session follows).
     fn next_request(&mut self, client: u32) -> (RequestSpec, u64) {
-        let c = client as usize;
-        if self.left[c].is_empty() {
-            let turns = self.gen.draw_session();
-            self.left[c].extend(turns.into_iter().map(|(t, think)| (t.req, think)));
+        let slot = &mut self.sessions[client as usize];
+        let mut c = match slot.take() {
+            Some(c) => c,
+            None => self.gen.new_session(),
+        };
+        let (turn, think) = self.gen.next_turn_of(&mut c);
+        if c.turns_left > 0 {
+            self.sessions[client as usize] = Some(c);
         }
-        let (req, _) = self.left[c].pop_front().expect("a session has at least one turn");
-        (req, self.left[c].front().map_or(0, |&(_, think)| think))
+        (turn.req, think)
     }
 
     /// The rest of the failed turn's session is not sent.
     fn failed(&mut self, client: u32) {
-        self.left[client as usize].clear();
+        self.sessions[client as usize] = None;
     }
 }
 

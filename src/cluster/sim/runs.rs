@@ -20,7 +20,12 @@
 //!
 //! Runs change no output: `SimInput::decode_runs = false` steps every decode step through the event
 //! queue, and `tests/invariants.rs` checks that both give identical results over randomly drawn
-//! deployments (ties between events at the same nanosecond aside, where either order is arbitrary).
+//! deployments. Ties need care: step ends are queued ranked by worker, ahead of every other event at
+//! the same nanosecond (fixed lengths and closed loops make such ties common), so their order does
+//! not depend on when each was scheduled; the step ends inside runs, applied by `sync_runs` before
+//! the first event at or after them, take that same place. A step end touches only its own worker,
+//! so the order among step ends at one instant matters only through what they schedule, and runs
+//! leave that order as it was.
 
 use super::*;
 
@@ -195,7 +200,7 @@ impl Sim<'_> {
         w.run_next_ns = w.next_virtual_end();
         w.run_stamp = w.run_stamp.wrapping_add(1);
         let end = w.run_ends[last];
-        self.q.schedule(end, Ev::StepDone(d as u32, w.run_stamp));
+        self.q.schedule_ranked(end, d as u32, Ev::StepDone(d as u32, w.run_stamp));
     }
 }
 
