@@ -66,8 +66,10 @@ impl SmoothMax {
             return hi;
         }
         let x = lo / hi * Self::N as f64;
-        let i = (x as usize).min(Self::N - 1);
+        // x is in [0, N]: signed conversions give the same values faster
+        let i = (x as i64).min(Self::N as i64 - 1);
         let f = x - i as f64;
+        let i = i as usize;
         hi * (self.table[i] + (self.table[i + 1] - self.table[i]) * f)
     }
 }
@@ -402,7 +404,7 @@ impl GenerationBatch {
 /// instruction, and this is on the simulator's hottest path).
 #[inline]
 fn ceil_pos(x: f64) -> f64 {
-    let t = x as u64 as f64;
+    let t = x as i64 as f64;
     if t < x {
         t + 1.0
     } else {

@@ -377,8 +377,10 @@ struct DecodeBatch {
 impl DecodeBatch {
     #[inline]
     fn step_ns(&mut self, ctx_tok: u64, blend: &SmoothMax, layers: f64) -> u64 {
-        let attention_ns = self.attention.time_s(ctx_tok as f64 * self.inv_b, blend) * 1e9 * layers;
-        ((self.rest_ns + attention_ns + 0.5) as u64).max(1)
+        // through i64: the same values (all far below 2^63), without x86-64's slow unsigned
+        // conversions
+        let attention_ns = self.attention.time_s(ctx_tok as i64 as f64 * self.inv_b, blend) * 1e9 * layers;
+        ((self.rest_ns + attention_ns + 0.5) as i64).max(1) as u64
     }
 }
 
