@@ -79,15 +79,8 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
     if let WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { concurrency }, isl, osl, prefix } =
         &s.workload
     {
-        // the prompts (system prompt + user text) come from the open-loop generator; its arrival
-        // times are unused
-        let gen_arrival = if prefix.sessions.is_some() {
-            // any rate: sessions refuse offline arrival, and only the generator's prompts are used
-            Arrival::Poisson { rate_per_s: 1.0 }
-        } else {
-            Arrival::Offline
-        };
-        let mut gen = crate::workload::prefix::PrefixGen::new(&gen_arrival, isl, osl, prefix, s.seed)
+        // the prompts (system prompt + user text) come from the prefix generator
+        let mut gen = crate::workload::prefix::PrefixGen::for_clients(isl, osl, prefix, s.seed)
             .map_err(WorkloadError::InvalidSpec)?;
         let clients: Box<dyn ClosedLoopSource> = if prefix.sessions.is_some() {
             // each client holds its conversation: a turn goes out a think time after the answer

@@ -141,6 +141,21 @@ struct Req {
 }
 
 impl Req {
+    /// Whether a queue entry `(slot, g)` for this slot still stands for a live request.
+    fn alive(&self, g: u32) -> bool {
+        self.gen == g && !self.cancelled && self.stage != Stage::Free
+    }
+
+    /// KV tokens a decode-side worker reserves to admit it: its prompt, or for a local prefill
+    /// (after a preemption: with what it generated) that plus its next token.
+    fn admission_need_tok(&self) -> u64 {
+        if self.local_prefill {
+            self.input_tok as u64 + self.generated as u64 + 1
+        } else {
+            self.input_tok as u64
+        }
+    }
+
     fn empty() -> Req {
         Req {
             gen: 0,
@@ -363,6 +378,14 @@ impl GenWorker {
     }
     fn load(&self) -> u64 {
         self.occupied() + self.waiting.len() as u64
+    }
+    /// Whether a request needing `need_tok` of KV can join: a batch slot is free and, besides it,
+    /// the next token of every sequence in the batch, this one included, still fits (so an admitted
+    /// sequence is not preempted by the very step it joins).
+    fn admits(&self, need_tok: u64) -> bool {
+        let occupied = self.occupied();
+        // `+ occupied + 1 <= cap`: the batch with this sequence adds `occupied + 1` tokens next step
+        occupied < self.max_batch as u64 && self.used_tok + need_tok + occupied < self.cap_tok
     }
     fn next_virtual_end(&self) -> u64 {
         if self.run_pos + 1 < self.run_ends.len() {
@@ -757,7 +780,8 @@ impl<'a> Sim<'a> {
     /// Closed loop: the client whose request just ended (`ok`: completed) sends its next one, after
     /// its think time.
     fn client_next(&mut self, now: u64, client: u32, ok: bool) {
-        let gave_up = self.clients_gave_up();
+        let Traffic::Closed { concurrency, .. } = &self.traffic else { return };
+        let gave_up = self.clients_gave_up(*concurrency);
         if let Traffic::Closed { max_requests, stop_at_ns, clients, .. } = &mut self.traffic {
             let think_ns = if ok {
                 self.client_think_ns[client as usize]
@@ -777,8 +801,8 @@ impl<'a> Sim<'a> {
     /// A closed loop whose every request is refused (e.g. prompts longer than `maxInputLength`)
     /// would re-send at the same instant forever: after this many refusals in a row without the
     /// clock moving, its clients stop.
-    fn clients_gave_up(&self) -> bool {
-        self.zero_time_rejections.1 > 64 * self.client_think_ns.len().max(1) as u64
+    fn clients_gave_up(&self, concurrency: u32) -> bool {
+        self.zero_time_rejections.1 > 64 * concurrency.max(1) as u64
     }
 
     fn note_rejection(&mut self, now: u64) {
@@ -805,8 +829,7 @@ impl<'a> Sim<'a> {
     }
 
     fn alive(&self, slot: u32, g: u32) -> bool {
-        let r = &self.reqs[slot as usize];
-        r.gen == g && !r.cancelled && r.stage != Stage::Free
+        self.reqs[slot as usize].alive(g)
     }
 
     /// Queues a request for prefill on decode-side worker `d` (aggregated mode, or conditional
@@ -1330,16 +1353,8 @@ impl<'a> Sim<'a> {
                 self.gen[d].waiting.pop_front();
                 continue;
             }
-            let w = &self.gen[d];
-            let occupied = w.occupied();
-            if occupied >= w.max_batch as u64 {
-                break;
-            }
-            let r = &self.reqs[slot as usize];
-            let need = if r.local_prefill { r.input_tok as u64 + r.generated as u64 + 1 } else { r.input_tok as u64 };
-            // leave room for the next token of every sequence in the batch, this one included, so
-            // an admitted sequence is not preempted by the very step it joins
-            if w.used_tok + need + occupied + 1 > w.cap_tok {
+            let need = self.reqs[slot as usize].admission_need_tok();
+            if !self.gen[d].admits(need) {
                 break;
             }
             self.gen[d].waiting.pop_front();
@@ -1519,9 +1534,7 @@ impl<'a> Sim<'a> {
         w.step_b = b;
         w.step_decodes = decodes;
         let end = self.plan_run(now, d, dur);
-        // ranked by worker: step ends at one instant come first, in worker order, however long
-        // ago each was scheduled (a run schedules its end when it starts; see `runs`)
-        self.q.schedule_ranked(end, d as u32, Ev::StepDone(d as u32, self.gen[d].run_stamp));
+        self.schedule_step_done(d, end);
     }
 
     fn on_step_done(&mut self, now: u64, d: u32) {
@@ -1535,16 +1548,9 @@ impl<'a> Sim<'a> {
         }
         w.running_ctx += w.step_b;
         let gaps = w.step_b - w.step_joiners.len() as u64;
-        self.m.itl.record_batched(&mut w.itl_batch, dur, gaps);
-        self.sc.note_itl(dur, gaps);
-        for i in 0..self.gen[d].step_joiners.len() {
-            let slot = self.gen[d].step_joiners[i];
-            let r = &mut self.reqs[slot as usize];
-            if r.t_first == NONE && !r.cancelled {
-                r.t_first = now;
-                self.m.ttft.record(now - r.arrival_ns);
-                self.sc.note_ttft(now, now - r.arrival_ns);
-            }
+        note_step_itl(&mut self.m, &mut self.sc, &mut w.itl_batch, dur, gaps);
+        for &slot in &w.step_joiners {
+            note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.sc);
         }
         // local prefills that completed this step produce their next token and join the batch
         let mut finished_now = Vec::new();
@@ -1567,11 +1573,7 @@ impl<'a> Sim<'a> {
             if r.t_prefill_end == NONE {
                 r.t_prefill_end = now;
             }
-            if r.t_first == NONE && !r.cancelled {
-                r.t_first = now;
-                self.m.ttft.record(now - r.arrival_ns);
-                self.sc.note_ttft(now, now - r.arrival_ns);
-            }
+            note_first_token(r, now, &mut self.m, &mut self.sc);
             r.stage = Stage::Running;
             r.join_step = step;
             r.run_idx = w.running.len() as u32;
@@ -1701,6 +1703,22 @@ impl<'a> Sim<'a> {
         if self.work_left() {
             self.q.schedule(now + self.input.timeseries_interval_ns, Ev::Sample);
         }
+    }
+}
+
+/// A step's inter-token latency, `gaps` times (the sequences that were already running), into the
+/// summary's histogram (batched per worker) and the scraped one.
+fn note_step_itl(m: &mut RunMetrics, sc: &mut scale::ScaleState, batch: &mut HistBatch, dur: u64, gaps: u64) {
+    m.itl.record_batched(batch, dur, gaps);
+    sc.note_itl(dur, gaps);
+}
+
+/// `r`'s first token came at `now` (unless it already had one, or timed out).
+fn note_first_token(r: &mut Req, now: u64, m: &mut RunMetrics, sc: &mut scale::ScaleState) {
+    if r.t_first == NONE && !r.cancelled {
+        r.t_first = now;
+        m.ttft.record(now - r.arrival_ns);
+        sc.note_ttft(now, now - r.arrival_ns);
     }
 }
 

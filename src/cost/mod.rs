@@ -401,9 +401,9 @@ impl StepTimer {
         if m == 0 {
             return 1;
         }
-        if s.prefill_seqs == 0 && (m as usize) <= Self::MEMO_TOK {
-            if let Some(ns) = self.decode_only_ns(s.decode_seqs, s.decode_ctx_tok) {
-                return ns;
+        if s.prefill_seqs == 0 {
+            if let Some((db, blend, layers)) = self.decode_batch(s.decode_seqs) {
+                return db.step_ns(s.decode_ctx_tok, blend, layers);
             }
         }
         let dense = self.dense_memo(m);
@@ -420,19 +420,9 @@ impl StepTimer {
     pub fn decode_run_ends(&mut self, b: u64, ctx_tok: u64, steps: u64, ends: &mut Vec<u64>) {
         let mut end = *ends.last().expect("a run starts after a step");
         let mut ctx = ctx_tok;
-        if steps == 0 {
-            return;
-        }
-        let fitted_first = if b > 0 && b as usize <= Self::MEMO_TOK { self.decode_only_ns(b, ctx) } else { None };
-        if let Some(first) = fitted_first {
-            end += first;
-            ends.push(end);
-            ctx += b;
-            let db = self.decode_by_b[b as usize - 1].as_mut().expect("filled by decode_only_ns");
-            let blend =
-                &self.cost.fitted.as_ref().and_then(|f| f.generation_blend.as_ref()).expect("built with the fit").0;
-            for _ in 1..steps {
-                end += db.step_ns(ctx, blend, self.cost.layers);
+        if let Some((db, blend, layers)) = self.decode_batch(b) {
+            for _ in 0..steps {
+                end += db.step_ns(ctx, blend, layers);
                 ends.push(end);
                 ctx += b;
             }
@@ -445,10 +435,14 @@ impl StepTimer {
         }
     }
 
-    /// A decode step of `b` sequences over `ctx_tok` tokens of context with fitted decode attention
-    /// (`None` without): the hot path of a simulation, which takes millions of them.
+    /// A decode-only step of `b` sequences, with fitted decode attention and `0 < b <= MEMO_TOK`
+    /// (`None` otherwise): its context-independent part (filled on first use), the attention
+    /// blend and the layer count. The hot path of a simulation, which takes millions of steps.
     #[inline]
-    fn decode_only_ns(&mut self, b: u64, ctx_tok: u64) -> Option<u64> {
+    fn decode_batch(&mut self, b: u64) -> Option<(&mut DecodeBatch, &SmoothMax, f64)> {
+        if b == 0 || b as usize > Self::MEMO_TOK {
+            return None;
+        }
         let i = b as usize - 1;
         if self.decode_by_b.len() <= i {
             self.decode_by_b.resize(i + 1, None);
@@ -458,9 +452,8 @@ impl StepTimer {
             let rest_ns = self.dense_memo(b) + self.lm_head_memo(b) + self.cost.overhead_ns();
             self.decode_by_b[i] = Some(DecodeBatch { attention, inv_b: 1.0 / b as f64, rest_ns });
         }
-        let db = self.decode_by_b[i].as_mut().expect("just filled");
         let blend = &self.cost.fitted.as_ref().and_then(|f| f.generation_blend.as_ref()).expect("built with the fit").0;
-        Some(db.step_ns(ctx_tok, blend, self.cost.layers))
+        Some((self.decode_by_b[i].as_mut().expect("just filled"), blend, self.cost.layers))
     }
 
     fn dense_memo(&mut self, m: u64) -> f64 {

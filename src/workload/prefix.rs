@@ -174,13 +174,34 @@ impl PrefixGen {
         prefix: &PrefixSpec,
         seed: u64,
     ) -> Result<PrefixGen, String> {
-        prefix.validate()?;
-        let mean_turns = prefix.sessions.map_or(1.0, |s| s.mean_turns);
         if prefix.sessions.is_some() && matches!(arrival, Arrival::Offline) {
             return Err("sessions: expected an open-loop arrival process with a rate (poisson, gamma, diurnal, \
                         step, ramp), got offline"
                 .into());
         }
+        Self::build(arrival, isl, osl, prefix, seed)
+    }
+
+    /// The prompts (system prompts, sessions) of closed-loop clients, which send them themselves:
+    /// no arrival times.
+    pub fn for_clients(
+        isl: &LengthDist,
+        osl: &LengthDist,
+        prefix: &PrefixSpec,
+        seed: u64,
+    ) -> Result<PrefixGen, String> {
+        Self::build(&Arrival::Offline, isl, osl, prefix, seed)
+    }
+
+    fn build(
+        arrival: &Arrival,
+        isl: &LengthDist,
+        osl: &LengthDist,
+        prefix: &PrefixSpec,
+        seed: u64,
+    ) -> Result<PrefixGen, String> {
+        prefix.validate()?;
+        let mean_turns = prefix.sessions.map_or(1.0, |s| s.mean_turns);
         let arrivals = ArrivalGen::new(&arrival.scaled(1.0 / mean_turns))?;
         let n = prefix.system_prompts as usize;
         let mut system_cdf = Vec::with_capacity(n);
@@ -233,27 +254,15 @@ impl PrefixGen {
     /// Draws a whole session starting at `t0` and queues its turns, each an exponential think time
     /// after the one before arrived.
     fn start_session(&mut self, t0: u64) {
+        let mut c = self.new_session();
         let mut t = t0;
-        for (mut turn, think_ns) in self.draw_session() {
-            t = t.saturating_add(think_ns);
+        while c.turns_left > 0 {
+            let (mut turn, think_ns) = self.next_turn_of(&mut c);
             turn.req.arrival_ns = t;
             self.pending.push(Reverse(Pending(turn, self.seq)));
             self.seq += 1;
+            t = t.saturating_add(think_ns);
         }
-    }
-
-    /// Draws a whole session: its turns in order, each with the think time before it (0 for the
-    /// first) and an arrival time of 0.
-    pub fn draw_session(&mut self) -> Vec<(Turn, u64)> {
-        let mut c = self.new_session();
-        let mut out = Vec::with_capacity(c.turns_left as usize);
-        let mut think = 0;
-        while c.turns_left > 0 {
-            let (turn, next_think) = self.next_turn_of(&mut c);
-            out.push((turn, think));
-            think = next_think;
-        }
-        out
     }
 
     /// Starts a session: its system prompt and number of turns.

@@ -92,15 +92,9 @@ impl Sim<'_> {
             let end = w.run_ends[0];
             let dur = end - start;
             let gaps = b - w.step_joiners.len() as u64;
-            self.m.itl.record_batched(&mut w.itl_batch, dur, gaps);
-            self.sc.note_itl(dur, gaps);
+            note_step_itl(&mut self.m, &mut self.sc, &mut w.itl_batch, dur, gaps);
             for &slot in &w.step_joiners {
-                let r = &mut self.reqs[slot as usize];
-                if r.t_first == NONE && !r.cancelled {
-                    r.t_first = end;
-                    self.m.ttft.record(end - r.arrival_ns);
-                    self.sc.note_ttft(end, end - r.arrival_ns);
-                }
+                note_first_token(&mut self.reqs[slot as usize], end, &mut self.m, &mut self.sc);
             }
             w.step_joiners.clear();
             start = end;
@@ -200,7 +194,15 @@ impl Sim<'_> {
         w.run_next_ns = w.next_virtual_end();
         w.run_stamp = w.run_stamp.wrapping_add(1);
         let end = w.run_ends[last];
-        self.q.schedule_ranked(end, d as u32, Ev::StepDone(d as u32, w.run_stamp));
+        self.schedule_step_done(d, end);
+    }
+
+    /// Queues the end of `d`'s step or run at `at_ns`, ranked by worker: step ends at one instant
+    /// come before other events, in worker order, however long ago each was scheduled (a run
+    /// schedules its end when it starts).
+    pub(super) fn schedule_step_done(&mut self, d: usize, at_ns: u64) {
+        let stamp = self.gen[d].run_stamp;
+        self.q.schedule_ranked(at_ns, d as u32, Ev::StepDone(d as u32, stamp));
     }
 }
 
@@ -210,11 +212,6 @@ impl Sim<'_> {
 fn waiting_head_blocked(w: &GenWorker, reqs: &[Req]) -> bool {
     let Some(&(slot, g)) = w.waiting.front() else { return true };
     let r = &reqs[slot as usize];
-    if r.gen != g || r.cancelled || r.stage == Stage::Free {
-        // a dead entry that `try_admit` would skip: let the next step end look behind it
-        return false;
-    }
-    let occupied = w.occupied();
-    let need = if r.local_prefill { r.input_tok as u64 + r.generated as u64 + 1 } else { r.input_tok as u64 };
-    occupied >= w.max_batch as u64 || w.used_tok + need + occupied + 1 > w.cap_tok
+    // a dead entry is one `try_admit` would skip: let the next step end look behind it
+    r.alive(g) && !w.admits(r.admission_need_tok())
 }
