@@ -178,3 +178,40 @@ fn validate_reproduces_measured_qwen3_32b_tpot() {
         assert!(median <= 0.15, "{backend}: held-out TPOT median error {median}");
     }
 }
+
+/// The H100 microbenchmarks that `calibration/microbench/collect.py` measured (committed under
+/// `calibration/data/h100-sxm-torch`, see its README) load and fit like any aiconfigurator table,
+/// and agree with the published TensorRT-LLM data where both time the same work.
+#[test]
+fn committed_h100_microbench_data_fits() {
+    let dir = root().join("calibration/data/h100-sxm-torch");
+    let data = readers::load_dir(&dir).expect("committed microbench data loads");
+    let counts = (data.gemm.len(), data.context_attention.len(), data.generation_attention.len());
+    assert_eq!(counts, (7562, 1308, 1404));
+    assert!(data.gemm.iter().all(|g| g.framework == "torch"));
+    // `step` is aiconfigurator's cached-token count: 15 .. 131071 for K/V lengths 16 .. 131072
+    let ctx: std::collections::BTreeSet<u64> = data.generation_attention.iter().map(|g| g.ctx).collect();
+    assert_eq!((ctx.first(), ctx.last()), (Some(&15), Some(&131_071)));
+    let cal = fit::fit_all(&data, &dir, "h100-sxm-torch", H100_PEAKS).calibration;
+    let published = Calibration::from_toml(&committed(), "committed").unwrap();
+    for dtype in ["bf16", "fp8"] {
+        let g = cal.gemm("torch", dtype).unwrap();
+        assert!(g.error.holdout_median_ape <= 0.08, "torch {dtype}: {:?}", g.error);
+    }
+    // compute-bound bf16 GEMMs: cuBLAS through PyTorch reaches TensorRT-LLM's efficiency within 10%
+    let torch_eff = cal.gemm("torch", "bf16").unwrap().params.compute_eff;
+    let trtllm_eff = published.gemm("trtllm", "bf16").unwrap().params.compute_eff;
+    assert!((torch_eff / trtllm_eff - 1.0).abs() < 0.10, "compute eff torch {torch_eff} vs trtllm {trtllm_eff}");
+    // decode attention streams a large KV cache at HBM speed: below the H100 SXM's 3.35 TB/s
+    // (NVIDIA H100 datasheet) and within 10% of TensorRT-LLM's kernel
+    let [decode] = cal.generation_attention.as_slice() else {
+        panic!("one decode fit: {:?}", cal.generation_attention)
+    };
+    let trtllm_bw = published.generation_attention.iter().find(|a| a.framework == "trtllm" && a.kv_bytes == 2);
+    let trtllm_bw = trtllm_bw.unwrap().params.bw_tbps;
+    assert!(
+        decode.params.bw_tbps <= 3.35 && (decode.params.bw_tbps / trtllm_bw - 1.0).abs() < 0.10,
+        "decode KV read {} TB/s vs trtllm {trtllm_bw}",
+        decode.params.bw_tbps
+    );
+}

@@ -15,8 +15,9 @@ It measures, one GPU, one CUDA stream:
   (`torch._scaled_mm`), skipped with a warning where the GPU or the PyTorch build has no fp8 GEMM.
 * Prefill ("context") attention: causal `torch.nn.functional.scaled_dot_product_attention` with the
   flash backend over batch x isl x (heads, kv heads, head_dim) per GPU, bf16 Q/K/V.
-* Decode ("generation") attention: one query token per sequence attending over `step` cached tokens
-  (non-causal SDPA, flash backend), bf16 KV cache.
+* Decode ("generation") attention: one query token per sequence attending over its own K/V and the
+  tokens cached before it (non-causal SDPA, flash backend), bf16 KV cache. The `step` column is
+  aiconfigurator's: the tokens cached before the new one, so a row with `step` = 255 attended over 256.
 
 This measures PyTorch's kernels (cuBLAS and PyTorch's SDPA), NOT the serving framework's own kernels
 (TensorRT-LLM's FMHA/XQA, vLLM's FlashAttention-3/FlashInfer, CUTLASS fp8 GEMMs). The rows therefore
@@ -216,7 +217,10 @@ class AttnShape:
     heads: int  # query heads on this GPU
     kv_heads: int  # KV heads on this GPU
     head_dim: int
-    step: int  # cached KV tokens each sequence attends over (generation); 0 (context)
+    # Generation: KV tokens each sequence's query attends over, its own included (the K/V length
+    # SDPA is given); 0 for context. Rows record aiconfigurator's `step`, the tokens cached BEFORE
+    # this one (`num_cached_tokens_per_seq`), i.e. this minus one: see `cached_step`.
+    step: int
 
 
 @dataclass
@@ -454,13 +458,22 @@ def gemm_row(meta: RunMeta, shape: GemmShape, latency_ms: float) -> dict[str, st
     }  # fmt: skip
 
 
+def cached_step(shape: AttnShape) -> int:
+    """aiconfigurator's `step` for a shape: tokens already cached when the new token attends.
+
+    A decode query attends over the cached tokens plus its own K/V, so a measurement over `step`
+    K/V tokens is aiconfigurator's `step - 1` (its generation grid 1, 3, 7, ..., 2^k - 1 attends
+    over 2, 4, 8, ..., 2^k). Context rows have no cached prefix: 0."""
+    return shape.step - 1 if shape.op == "generation_attention" else 0
+
+
 def attention_row(meta: RunMeta, shape: AttnShape, latency_ms: float) -> dict[str, str]:
     return {
         "framework": FRAMEWORK, "version": meta.version, "device": meta.device, "op_name": shape.op,
         "kernel_source": KERNEL_SOURCE, "batch_size": str(shape.batch), "isl": str(shape.isl),
         "num_heads": str(shape.heads), "num_key_value_heads": str(shape.kv_heads), "head_dim": str(shape.head_dim),
         "window_size": "0", "beam_width": "1", "attn_dtype": "bfloat16", "kv_cache_dtype": "bfloat16",
-        "step": str(shape.step), "latency": format_latency(latency_ms),
+        "step": str(cached_step(shape)), "latency": format_latency(latency_ms),
     }  # fmt: skip
 
 
@@ -549,7 +562,7 @@ def describe_shape(shape: GemmShape | AttnShape) -> str:
     if shape.op == "context_attention":
         return (f"context_attention batch={shape.batch} isl={shape.isl} heads={shape.heads} "
                 f"kv_heads={shape.kv_heads} head_dim={shape.head_dim}")  # fmt: skip
-    return (f"generation_attention batch={shape.batch} step={shape.step} heads={shape.heads} "
+    return (f"generation_attention batch={shape.batch} step={cached_step(shape)} heads={shape.heads} "
             f"kv_heads={shape.kv_heads} head_dim={shape.head_dim}")  # fmt: skip
 
 
@@ -706,12 +719,20 @@ class Bench:
                     yield m, None, "fp8 _scaled_mm needs n and k divisible by 16"
                 return
         el = 1 if dtype == "fp8" else 2
+        # --fp8-cast-input: the activation stays bf16 and its cast to fp8 is timed with the GEMM, as an
+        # fp8 linear layer of a serving framework (and aiconfigurator's fp8 rows) quantizes its input.
+        cast = dtype == "fp8" and self.args.fp8_cast_input
+        a_el = 2 if cast else el
+
+        def quantize(t):
+            return t.to(torch.float8_e4m3fn) if cast else t
+
         mmax = _ceil_div(max(ms), 16) * 16
         try:
-            self._check_memory(el * (mmax * k + n * k) + 2 * mmax * n + (2 * max(mmax, n) * k if dtype == "fp8" else 0),
-                               f"gemm n={n} k={k} m<={mmax}")  # fmt: skip
+            scratch = 2 * max(mmax, n) * k if dtype == "fp8" else 0  # bf16 sources of the fp8 casts
+            self._check_memory(a_el * mmax * k + el * n * k + 2 * mmax * n + scratch, f"gemm n={n} k={k} m<={mmax}")
             w = self._randn((n, k), dtype)  # [n, k] row-major like nn.Linear.weight
-            a_all = self._randn((mmax, k), dtype)
+            a_all = self._randn((mmax, k), "bf16" if cast else dtype)
         except (Skip, RuntimeError) as e:
             torch.cuda.empty_cache()
             for m in ms:
@@ -725,7 +746,7 @@ class Bench:
                         a = a_all[: _ceil_div(m, 16) * 16] if self.fp8_pad_m else a_all[:m]
                         if m % 16 and not self.fp8_pad_m:
                             try:  # older torch builds want every _scaled_mm dimension divisible by 16
-                                self._scaled_mm(a, wt)
+                                self._scaled_mm(quantize(a), wt)
                             except RuntimeError as e:
                                 if "16" not in str(e):
                                     raise
@@ -735,14 +756,14 @@ class Bench:
                                 a = a_all[: _ceil_div(m, 16) * 16]
 
                         def fn(a=a, wt=wt):
-                            return self._scaled_mm(a, wt)
+                            return self._scaled_mm(quantize(a), wt)
                     else:
                         a = a_all[:m]
 
                         def fn(a=a, wt=wt):
                             return torch.matmul(a, wt)
 
-                    ws = el * (m * k + n * k) + 2 * m * n
+                    ws = a_el * m * k + el * n * k + 2 * m * n
                     yield m, self.time_ms(fn, self._flush_needed(ws)), None
                 except RuntimeError as e:  # includes torch.cuda.OutOfMemoryError
                     torch.cuda.empty_cache()
@@ -879,6 +900,7 @@ def run(args: argparse.Namespace, plan: Plan) -> int:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "fp8": bench.fp8_reason or "ok",
+        "fp8_cast_input": args.fp8_cast_input,
         "attn_backend": args.attn_backend,
         "flush": args.flush,
         "l2_bytes": bench.l2_bytes,
@@ -1020,6 +1042,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--attn-backend", choices=["flash", "cudnn", "efficient", "math", "auto"], default="flash",
                    help="SDPA backend (default: %(default)s; auto lets PyTorch choose)")
     p.add_argument("--fp8-fast-accum", action="store_true", help="use_fast_accum=True for fp8 _scaled_mm")
+    p.add_argument("--fp8-cast-input", action="store_true",
+                   help="time the bf16 activation's cast to fp8 with each fp8 GEMM, as an fp8 linear layer "
+                        "(and aiconfigurator's fp8 rows) includes its input quantization (default: the GEMM alone)")
     p.add_argument("--max-prefill-tokens", type=int, default=None,
                    help="cap on batch x isl for prefill attention (default: 131072; --quick: 65536)")
     p.add_argument("--max-kv-gib", type=float, default=GEN_MAX_KV_GIB,

@@ -15,6 +15,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -230,7 +231,8 @@ class CsvOutput(unittest.TestCase):
             with apath.open() as f:
                 row = next(csv.DictReader(f))
             self.assertEqual(row["op_name"], "generation_attention")
-            self.assertEqual((row["batch_size"], row["isl"], row["step"]), ("64", "1", "4096"))
+            # aiconfigurator's step: the 4095 tokens cached before the one that attends over 4096
+            self.assertEqual((row["batch_size"], row["isl"], row["step"]), ("64", "1", "4095"))
             self.assertEqual((row["num_heads"], row["num_key_value_heads"], row["head_dim"]), ("16", "2", "128"))
             self.assertEqual((row["window_size"], row["beam_width"]), ("0", "1"))
             self.assertEqual((row["attn_dtype"], row["kv_cache_dtype"]), ("bfloat16", "bfloat16"))
@@ -264,6 +266,7 @@ class CsvOutput(unittest.TestCase):
 
 FAKE_TFLOPS = 1e15  # fake matmul speed: 2*m*n*k / 1e15 s
 FAKE_FLUSH_MS = 0.1
+FAKE_CAST_MS_PER_ELEMENT = 1e-9  # fake bf16 -> fp8 cast cost
 
 
 class _Dtype:
@@ -302,6 +305,9 @@ class FakeTorch:
                 return Tensor(s, self.dtype)
 
             def to(self, dtype):
+                if self.dtype is torch.bfloat16 and dtype is torch.float8_e4m3fn:
+                    fake.clock_ms += math.prod(self.shape) * FAKE_CAST_MS_PER_ELEMENT
+                    fake.calls["cast"] = fake.calls.get("cast", 0) + 1
                 return Tensor(self.shape, dtype)
 
             def __getitem__(self, sl):
@@ -442,6 +448,19 @@ class GpuPathsWithFakeTorch(unittest.TestCase):
             self.assertEqual(len(info["skipped"]), 10)
             self.assertNotIn("scaled_mm", fake.calls)
 
+    def test_fp8_cast_input_is_timed_with_the_gemm(self):
+        for flag, cast_ms in (((), 0.0), (("--fp8-cast-input",), 16 * 8192 * FAKE_CAST_MS_PER_ELEMENT)):
+            fake = FakeTorch()
+            with tempfile.TemporaryDirectory() as d:
+                rc, err = run_fake(fake, "--out", d, "--ops", "gemm", "--models", "llama-3.1-70b", "--tp", "4",
+                                   "--m", "16", "--dtypes", "fp8", *flag)  # fmt: skip
+                self.assertEqual(rc, 0, err)
+                got = {(int(r["n"]), int(r["k"])): float(r["latency"])
+                       for r in read_rows(Path(d) / "gemm_perf.torch-2.6.0_fake.csv")}  # fmt: skip
+                self.assertAlmostEqual(got[(2560, 8192)], 16 * 2560 * 8192 / 1e12 + cast_ms, places=12)
+                info = json.loads((Path(d) / "microbench-info.json").read_text())
+                self.assertEqual(info["fp8_cast_input"], bool(flag))
+
     def test_fp8_m_padding_fallback(self):
         fake = FakeTorch(scaled_mm_needs_m16=True)
         with tempfile.TemporaryDirectory() as d:
@@ -469,7 +488,7 @@ class GpuPathsWithFakeTorch(unittest.TestCase):
             self.assertEqual({r["op_name"] for r in ctx}, {"context_attention"})
             self.assertEqual({r["step"] for r in ctx}, {"0"})
             self.assertEqual({r["isl"] for r in gen}, {"1"})
-            r = next(r for r in gen if (r["batch_size"], r["step"]) == ("64", "2048"))
+            r = next(r for r in gen if (r["batch_size"], r["step"]) == ("64", "2047"))
             # decode packs the 8 query heads of each KV head as its query rows: b*kv*group*step*d MACs
             self.assertAlmostEqual(float(r["latency"]), 0.001 * 64 * 2 * 8 * 2048 * 128 / 1e6, places=9)
             shapes = fake.calls["sdpa_shapes"]
@@ -519,7 +538,7 @@ class CommandLine(unittest.TestCase):
         self.assertIn("gemm dtype=fp8 m=32768 n=2560 k=8192", p.stdout)
         self.assertIn("#   n=2560 k=8192: Llama-3.1-70B tp4 qkv", p.stdout)
         self.assertIn("context_attention batch=1 isl=4096 heads=16 kv_heads=2 head_dim=128", p.stdout)
-        self.assertIn("generation_attention batch=64 step=8192 heads=16 kv_heads=2 head_dim=128", p.stdout)
+        self.assertIn("generation_attention batch=64 step=8191 heads=16 kv_heads=2 head_dim=128", p.stdout)
         self.assertRegex(p.stdout.splitlines()[1], r"^# estimated GPU time on one H100 SXM: \d+")
 
     def test_list_shapes_quick(self):
