@@ -187,7 +187,8 @@ fn committed_h100_microbench_data_fits() {
     let dir = root().join("calibration/data/h100-sxm-torch");
     let data = readers::load_dir(&dir).expect("committed microbench data loads");
     let counts = (data.gemm.len(), data.context_attention.len(), data.generation_attention.len());
-    assert_eq!(counts, (7562, 1308, 1404));
+    // the default plan less the shapes the re-measurement with a reading flush did not reach (README)
+    assert_eq!(counts, (5882, 773, 828));
     assert!(data.gemm.iter().all(|g| g.framework == "torch"));
     // `step` is aiconfigurator's cached-token count: 15 .. 131071 for K/V lengths 16 .. 131072
     let ctx: std::collections::BTreeSet<u64> = data.generation_attention.iter().map(|g| g.ctx).collect();
@@ -203,7 +204,7 @@ fn committed_h100_microbench_data_fits() {
     let trtllm_eff = published.gemm("trtllm", "bf16").unwrap().params.compute_eff;
     assert!((torch_eff / trtllm_eff - 1.0).abs() < 0.10, "compute eff torch {torch_eff} vs trtllm {trtllm_eff}");
     // decode attention streams a large KV cache at HBM speed: below the H100 SXM's 3.35 TB/s
-    // (NVIDIA H100 datasheet) and within 10% of TensorRT-LLM's kernel
+    // (NVIDIA H100 datasheet) and within 10% of TensorRT-LLM's bf16-KV kernel
     let [decode] = cal.generation_attention.as_slice() else {
         panic!("one decode fit: {:?}", cal.generation_attention)
     };

@@ -26,7 +26,7 @@ Attention with an fp8 KV cache and sliding windows is not measured (SDPA has no 
 
 Timing: CUDA events around every iteration, a few warm-up calls first, the MEDIAN of the timed
 iterations is written, in milliseconds. For shapes whose operands fit in a few times the L2 cache
-(50 MB on H100), L2 is flushed (a 256 MiB+ buffer is zeroed) before every timed iteration, outside
+(50 MB on H100), L2 is flushed (a 256 MiB+ buffer is read) before every timed iteration, outside
 the timed region: in a real forward pass the next layer's weights are never already in L2, so a warm
 L2 would make small GEMMs and short decode attention look faster than they are in serving. Before the
 timed loop a `torch.cuda._sleep` kernel holds the GPU while the CPU queues all iterations, so CPU
@@ -217,10 +217,10 @@ class AttnShape:
     heads: int  # query heads on this GPU
     kv_heads: int  # KV heads on this GPU
     head_dim: int
-    # Generation: KV tokens each sequence's query attends over, its own included (the K/V length
+    # Generation: K/V tokens each sequence's query attends over, its own included (the K/V length
     # SDPA is given); 0 for context. Rows record aiconfigurator's `step`, the tokens cached BEFORE
     # this one (`num_cached_tokens_per_seq`), i.e. this minus one: see `cached_step`.
-    step: int
+    kv_len: int
 
 
 @dataclass
@@ -292,7 +292,7 @@ GEN_MAX_KV_GIB = 16.0
 
 def kv_cache_bytes(shape: AttnShape, kv_bytes: int = 2) -> int:
     """K and V of one layer on one GPU."""
-    tokens = shape.batch * (shape.step if shape.op == "generation_attention" else shape.isl)
+    tokens = shape.batch * (shape.kv_len if shape.op == "generation_attention" else shape.isl)
     return 2 * tokens * shape.kv_heads * shape.head_dim * kv_bytes
 
 
@@ -400,7 +400,7 @@ def estimate_kernel_s(shape: GemmShape | AttnShape) -> float:
     if shape.op == "context_attention":
         flops = 4.0 * shape.batch * shape.isl * shape.isl * shape.heads * shape.head_dim / 2  # causal
     else:
-        flops = 4.0 * shape.batch * shape.step * shape.heads * shape.head_dim
+        flops = 4.0 * shape.batch * shape.kv_len * shape.heads * shape.head_dim
     return max(flops / _EST_ATTN_FLOPS, kv_cache_bytes(shape) / _EST_BYTES_PER_S, _EST_FLOOR_S)
 
 
@@ -464,7 +464,7 @@ def cached_step(shape: AttnShape) -> int:
     A decode query attends over the cached tokens plus its own K/V, so a measurement over `step`
     K/V tokens is aiconfigurator's `step - 1` (its generation grid 1, 3, 7, ..., 2^k - 1 attends
     over 2, 4, 8, ..., 2^k). Context rows have no cached prefix: 0."""
-    return shape.step - 1 if shape.op == "generation_attention" else 0
+    return shape.kv_len - 1 if shape.op == "generation_attention" else 0
 
 
 def attention_row(meta: RunMeta, shape: AttnShape, latency_ms: float) -> dict[str, str]:
@@ -506,10 +506,48 @@ def read_done_keys(path: str | os.PathLike, op: str) -> set[tuple]:
         keys = set()
         for row in reader:
             try:
-                keys.add(shape_key(op, row))
+                key = shape_key(op, row)
             except (KeyError, TypeError, ValueError):
                 continue  # a truncated last line of an interrupted run
+            if op == "generation_attention" and key[5] % 2 == 0:
+                # every planned K/V length is even, so aiconfigurator's step (one less) is odd
+                raise PlanError(f"{p}:{reader.line_num}: --resume: step {key[5]} is a K/V length, as collect.py "
+                                "wrote it before 2026-11-26 (now: the tokens cached before the new one, one "
+                                "less); start a fresh --out")  # fmt: skip
+            keys.add(key)
         return keys
+
+
+# How `Bench.time_ms` flushes L2 (by reading a buffer), recorded so that --resume never mixes rows
+# timed one way with rows timed another.
+FLUSH_METHOD = "read"
+# Settings that change what a row measures; the values an info file that lacks them implies.
+RESUME_SETTINGS_DEFAULTS = {"fp8_cast_input": False, "fp8_fast_accum": False}
+
+
+def resume_settings(args: argparse.Namespace) -> dict:
+    return {"flush": args.flush, "flush_method": FLUSH_METHOD, "fp8_cast_input": args.fp8_cast_input,
+            "fp8_fast_accum": args.fp8_fast_accum, "attn_backend": args.attn_backend}  # fmt: skip
+
+
+def resume_conflict(out_dir: str | os.PathLike, settings: dict) -> str | None:
+    """Why this run must not add rows to `out_dir`'s (its last run measured differently), or None."""
+    p = Path(out_dir) / "microbench-info.json"
+    if not p.exists():
+        return None
+    try:
+        old = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        return f"{p}: cannot tell how its rows were measured: {e}"
+    diffs = []
+    for name, value in settings.items():
+        before = old.get(name, RESUME_SETTINGS_DEFAULTS.get(name, "not recorded"))
+        if before != value:
+            diffs.append(f"{name} {before!r} (this run: {value!r})")
+    if not diffs:
+        return None
+    return (f"{p}: its rows were measured with {', '.join(diffs)}; adding to them would mix two kinds of rows. "
+            "Use the same flags, or a fresh --out")  # fmt: skip
 
 
 class CsvSink:
@@ -606,7 +644,9 @@ class Bench:
         self.dev = torch.device("cuda", args.device)
         props = torch.cuda.get_device_properties(self.dev)
         self.l2_bytes = int(getattr(props, "L2_cache_size", 0) or 50 * 2**20)
-        self.flush_buf = torch.empty(max(4 * self.l2_bytes, 256 * 2**20), dtype=torch.int8, device=self.dev)
+        # Flushed by READING it: writing it (zero_) would leave L2 full of dirty lines that the timed
+        # kernel then writes back to HBM, 7-12 us on an H100, which no kernel pays in a forward pass.
+        self.flush_buf = torch.zeros(max(4 * self.l2_bytes, 256 * 2**20), dtype=torch.int8, device=self.dev)
         self.warned: set[str] = set()
         self.scale_one = torch.ones((), dtype=torch.float32, device=self.dev)  # per-tensor fp8 scale
         self.fp8_reason = self._probe_fp8()
@@ -684,7 +724,7 @@ class Bench:
             sleep(int(min(n * 100_000, 50_000_000)))
         for i in range(n):
             if flush:
-                self.flush_buf.zero_()
+                self.flush_buf.sum()
             starts[i].record()
             fn()
             ends[i].record()
@@ -829,11 +869,11 @@ class Bench:
                         v = v.repeat_interleave(group, dim=1)
                 ws = 2 * b * s * d * (2 * h + 2 * kv)
                 return self.time_ms(lambda: sdpa(q, k, v, **kwargs), self._flush_needed(ws))
-        # Decode: one new token per sequence over `step` cached tokens. The `group` query heads that
+        # Decode: one new token per sequence over `kv_len` K/V tokens. The `group` query heads that
         # share a KV head are laid out as that head's query rows ([b, kv, group, d]), so each KV head is
         # read once, as GQA decode kernels (and FlashAttention's own seqlen_q=1 GQA path) do; no mask is
         # needed since a single query position sees the whole cache.
-        s = shape.step
+        s = shape.kv_len
         self._check_memory(kv_cache_bytes(shape) + 4 * b * h * d, describe_shape(shape))
         q = torch.randn(b, kv, group, d, device=self.dev, dtype=torch.bfloat16)
         k = torch.randn(b, s, kv, d, device=self.dev, dtype=torch.bfloat16).transpose(1, 2)
@@ -880,6 +920,10 @@ def run(args: argparse.Namespace, plan: Plan) -> int:
     torch.cuda.set_device(args.device)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    conflict = resume_conflict(out_dir, resume_settings(args)) if args.resume else None
+    if conflict:
+        print(f"collect.py: --resume: {conflict}", file=sys.stderr)
+        return 2
     meta = RunMeta(str(torch.__version__), torch.cuda.get_device_name(args.device))
 
     def log(msg: str) -> None:
@@ -900,9 +944,7 @@ def run(args: argparse.Namespace, plan: Plan) -> int:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "fp8": bench.fp8_reason or "ok",
-        "fp8_cast_input": args.fp8_cast_input,
-        "attn_backend": args.attn_backend,
-        "flush": args.flush,
+        **resume_settings(args),
         "l2_bytes": bench.l2_bytes,
         "timing": {"warmup": args.warmup, "iters": args.iters, "min_iters": args.min_iters,
                    "shape_budget_ms": args.shape_budget_ms, "statistic": "median", "unit": "ms"},  # fmt: skip

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare microbenchmark CSVs shape by shape with a reference set (e.g. aiconfigurator's H100 data).
 
-    python3 compare.py MEASURED_DIR REFERENCE_DIR [--out report.md]
+    python3 compare.py MEASURED_DIR REFERENCE_DIR [--out report.md] [--l2-mib 50]
 
 Both directories hold aiconfigurator-schema CSVs (`gemm_perf.*.csv`, `context_attention_perf.*.csv`,
 `generation_attention_perf.*.csv`), as `collect.py` writes them. For every measured file and every
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OPS = ("gemm", "context_attention", "generation_attention")
-WEIGHT_SPLIT_BYTES = 200 * 2**20  # 4x the H100 L2: collect.py flushes L2 before each timing below about this
+H100_L2_MIB = 50  # torch.cuda.get_device_properties().L2_cache_size on an H100 SXM: 52,428,800 bytes
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "fp8": 1, "fp8_block": 1, "int8": 1}
 
 
@@ -36,7 +36,8 @@ class CompareError(Exception):
 class Table:
     op: str
     label: str  # framework-version from the file name, e.g. "trtllm-1.3.0rc20"
-    rows: dict  # shape key -> (latency_ms, row)
+    rows: dict  # shape key -> latency_ms
+    duplicates: int  # rows whose shape an earlier row of the file already had (the first one counts)
 
 
 def _label(path: Path, op: str) -> str:
@@ -69,22 +70,30 @@ def _key(op: str, row: dict, path: Path, line: int) -> tuple | None:
 
 def read_table(path: Path, op: str) -> Table:
     rows: dict = {}
-    with path.open(newline="") as f:
+    duplicates = 0
+    with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        if not reader.fieldnames or "latency" not in reader.fieldnames:
-            raise CompareError(f"{path}:1: expected an aiconfigurator {op} header with a latency column")
-        for line, row in enumerate(reader, start=2):
-            key = _key(op, row, path, line)
-            if key is None:
-                continue
-            try:
-                ms = float(row["latency"])
-            except (TypeError, ValueError):
-                raise CompareError(f"{path}:{line}: latency {row.get('latency')!r} is not a number") from None
-            if not (math.isfinite(ms) and ms > 0):
-                raise CompareError(f"{path}:{line}: latency {ms} ms is not a positive time")
-            rows.setdefault(key, (ms, row))  # a repeated shape: the first measurement counts
-    return Table(op, _label(path, op), rows)
+        try:
+            if not reader.fieldnames or "latency" not in reader.fieldnames:
+                raise CompareError(f"{path}:1: expected an aiconfigurator {op} header with a latency column")
+            for row in reader:
+                line = reader.line_num  # where the record ends (a quoted field may span lines)
+                key = _key(op, row, path, line)
+                if key is None:
+                    continue
+                try:
+                    ms = float(row["latency"])
+                except (TypeError, ValueError):
+                    raise CompareError(f"{path}:{line}: latency {row.get('latency')!r} is not a number") from None
+                if not (math.isfinite(ms) and ms > 0):
+                    raise CompareError(f"{path}:{line}: latency {ms} ms is not a positive time")
+                if key in rows:
+                    duplicates += 1
+                else:
+                    rows[key] = ms
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise CompareError(f"{path}:{reader.line_num + 1}: not readable as CSV: {e}") from None
+    return Table(op, _label(path, op), rows, duplicates)
 
 
 def read_dir(directory: Path) -> list[Table]:
@@ -96,37 +105,35 @@ def read_dir(directory: Path) -> list[Table]:
     return tables
 
 
-def gemm_band(key: tuple) -> str:
-    """Regime of a GEMM: memory-bound small m split by whether collect.py flushed L2 for it."""
+def gemm_band(key: tuple, l2_mib: float = H100_L2_MIB) -> tuple[int, str]:
+    """(order, label) of a GEMM's regime: small m streams its weight, which L2 can hold or not."""
     dtype, m, n, k = key
     if m <= 256:
         weight = DTYPE_BYTES.get(dtype, 2) * n * k
-        return "m <= 256, weight < 200 MiB" if weight < WEIGHT_SPLIT_BYTES else "m <= 256, weight >= 200 MiB"
-    return "256 < m <= 2048" if m <= 2048 else "m > 2048"
+        fits = weight < l2_mib * 2**20
+        return (0, f"m <= 256, weight < L2 ({l2_mib:g} MiB)") if fits else (1, "m <= 256, weight >= L2")
+    return (2, "256 < m <= 2048") if m <= 2048 else (3, "m > 2048")
 
 
-def context_band(key: tuple) -> str:
+def context_band(key: tuple) -> tuple[int, str]:
     tokens = key[2] * key[3]
-    return "tokens < 4k" if tokens < 4096 else ("4k <= tokens < 32k" if tokens < 32768 else "tokens >= 32k")
+    if tokens < 4096:
+        return 0, "tokens < 4k"
+    return (1, "4k <= tokens < 32k") if tokens < 32768 else (2, "tokens >= 32k")
 
 
-def generation_band(key: tuple) -> str:
+def generation_band(key: tuple) -> tuple[int, str]:
     kv_dtype, batch, kv_heads, head_dim, step = key[1], key[2], key[5], key[6], key[7]
     kv_bytes = 2 * batch * (step + 1) * kv_heads * head_dim * DTYPE_BYTES.get(kv_dtype, 2)
     if kv_bytes < 8 * 2**20:
-        return "KV < 8 MiB"
-    return "8 MiB <= KV < 256 MiB" if kv_bytes < 256 * 2**20 else "KV >= 256 MiB"
+        return 0, "KV < 8 MiB"
+    return (1, "8 MiB <= KV < 256 MiB") if kv_bytes < 256 * 2**20 else (2, "KV >= 256 MiB")
 
 
-BAND_ORDER = {
-    "gemm": ["m <= 256, weight < 200 MiB", "m <= 256, weight >= 200 MiB", "256 < m <= 2048", "m > 2048"],
-    "context_attention": ["tokens < 4k", "4k <= tokens < 32k", "tokens >= 32k"],
-    "generation_attention": ["KV < 8 MiB", "8 MiB <= KV < 256 MiB", "KV >= 256 MiB"],
-}
-
-
-def band_of(op: str, key: tuple) -> str:
-    return {"gemm": gemm_band, "context_attention": context_band, "generation_attention": generation_band}[op](key)
+def band_of(op: str, key: tuple, l2_mib: float = H100_L2_MIB) -> tuple[int, str]:
+    if op == "gemm":
+        return gemm_band(key, l2_mib)
+    return {"context_attention": context_band, "generation_attention": generation_band}[op](key)
 
 
 def dtype_of(op: str, key: tuple) -> str:
@@ -154,41 +161,45 @@ class Summary:
     p90: float
 
 
-def compare(measured: Table, reference: Table) -> tuple[list[Summary], int]:
+def compare(measured: Table, reference: Table, l2_mib: float = H100_L2_MIB) -> tuple[list[Summary], int]:
     """Ratio summaries per (dtype, band), and how many measured rows had no reference match."""
-    groups: dict[tuple[str, str], list[float]] = {}
+    groups: dict[tuple[str, tuple[int, str]], list[float]] = {}
     unmatched = 0
-    for key, (ms, _row) in measured.rows.items():
-        ref = reference.rows.get(key)
-        if ref is None:
+    for key, ms in measured.rows.items():
+        ref_ms = reference.rows.get(key)
+        if ref_ms is None:
             unmatched += 1
             continue
-        groups.setdefault((dtype_of(measured.op, key), band_of(measured.op, key)), []).append(ms / ref[0])
-    order = BAND_ORDER[measured.op]
+        groups.setdefault((dtype_of(measured.op, key), band_of(measured.op, key, l2_mib)), []).append(ms / ref_ms)
     out = []
-    for (dtype, band), ratios in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
+    for (dtype, (_order, band)), ratios in sorted(groups.items()):
         ratios.sort()
         out.append(Summary(measured.op, measured.label, reference.label, dtype, band, len(ratios),
                            statistics.median(ratios), quantile(ratios, 0.1), quantile(ratios, 0.9)))  # fmt: skip
     return out, unmatched
 
 
-def report(measured: list[Table], reference: list[Table]) -> str:
+def report(measured: list[Table], reference: list[Table], l2_mib: float = H100_L2_MIB) -> str:
     lines = [
         "| operation | measured | reference | dtype | regime | shapes | median | p10 | p90 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    notes = []
+    notes = [f"- {t.label} {t.op}: {t.duplicates} rows repeat an earlier row's shape; the first one counts"
+             for t in measured + reference if t.duplicates]  # fmt: skip
+    common_ops = False
     for m in measured:
         for r in (r for r in reference if r.op == m.op):
-            summaries, unmatched = compare(m, r)
+            common_ops = True
+            summaries, unmatched = compare(m, r, l2_mib)
             for s in summaries:
                 lines.append(f"| {s.op} | {s.measured} | {s.reference} | {s.dtype} | {s.band} | {s.n} | "
                              f"{s.median:.2f} | {s.p10:.2f} | {s.p90:.2f} |")  # fmt: skip
             notes.append(f"- {m.op} {m.label} vs {r.label}: {len(m.rows) - unmatched} of {len(m.rows)} "
                          f"measured shapes have a reference row")  # fmt: skip
-    if len(lines) == 2:
+    if not common_ops:
         raise CompareError("no operation is in both directories: nothing to compare")
+    if len(lines) == 2:
+        raise CompareError("no shape is in both directories: nothing to compare")
     head = ("Ratio measured / reference latency per shape (above 1: the measured kernels are slower), "
             "summarised over the shapes both sides measured.\n\n")  # fmt: skip
     return head + "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
@@ -199,9 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("measured", type=Path, help="directory of the CSVs to judge (e.g. collect.py --out)")
     ap.add_argument("reference", type=Path, help="directory of reference CSVs (e.g. aiconfigurator-h100)")
     ap.add_argument("--out", type=Path, help="write the Markdown table here instead of stdout")
+    ap.add_argument("--l2-mib", type=float, default=H100_L2_MIB,
+                    help=f"L2 cache of the measured GPU in MiB, splits decode-sized GEMMs (default {H100_L2_MIB}: H100)")
     args = ap.parse_args(argv)
+    if not args.l2_mib > 0:
+        ap.error("--l2-mib must be positive")
     try:
-        text = report(read_dir(args.measured), read_dir(args.reference))
+        text = report(read_dir(args.measured), read_dir(args.reference), args.l2_mib)
     except (CompareError, OSError, csv.Error) as e:
         print(f"compare.py: {e}", file=sys.stderr)
         return 2

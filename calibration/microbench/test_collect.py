@@ -145,7 +145,7 @@ class AttentionShapes(unittest.TestCase):
         self.assertEqual(plan.generation_attention, [])
         self.assertTrue(plan.context_attention)
         for s in plan.context_attention:
-            self.assertEqual((s.heads, s.kv_heads, s.head_dim, s.step), (16, 2, 128, 0))
+            self.assertEqual((s.heads, s.kv_heads, s.head_dim, s.kv_len), (16, 2, 128, 0))
             self.assertLessEqual(s.batch * s.isl, collect.CTX_MAX_TOKENS_FULL)
         self.assertIn((1, 32768), {(s.batch, s.isl) for s in plan.context_attention})
 
@@ -155,8 +155,8 @@ class AttentionShapes(unittest.TestCase):
         for s in plan.generation_attention:
             self.assertEqual(s.isl, 1)
             self.assertLessEqual(collect.kv_cache_bytes(s), collect.GEN_MAX_KV_GIB * 2**30)
-            self.assertLessEqual(s.batch * s.step, collect.GEN_MAX_TOKENS)
-        steps = {s.step for s in plan.generation_attention if s.batch == 1}
+            self.assertLessEqual(s.batch * s.kv_len, collect.GEN_MAX_TOKENS)
+        steps = {s.kv_len for s in plan.generation_attention if s.batch == 1}
         self.assertEqual(max(steps), 131072)
 
     def test_ops_parsing(self):
@@ -313,10 +313,10 @@ class FakeTorch:
             def __getitem__(self, sl):
                 return Tensor((len(range(self.shape[0])[sl]),) + self.shape[1:], self.dtype)
 
-            def zero_(self):
+            def sum(self):
                 fake.clock_ms += FAKE_FLUSH_MS
                 fake.calls["flush"] = fake.calls.get("flush", 0) + 1
-                return self
+                return Tensor((), torch.float32)
 
             def repeat_interleave(self, r, dim):
                 s = list(self.shape)
@@ -517,6 +517,47 @@ class GpuPathsWithFakeTorch(unittest.TestCase):
             self.assertEqual(len(rows), 15)
             self.assertEqual(len(set((r["m"], r["n"], r["k"]) for r in rows)), 15)
             self.assertEqual(fake.calls["matmul_m"], {4})  # only the new m was measured
+
+    def test_resume_skips_measured_decode_shapes(self):
+        with tempfile.TemporaryDirectory() as d:
+            argv = ["--out", d, "--ops", "generation_attention", "--quick", "--models", "llama-3.1-8b", "--tp", "8"]
+            rc, err = run_fake(FakeTorch(), *argv)
+            self.assertEqual(rc, 0, err)
+            fake = FakeTorch()
+            rc, err = run_fake(fake, *argv, "--resume")
+            self.assertEqual(rc, 0, err)
+            self.assertNotIn("sdpa_shapes", fake.calls)  # every shape was found under its cached step
+            rows = read_rows(Path(d) / "generation_attention_perf.torch-2.6.0_fake.csv")
+            self.assertTrue(rows and all(int(r["step"]) % 2 == 1 for r in rows))
+
+    def test_resume_refuses_rows_measured_another_way(self):
+        with tempfile.TemporaryDirectory() as d:
+            argv = ["--out", d, "--ops", "gemm", "--models", "llama-3.1-8b", "--tp", "8", "--m", "1,2"]
+            self.assertEqual(run_fake(FakeTorch(), *argv)[0], 0)
+            for flags, what in ((("--fp8-cast-input",), "fp8_cast_input False"), (("--flush", "never"), "flush 'small'")):
+                fake = FakeTorch()
+                rc, err = run_fake(fake, *argv, "--resume", *flags)
+                self.assertEqual(rc, 2, err)
+                self.assertIn(what, err)
+                self.assertNotIn("matmul", fake.calls)
+            # an info file from before the flush method was recorded: its rows were timed after a zero_
+            info = Path(d) / "microbench-info.json"
+            old = json.loads(info.read_text())
+            del old["flush_method"]
+            info.write_text(json.dumps(old))
+            rc, err = run_fake(FakeTorch(), *argv, "--resume")
+            self.assertEqual(rc, 2)
+            self.assertIn("flush_method 'not recorded'", err)
+
+    def test_resume_refuses_decode_rows_of_the_old_step_meaning(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "generation_attention_perf.torch-2.6.0_fake.csv"
+            path.write_text(AICONF_ATTN_HEADER + "\ntorch,2.6.0+fake,NVIDIA Fake H100,generation_attention,torch,1,1,4,1,128,"
+                            "0,1,bfloat16,bfloat16,256,0.01\n")  # fmt: skip
+            rc, err = run_fake(FakeTorch(), "--out", d, "--ops", "generation_attention", "--quick", "--models",
+                               "llama-3.1-8b", "--tp", "8", "--resume")  # fmt: skip
+            self.assertEqual(rc, 2)
+            self.assertIn(f"{path}:2: --resume: step 256 is a K/V length", err)
 
 
 class CommandLine(unittest.TestCase):
