@@ -507,8 +507,11 @@ def read_done_keys(path: str | os.PathLike, op: str) -> set[tuple]:
         for row in reader:
             try:
                 key = shape_key(op, row)
+                complete = math.isfinite(float(row["latency"])) and float(row["latency"]) > 0
             except (KeyError, TypeError, ValueError):
-                continue  # a truncated last line of an interrupted run
+                complete = False
+            if not complete:
+                continue  # a truncated last line of an interrupted run: measured again
             if op == "generation_attention" and key[5] % 2 == 0:
                 # every planned K/V length is even, so aiconfigurator's step (one less) is odd
                 raise PlanError(f"{p}:{reader.line_num}: --resume: step {key[5]} is a K/V length, as collect.py "
@@ -521,33 +524,62 @@ def read_done_keys(path: str | os.PathLike, op: str) -> set[tuple]:
 # How `Bench.time_ms` flushes L2 (by reading a buffer), recorded so that --resume never mixes rows
 # timed one way with rows timed another.
 FLUSH_METHOD = "read"
-# Settings that change what a row measures; the values an info file that lacks them implies.
-RESUME_SETTINGS_DEFAULTS = {"fp8_cast_input": False, "fp8_fast_accum": False}
+# Beside the CSVs: for each CSV, the settings its rows were measured with (written before measuring,
+# so a killed run leaves it too).
+SETTINGS_NAME = "microbench-settings.json"
 
 
-def resume_settings(args: argparse.Namespace) -> dict:
-    return {"flush": args.flush, "flush_method": FLUSH_METHOD, "fp8_cast_input": args.fp8_cast_input,
-            "fp8_fast_accum": args.fp8_fast_accum, "attn_backend": args.attn_backend}  # fmt: skip
+def csv_settings(args: argparse.Namespace, op: str, device: str) -> dict:
+    """What decides how `op`'s rows are timed, besides the torch version in the CSV's name."""
+    out = {"device": device, "flush": args.flush, "flush_method": FLUSH_METHOD}
+    if op == "gemm":
+        out.update(fp8_cast_input=args.fp8_cast_input, fp8_fast_accum=args.fp8_fast_accum)
+    else:
+        out["attn_backend"] = args.attn_backend
+    return out
 
 
-def resume_conflict(out_dir: str | os.PathLike, settings: dict) -> str | None:
-    """Why this run must not add rows to `out_dir`'s (its last run measured differently), or None."""
-    p = Path(out_dir) / "microbench-info.json"
+def read_settings(out_dir: str | os.PathLike) -> dict:
+    p = Path(out_dir) / SETTINGS_NAME
     if not p.exists():
-        return None
+        return {}
     try:
-        old = json.loads(p.read_text())
+        recorded = json.loads(p.read_text())
     except (OSError, ValueError) as e:
-        return f"{p}: cannot tell how its rows were measured: {e}"
-    diffs = []
-    for name, value in settings.items():
-        before = old.get(name, RESUME_SETTINGS_DEFAULTS.get(name, "not recorded"))
-        if before != value:
-            diffs.append(f"{name} {before!r} (this run: {value!r})")
-    if not diffs:
-        return None
-    return (f"{p}: its rows were measured with {', '.join(diffs)}; adding to them would mix two kinds of rows. "
-            "Use the same flags, or a fresh --out")  # fmt: skip
+        raise PlanError(f"{p}: unreadable: {e}") from None
+    if not isinstance(recorded, dict) or not all(isinstance(v, dict) for v in recorded.values()):
+        raise PlanError(f"{p}: expected {{csv file name: {{setting: value}}}}")
+    return recorded
+
+
+def resume_conflict(out_dir: str | os.PathLike, wanted: dict[str, dict]) -> str | None:
+    """Why this run must not add rows to the CSVs it would resume (`wanted`: CSV name -> this run's
+    settings for it), or None. A CSV without a record was written by an older collect.py."""
+    recorded = read_settings(out_dir)
+    for name, settings in wanted.items():
+        path = Path(out_dir) / name
+        if not path.exists():
+            continue
+        before = recorded.get(name)
+        if before is None:
+            return (f"{path}: no record in {SETTINGS_NAME} of how its rows were measured (written by a collect.py "
+                    "before 2026-11-26, whose L2 flush slowed small shapes?); use a fresh --out")  # fmt: skip
+        diffs = [f"{k} {before.get(k, 'not recorded')!r} (this run: {v!r})" for k, v in settings.items()
+                 if before.get(k, "not recorded") != v]  # fmt: skip
+        if diffs:
+            return (f"{path}: its rows were measured with {', '.join(diffs)}; adding to them would mix two "
+                    "kinds of rows. Use the same flags, or a fresh --out")  # fmt: skip
+    return None
+
+
+def record_settings(out_dir: str | os.PathLike, entries: dict[str, dict]) -> None:
+    """Adds or replaces the records of `entries`' CSVs (an unreadable file is replaced)."""
+    try:
+        recorded = read_settings(out_dir)
+    except PlanError:
+        recorded = {}
+    recorded.update(entries)
+    (Path(out_dir) / SETTINGS_NAME).write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
 
 
 class CsvSink:
@@ -645,7 +677,7 @@ class Bench:
         props = torch.cuda.get_device_properties(self.dev)
         self.l2_bytes = int(getattr(props, "L2_cache_size", 0) or 50 * 2**20)
         # Flushed by READING it: writing it (zero_) would leave L2 full of dirty lines that the timed
-        # kernel then writes back to HBM, 7-12 us on an H100, which no kernel pays in a forward pass.
+        # kernel then writes back to HBM, 3-9 us per GEMM on an H100, which no kernel pays in a forward pass.
         self.flush_buf = torch.zeros(max(4 * self.l2_bytes, 256 * 2**20), dtype=torch.int8, device=self.dev)
         self.warned: set[str] = set()
         self.scale_one = torch.ones((), dtype=torch.float32, device=self.dev)  # per-tensor fp8 scale
@@ -920,11 +952,18 @@ def run(args: argparse.Namespace, plan: Plan) -> int:
     torch.cuda.set_device(args.device)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    conflict = resume_conflict(out_dir, resume_settings(args)) if args.resume else None
-    if conflict:
-        print(f"collect.py: --resume: {conflict}", file=sys.stderr)
-        return 2
     meta = RunMeta(str(torch.__version__), torch.cuda.get_device_name(args.device))
+    wanted = {csv_path(out_dir, op, meta.version).name: csv_settings(args, op, meta.device)
+              for op in OPS if plan.shapes(op)}  # fmt: skip
+    if args.resume:
+        try:
+            conflict = resume_conflict(out_dir, wanted)
+        except PlanError as e:
+            conflict = str(e)
+        if conflict:
+            print(f"collect.py: --resume: {conflict}", file=sys.stderr)
+            return 2
+    record_settings(out_dir, wanted)
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -944,7 +983,11 @@ def run(args: argparse.Namespace, plan: Plan) -> int:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "fp8": bench.fp8_reason or "ok",
-        **resume_settings(args),
+        "flush": args.flush,
+        "flush_method": FLUSH_METHOD,
+        "fp8_cast_input": args.fp8_cast_input,
+        "fp8_fast_accum": args.fp8_fast_accum,
+        "attn_backend": args.attn_backend,
         "l2_bytes": bench.l2_bytes,
         "timing": {"warmup": args.warmup, "iters": args.iters, "min_iters": args.min_iters,
                    "shape_budget_ms": args.shape_budget_ms, "statistic": "median", "unit": "ms"},  # fmt: skip

@@ -65,7 +65,7 @@ def _key(op: str, row: dict, path: Path, line: int) -> tuple | None:
     except KeyError as e:
         raise CompareError(f"{path}:{line}: no column {e.args[0]!r}") from None
     except (TypeError, ValueError):
-        raise CompareError(f"{path}:{line}: a shape column is not an integer: {row}") from None
+        raise CompareError(f"{path}:{line}: a shape column is not an integer") from None
 
 
 def read_table(path: Path, op: str) -> Table:
@@ -78,6 +78,8 @@ def read_table(path: Path, op: str) -> Table:
                 raise CompareError(f"{path}:1: expected an aiconfigurator {op} header with a latency column")
             for row in reader:
                 line = reader.line_num  # where the record ends (a quoted field may span lines)
+                if None in row or None in row.values():
+                    raise CompareError(f"{path}:{line}: {len(reader.fieldnames)} fields expected, as in the header")
                 key = _key(op, row, path, line)
                 if key is None:
                     continue
@@ -91,8 +93,10 @@ def read_table(path: Path, op: str) -> Table:
                     duplicates += 1
                 else:
                     rows[key] = ms
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise CompareError(f"{path}:{reader.line_num + 1}: not readable as CSV: {e}") from None
+        except csv.Error as e:
+            raise CompareError(f"{path}:{reader.line_num}: not readable as CSV: {e}") from None
+        except UnicodeDecodeError as e:  # decoded in blocks: no line number to give
+            raise CompareError(f"{path}: not UTF-8 text: {e}") from None
     return Table(op, _label(path, op), rows, duplicates)
 
 
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("reference", type=Path, help="directory of reference CSVs (e.g. aiconfigurator-h100)")
     ap.add_argument("--out", type=Path, help="write the Markdown table here instead of stdout")
     ap.add_argument("--l2-mib", type=float, default=H100_L2_MIB,
-                    help=f"L2 cache of the measured GPU in MiB, splits decode-sized GEMMs (default {H100_L2_MIB}: H100)")
+                    help=f"L2 cache of the measured GPU in MiB; splits decode-sized GEMMs (default {H100_L2_MIB})")
     args = ap.parse_args(argv)
     if not args.l2_mib > 0:
         ap.error("--l2-mib must be positive")

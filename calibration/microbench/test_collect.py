@@ -532,30 +532,58 @@ class GpuPathsWithFakeTorch(unittest.TestCase):
 
     def test_resume_refuses_rows_measured_another_way(self):
         with tempfile.TemporaryDirectory() as d:
-            argv = ["--out", d, "--ops", "gemm", "--models", "llama-3.1-8b", "--tp", "8", "--m", "1,2"]
+            argv = ["--out", d, "--models", "llama-3.1-8b", "--tp", "8", "--m", "1,2", "--quick"]
             self.assertEqual(run_fake(FakeTorch(), *argv)[0], 0)
-            for flags, what in ((("--fp8-cast-input",), "fp8_cast_input False"), (("--flush", "never"), "flush 'small'")):
+            settings = json.loads((Path(d) / collect.SETTINGS_NAME).read_text())
+            self.assertEqual(settings["gemm_perf.torch-2.6.0_fake.csv"]["flush_method"], "read")
+            self.assertEqual(settings["context_attention_perf.torch-2.6.0_fake.csv"]["attn_backend"], "flash")
+            cases = ((("--fp8-cast-input",), "fp8_cast_input False"), (("--flush", "never"), "flush 'small'"),
+                     (("--attn-backend", "auto"), "attn_backend 'flash'"))
+            for flags, what in cases:
                 fake = FakeTorch()
                 rc, err = run_fake(fake, *argv, "--resume", *flags)
                 self.assertEqual(rc, 2, err)
                 self.assertIn(what, err)
                 self.assertNotIn("matmul", fake.calls)
-            # an info file from before the flush method was recorded: its rows were timed after a zero_
-            info = Path(d) / "microbench-info.json"
-            old = json.loads(info.read_text())
-            del old["flush_method"]
-            info.write_text(json.dumps(old))
+            # a setting of one family does not hold up another
+            rc, err = run_fake(FakeTorch(), *argv, "--ops", "attention", "--resume", "--fp8-cast-input")
+            self.assertEqual(rc, 0, err)
+            # CSVs from before the record: their rows were timed after a zeroing flush
+            (Path(d) / collect.SETTINGS_NAME).unlink()
             rc, err = run_fake(FakeTorch(), *argv, "--resume")
             self.assertEqual(rc, 2)
-            self.assertIn("flush_method 'not recorded'", err)
+            self.assertIn("no record in microbench-settings.json", err)
+            (Path(d) / collect.SETTINGS_NAME).write_text("[1, 2]")
+            rc, err = run_fake(FakeTorch(), *argv, "--resume")
+            self.assertEqual(rc, 2)
+            self.assertIn("expected {csv file name", err)
+            # a fresh run replaces what it overwrites
+            self.assertEqual(run_fake(FakeTorch(), *argv)[0], 0)
+            self.assertEqual(run_fake(FakeTorch(), *argv, "--resume")[0], 0)
+
+    def test_resume_measures_a_torn_last_row_again(self):
+        with tempfile.TemporaryDirectory() as d:
+            argv = ["--out", d, "--ops", "generation_attention", "--quick", "--models", "llama-3.1-8b", "--tp", "8"]
+            self.assertEqual(run_fake(FakeTorch(), *argv)[0], 0)
+            path = Path(d) / "generation_attention_perf.torch-2.6.0_fake.csv"
+            lines = path.read_text().splitlines(keepends=True)
+            # cut inside the step of the last row (e.g. 65535 -> 6): no latency, so not done
+            last = lines[-1]
+            cut = last[: last.rindex(",", 0, last.rindex(",")) + 2]
+            path.write_text("".join(lines[:-1]) + cut)
+            fake = FakeTorch()
+            rc, err = run_fake(fake, *argv, "--resume")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(len(set(fake.calls["sdpa_shapes"])), 1)  # only the torn row's shape
 
     def test_resume_refuses_decode_rows_of_the_old_step_meaning(self):
         with tempfile.TemporaryDirectory() as d:
+            argv = ["--out", d, "--ops", "generation_attention", "--quick", "--models", "llama-3.1-8b", "--tp", "8"]
+            self.assertEqual(run_fake(FakeTorch(), *argv)[0], 0)
             path = Path(d) / "generation_attention_perf.torch-2.6.0_fake.csv"
-            path.write_text(AICONF_ATTN_HEADER + "\ntorch,2.6.0+fake,NVIDIA Fake H100,generation_attention,torch,1,1,4,1,128,"
-                            "0,1,bfloat16,bfloat16,256,0.01\n")  # fmt: skip
-            rc, err = run_fake(FakeTorch(), "--out", d, "--ops", "generation_attention", "--quick", "--models",
-                               "llama-3.1-8b", "--tp", "8", "--resume")  # fmt: skip
+            row = "torch,2.6.0+fake,NVIDIA Fake H100,generation_attention,torch,1,1,4,1,128,0,1,bfloat16,bfloat16,256,0.01"
+            path.write_text(f"{AICONF_ATTN_HEADER}\n{row}\n")
+            rc, err = run_fake(FakeTorch(), *argv, "--resume")
             self.assertEqual(rc, 2)
             self.assertIn(f"{path}:2: --resume: step 256 is a K/V length", err)
 
