@@ -21,7 +21,7 @@ use crate::cluster::capacity::{
 use crate::cluster::config::{Backend, ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
 use crate::cluster::prefix_cache::PrefixCache;
 use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
-use crate::engine::{EventQueue, SimTime};
+use crate::engine::{EventQueue, Next, SimTime};
 use crate::hardware::HardwareProfile;
 use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
 use crate::model::{Dtype, ModelSpec};
@@ -199,9 +199,6 @@ enum Ev {
     PrefillDone(u32),
     XferSetup(u32, u32),
     LinkWake(u32, u64),
-    /// A decode-side worker's step (or run of steps, see [`runs`]) ends: `(worker, run stamp)`;
-    /// a stamp other than the worker's is a run cut short since.
-    StepDone(u32, u32),
     /// The earliest deadline in `Sim::deadlines` has come.
     TimeoutCheck,
     Sample,
@@ -361,8 +358,6 @@ struct GenWorker {
     run_ends: Vec<u64>,
     /// The step in progress within `run_ends`.
     run_pos: usize,
-    /// Tells the run's own `StepDone` from those of runs cut short.
-    run_stamp: u32,
     /// End of the step in progress when another step of the run follows it, else `u64::MAX`.
     run_next_ns: u64,
     /// This worker's inter-token latencies not yet in the histogram (its steps take nearly equal
@@ -430,6 +425,8 @@ struct Sim<'a> {
     closed_scheduled: u64,
     /// Closed loop: each client's think time before its next request.
     client_think_ns: Vec<u64>,
+    /// Scratch for the transfers a link wake completes (kept to spare an allocation per wake).
+    link_done: Vec<(u32, u32)>,
     zero_time_rejections: (u64, u64),
     last_sample: SampleMark,
     timeout_ns: u64,
@@ -592,6 +589,7 @@ impl<'a> Sim<'a> {
             pending_open: None,
             closed_scheduled: 0,
             client_think_ns: Vec::new(),
+            link_done: Vec::new(),
             zero_time_rejections: (0, 0),
             last_sample: SampleMark::default(),
             timeout_ns: c.frontend.request_timeout_ns,
@@ -628,8 +626,16 @@ impl<'a> Sim<'a> {
         if self.sc.scrape_ns > 0 {
             self.q.schedule(self.sc.scrape_ns, Ev::Scrape);
         }
-        while let Some((now, ev)) = self.q.pop() {
+        while let Some((now, next)) = self.q.pop() {
             self.sync_runs(now);
+            let ev = match next {
+                // a decode-side worker's step (or run of steps, see [`runs`]) ends
+                Next::Timer(d) => {
+                    self.on_step_done(now, d);
+                    continue;
+                }
+                Next::Event(ev) => ev,
+            };
             match ev {
                 Ev::Arrival => {
                     self.sc.arrivals_pending -= 1;
@@ -642,8 +648,6 @@ impl<'a> Sim<'a> {
                 Ev::PrefillDone(w) => self.on_prefill_done(now, w),
                 Ev::XferSetup(slot, g) => self.on_xfer_setup(now, slot, g),
                 Ev::LinkWake(l, g) => self.on_link_wake(now, l, g),
-                Ev::StepDone(w, stamp) if stamp == self.gen[w as usize].run_stamp => self.on_step_done(now, w),
-                Ev::StepDone(..) => self.runs.stale_events += 1,
                 Ev::TimeoutCheck => self.on_timeout_check(now),
                 Ev::Sample => self.on_sample(now),
                 Ev::Scrape => self.on_scrape(now),
@@ -654,7 +658,7 @@ impl<'a> Sim<'a> {
 
     fn finish(mut self) -> SimOutput {
         // the events step-by-step simulation would have processed
-        self.m.events = self.q.events_processed() - self.runs.stale_events + self.runs.virtual_steps;
+        self.m.events = self.q.events_processed() + self.runs.virtual_steps;
         for w in &mut self.gen {
             self.m.itl.flush(&mut w.itl_batch);
         }
@@ -1277,7 +1281,7 @@ impl<'a> Sim<'a> {
             return;
         }
         self.links[l as usize].advance(now);
-        let mut done = Vec::new();
+        let mut done = std::mem::take(&mut self.link_done);
         {
             let link = &mut self.links[l as usize];
             while let Some(&Reverse((fv, _, slot, rg))) = link.active.peek() {
@@ -1293,9 +1297,11 @@ impl<'a> Sim<'a> {
                 link.v = 0.0;
             }
         }
-        for (slot, rg) in done {
+        for &(slot, rg) in &done {
             self.on_transfer_done(now, slot, rg);
         }
+        done.clear();
+        self.link_done = done;
         self.start_queued_transfers(now, l as usize);
         self.schedule_link_wake(now, l);
     }

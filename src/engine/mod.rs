@@ -1,5 +1,5 @@
 //! Discrete-event core: integer-nanosecond simulated time and an event queue with a deterministic
-//! tie-break (events at the same instant fire ranked ones first, by rank, then the rest in the order
+//! tie-break (at one instant, keyed timers fire first, lowest key first, then events in the order
 //! they were scheduled). No I/O, no clocks.
 
 use std::cmp::Ordering;
@@ -13,19 +13,14 @@ pub const NS_PER_MS: u64 = 1_000_000;
 
 struct Entry<E> {
     time_ns: SimTime,
-    /// Order among events at the same time: ranked ones (see [`EventQueue::schedule_ranked`])
-    /// first, by rank, then the rest ([`UNRANKED`]) in the order they were scheduled.
-    rank: u32,
+    /// Order among events at the same time: the order they were scheduled.
     seq: u64,
     event: E,
 }
 
-/// The rank of events scheduled with [`EventQueue::schedule`].
-const UNRANKED: u32 = u32::MAX;
-
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time_ns == other.time_ns && self.rank == other.rank && self.seq == other.seq
+        self.time_ns == other.time_ns && self.seq == other.seq
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -37,13 +32,68 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     // Reversed so the max-heap pops the earliest (time, seq) first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time_ns, other.rank, other.seq).cmp(&(self.time_ns, self.rank, self.seq))
+        (other.time_ns, other.seq).cmp(&(self.time_ns, self.seq))
     }
 }
 
-/// A min-queue of events on `(time_ns, insertion order)`; `now` only moves forward.
+/// One pending time per key (a small dense index, e.g. a worker), earliest first and lowest key on
+/// ties: a tournament tree whose leaves are the keys, so setting or moving a key's time is
+/// `O(log keys)` and leaves nothing behind (a heap would keep the time it replaced until popped).
+#[derive(Default)]
+struct Timers {
+    /// `tree[1]` is the winner; leaves start at `tree.len() / 2`; a `SimTime::MAX` time is unset.
+    tree: Vec<(SimTime, u32)>,
+}
+
+impl Timers {
+    fn leaves(&self) -> usize {
+        self.tree.len() / 2
+    }
+
+    fn set(&mut self, key: u32, at_ns: SimTime) {
+        let k = key as usize;
+        if k >= self.leaves() {
+            self.grow(k + 1);
+        }
+        let mut i = self.leaves() + k;
+        self.tree[i] = (at_ns, key);
+        while i > 1 {
+            i /= 2;
+            self.tree[i] = self.tree[2 * i].min(self.tree[2 * i + 1]);
+        }
+    }
+
+    fn grow(&mut self, keys: usize) {
+        let old: Vec<(SimTime, u32)> = self.tree[self.leaves()..].to_vec();
+        let n = keys.next_power_of_two().max(2);
+        self.tree = vec![(SimTime::MAX, u32::MAX); 2 * n];
+        for (k, t) in self.tree[n..].iter_mut().enumerate() {
+            *t = old.get(k).copied().unwrap_or((SimTime::MAX, k as u32));
+        }
+        for i in (1..n).rev() {
+            self.tree[i] = self.tree[2 * i].min(self.tree[2 * i + 1]);
+        }
+    }
+
+    /// The earliest pending `(time, key)`.
+    fn peek(&self) -> Option<(SimTime, u32)> {
+        self.tree.get(1).copied().filter(|&(t, _)| t != SimTime::MAX)
+    }
+}
+
+/// What [`EventQueue::pop`] hands out.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Next<E> {
+    Event(E),
+    /// A keyed timer (see [`EventQueue::set_timer`]) that came due.
+    Timer(u32),
+}
+
+/// A min-queue of events on `(time_ns, insertion order)`, and keyed timers that come before them;
+/// `now` only moves forward.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
+    timers: Timers,
     next_seq: u64,
     now_ns: SimTime,
     popped: u64,
@@ -57,7 +107,7 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_seq: 0, now_ns: 0, popped: 0 }
+        EventQueue { heap: BinaryHeap::new(), timers: Timers::default(), next_seq: 0, now_ns: 0, popped: 0 }
     }
 
     pub fn now(&self) -> SimTime {
@@ -69,32 +119,30 @@ impl<E> EventQueue<E> {
         self.popped
     }
 
+    /// Scheduled events pending (timers not counted).
     pub fn len(&self) -> usize {
         self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.timers.peek().is_none()
     }
 
     /// Schedules `event` at absolute time `at_ns`, which must not be in the past.
     pub fn schedule(&mut self, at_ns: SimTime, event: E) {
-        self.push(at_ns, UNRANKED, event);
-    }
-
-    /// Schedules `event` to come before every unranked event at the same time, and after ranked
-    /// ones of lower `rank`: ties broken by what the events are, not by when they were scheduled
-    /// (so a simulation may schedule such an event earlier or later without changing the order).
-    pub fn schedule_ranked(&mut self, at_ns: SimTime, rank: u32, event: E) {
-        debug_assert!(rank < UNRANKED);
-        self.push(at_ns, rank, event);
-    }
-
-    fn push(&mut self, at_ns: SimTime, rank: u32, event: E) {
         debug_assert!(at_ns >= self.now_ns, "event scheduled in the past");
         let time_ns = at_ns.max(self.now_ns);
-        self.heap.push(Entry { time_ns, rank, seq: self.next_seq, event });
+        self.heap.push(Entry { time_ns, seq: self.next_seq, event });
         self.next_seq += 1;
+    }
+
+    /// Sets timer `key` to come due at `at_ns` (not in the past), replacing its pending time if it
+    /// has one. At one instant timers come before every scheduled event, lowest key first: their
+    /// order depends on the keys, not on when each was set, so a simulation may set a timer early
+    /// and move it later without changing the order of anything.
+    pub fn set_timer(&mut self, key: u32, at_ns: SimTime) {
+        debug_assert!(at_ns >= self.now_ns && at_ns < SimTime::MAX, "timer at {at_ns}");
+        self.timers.set(key, at_ns.max(self.now_ns));
     }
 
     /// Schedules `event` `delay_ns` from now.
@@ -102,19 +150,33 @@ impl<E> EventQueue<E> {
         self.schedule(self.now_ns.saturating_add(delay_ns), event);
     }
 
-    /// Removes the next event and advances the clock to it.
-    pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = self.heap.pop()?;
-        debug_assert!(e.time_ns >= self.now_ns, "time went backwards");
-        self.now_ns = e.time_ns;
+    /// Removes the next timer or event and advances the clock to it.
+    pub fn pop(&mut self) -> Option<(SimTime, Next<E>)> {
+        let event_ns = self.heap.peek().map_or(SimTime::MAX, |e| e.time_ns);
+        let (time_ns, next) = match self.timers.peek() {
+            Some((t, key)) if t <= event_ns => {
+                self.timers.set(key, SimTime::MAX);
+                (t, Next::Timer(key))
+            }
+            _ => {
+                let e = self.heap.pop()?;
+                (e.time_ns, Next::Event(e.event))
+            }
+        };
+        debug_assert!(time_ns >= self.now_ns, "time went backwards");
+        self.now_ns = time_ns;
         self.popped += 1;
-        Some((e.time_ns, e.event))
+        Some((time_ns, next))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn drain(q: &mut EventQueue<char>) -> Vec<(SimTime, Next<char>)> {
+        std::iter::from_fn(|| q.pop()).collect()
+    }
 
     #[test]
     fn pops_in_time_then_insertion_order() {
@@ -123,8 +185,8 @@ mod tests {
         q.schedule(3, 'b');
         q.schedule(5, 'c');
         q.schedule(3, 'd');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
-        assert_eq!(order, vec!['b', 'd', 'a', 'c']);
+        let order: Vec<Next<char>> = drain(&mut q).into_iter().map(|(_, e)| e).collect();
+        assert_eq!(order, ['b', 'd', 'a', 'c'].map(Next::Event));
         assert_eq!(q.now(), 5);
         assert_eq!(q.events_processed(), 4);
     }
@@ -135,6 +197,69 @@ mod tests {
         q.schedule(10, 1);
         q.pop();
         q.schedule_in(7, 2);
-        assert_eq!(q.pop(), Some((17, 2)));
+        assert_eq!(q.pop(), Some((17, Next::Event(2))));
+    }
+
+    #[test]
+    fn timers_come_first_at_an_instant_by_key_and_can_move() {
+        let mut q = EventQueue::new();
+        q.schedule(5, 'a');
+        q.set_timer(9, 5); // grows the tree past its first size
+        q.set_timer(2, 7);
+        q.set_timer(0, 5);
+        q.schedule(4, 'b');
+        q.set_timer(2, 3); // moved earlier: the time it replaced is gone
+        q.set_timer(4, 100);
+        q.set_timer(4, 6); // and later
+        let got = drain(&mut q);
+        use Next::*;
+        assert_eq!(got, [(3, Timer(2)), (4, Event('b')), (5, Timer(0)), (5, Timer(9)), (5, Event('a')), (6, Timer(4))]);
+        assert_eq!(q.events_processed(), 6);
+        assert!(q.is_empty());
+        // a timer that came due can be set again
+        q.set_timer(2, 8);
+        assert_eq!(q.pop(), Some((8, Timer(2))));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn timers_match_a_reference_queue_under_random_use() {
+        // the reference: a set timer is an entry ordered (time, 0, key); events (time, 1, seq);
+        // an entry whose timer was set again since is skipped
+        use rand::{RngExt, SeedableRng};
+        use std::collections::{BTreeSet, HashMap};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        let mut q: EventQueue<u32> = EventQueue::new();
+        let mut reference: BTreeSet<(SimTime, u8, u64, u64, Next<u32>)> = BTreeSet::new();
+        let mut live: HashMap<u32, u64> = HashMap::new(); // each timer's current entry
+        for seq in 0..20_000u64 {
+            let at = q.now() + rng.random_range(0..30);
+            let key = rng.random_range(0..20);
+            match rng.random_range(0..10) {
+                0..=3 => {
+                    q.set_timer(key, at);
+                    live.insert(key, seq);
+                    reference.insert((at, 0, key as u64, seq, Next::Timer(key)));
+                }
+                4..=5 => {
+                    q.schedule(at, key);
+                    reference.insert((at, 1, seq, seq, Next::Event(key)));
+                }
+                _ => {
+                    let want = loop {
+                        let Some((at, _, _, seq, what)) = reference.pop_first() else { break None };
+                        match what {
+                            Next::Timer(k) if live.get(&k) != Some(&seq) => continue,
+                            Next::Timer(k) => {
+                                live.remove(&k);
+                            }
+                            Next::Event(_) => {}
+                        }
+                        break Some((at, what));
+                    };
+                    assert_eq!(q.pop(), want);
+                }
+            }
+        }
     }
 }

@@ -1,10 +1,10 @@
-//! Runs of decode-only steps simulated as one event.
+//! Runs of decode-only steps simulated as one event (the worker's step-end timer).
 //!
 //! Between two changes of its batch (a sequence joins, finishes, is preempted or times out) a
 //! decode worker repeats the same step: `b` sequences each add one token, the batch's context grows
 //! by `b`. Such a run is planned when its first step starts (the step that takes in new sequences
-//! may be that first step): the end of every step is computed then, and one `StepDone` event is
-//! scheduled at the end of the last. What the per-step events would have done in between (busy
+//! may be that first step): the end of every step is computed then, and the worker's step-end timer
+//! (see [`EventQueue::set_timer`](crate::engine::EventQueue::set_timer)) is set to the end of the last. What the per-step events would have done in between (busy
 //! time, step count, context, KV use, inter-token latencies, the joiners' first tokens) is applied
 //! lazily, by [`Sim::sync_runs`] before every event, so every handler sees the worker exactly as
 //! step-by-step simulation would have left it at that instant.
@@ -14,15 +14,16 @@
 //! - at the last step whose extra token still fits in KV memory (no preemption inside a run), also
 //!   when an admission takes KV memory mid-run ([`Sim::fit_run_to_kv`]);
 //! - when something changes the batch from outside (a transfer lands, a prefill is admitted, a
-//!   member times out): [`Sim::cut_run`] makes the step in progress the last one;
+//!   member times out): [`Sim::cut_run`] makes the step in progress the last one and moves the
+//!   timer to its end (a timer, unlike a queued event, leaves nothing behind to skip);
 //! - after [`MAX_RUN_STEPS`] (or [`INCOMING_RUN_STEPS`] while a transfer to the worker is in
 //!   flight), which bounds the step times computed for nothing when a run is cut.
 //!
 //! Runs change no output: `SimInput::decode_runs = false` steps every decode step through the event
 //! queue, and `tests/invariants.rs` checks that both give identical results over randomly drawn
-//! deployments. Ties need care: step ends are queued ranked by worker, ahead of every other event at
+//! deployments. Ties need care: step-end timers come due in worker order, ahead of every event at
 //! the same nanosecond (fixed lengths and closed loops make such ties common), so their order does
-//! not depend on when each was scheduled; the step ends inside runs, applied by `sync_runs` before
+//! not depend on when each was set; the step ends inside runs, applied by `sync_runs` before
 //! the first event at or after them, take that same place. A step end touches only its own worker,
 //! so the order among step ends at one instant matters only through what they schedule, and runs
 //! leave that order as it was.
@@ -42,10 +43,8 @@ pub(super) struct RunState {
     /// Earliest end of a step inside a run (not the last step of its run) not yet applied; no
     /// [`Sim::sync_runs`] work is needed before it.
     pub next_virtual_ns: u64,
-    /// Steps completed inside runs (each would have been one `StepDone` event).
+    /// Steps completed inside runs (each would have been one step-end timer).
     pub virtual_steps: u64,
-    /// `StepDone` events of runs cut short, skipped when they come.
-    pub stale_events: u64,
 }
 
 impl RunState {
@@ -192,17 +191,15 @@ impl Sim<'_> {
         }
         w.run_ends.truncate(last + 1);
         w.run_next_ns = w.next_virtual_end();
-        w.run_stamp = w.run_stamp.wrapping_add(1);
         let end = w.run_ends[last];
         self.schedule_step_done(d, end);
     }
 
-    /// Queues the end of `d`'s step or run at `at_ns`, ranked by worker: step ends at one instant
-    /// come before other events, in worker order, however long ago each was scheduled (a run
-    /// schedules its end when it starts).
+    /// Sets `d`'s step-end timer to `at_ns`, moving the end of a run cut short: step ends at one
+    /// instant come before other events, in worker order, however long ago each was set (a run
+    /// sets its end when it starts).
     pub(super) fn schedule_step_done(&mut self, d: usize, at_ns: u64) {
-        let stamp = self.gen[d].run_stamp;
-        self.q.schedule_ranked(at_ns, d as u32, Ev::StepDone(d as u32, stamp));
+        self.q.set_timer(d as u32, at_ns);
     }
 }
 

@@ -182,7 +182,6 @@ impl ScaleState {
             rep: Replica::serving(),
             run_ends: Vec::new(),
             run_pos: 0,
-            run_stamp: 0,
             run_next_ns: u64::MAX,
             itl_batch: HistBatch::default(),
             peak_used_tok: 0,
