@@ -45,14 +45,18 @@ fn pnorm(a: f64, b: f64, p: f64) -> f64 {
 /// the fits' own error; fitting keeps the exact [`pnorm`].
 #[derive(Debug, Clone)]
 pub struct SmoothMax {
-    table: Box<[f64]>,
+    /// Fixed-size, so the lookup's index (clamped below `N`) needs no bounds check.
+    table: Box<[f64; SmoothMax::N + 1]>,
 }
 
 impl SmoothMax {
     const N: usize = 4096;
 
     pub fn new(p: f64) -> SmoothMax {
-        let table = (0..=Self::N).map(|i| (1.0 + (i as f64 / Self::N as f64).powf(p)).powf(1.0 / p)).collect();
+        let mut table = Box::new([0.0; Self::N + 1]);
+        for (i, t) in table.iter_mut().enumerate() {
+            *t = (1.0 + (i as f64 / Self::N as f64).powf(p)).powf(1.0 / p);
+        }
         SmoothMax { table }
     }
 

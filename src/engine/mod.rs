@@ -46,10 +46,12 @@ struct Timers {
 }
 
 impl Timers {
+    #[inline]
     fn leaves(&self) -> usize {
         self.tree.len() / 2
     }
 
+    #[inline]
     fn set(&mut self, key: u32, at_ns: SimTime) {
         let k = key as usize;
         if k >= self.leaves() {
@@ -76,6 +78,7 @@ impl Timers {
     }
 
     /// The earliest pending `(time, key)`.
+    #[inline]
     fn peek(&self) -> Option<(SimTime, u32)> {
         self.tree.get(1).copied().filter(|&(t, _)| t != SimTime::MAX)
     }
