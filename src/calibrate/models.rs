@@ -71,7 +71,7 @@ impl SmoothMax {
         }
         let x = lo / hi * Self::N as f64;
         // x is in [0, N]: signed conversions give the same values faster
-        let i = (x as i64).min(Self::N as i64 - 1);
+        let i = (x as i64).clamp(0, Self::N as i64 - 1);
         let f = x - i as f64;
         let i = i as usize;
         hi * (self.table[i] + (self.table[i + 1] - self.table[i]) * f)

@@ -1540,6 +1540,7 @@ impl<'a> Sim<'a> {
         w.step_b = b;
         w.step_decodes = decodes;
         let end = self.plan_run(now, d, dur);
+        debug_assert!(!self.q.timer_pending(d as u32), "worker {d} starts a step before its last one ended");
         self.schedule_step_done(d, end);
     }
 

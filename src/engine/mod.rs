@@ -77,6 +77,10 @@ impl Timers {
         }
     }
 
+    fn is_set(&self, key: u32) -> bool {
+        self.tree.get(self.leaves() + key as usize).is_some_and(|&(t, _)| t != SimTime::MAX)
+    }
+
     /// The earliest pending `(time, key)`.
     #[inline]
     fn peek(&self) -> Option<(SimTime, u32)> {
@@ -153,6 +157,11 @@ impl<E> EventQueue<E> {
         self.schedule(self.now_ns.saturating_add(delay_ns), event);
     }
 
+    /// Whether timer `key` is set and has not come due yet.
+    pub fn timer_pending(&self, key: u32) -> bool {
+        self.timers.is_set(key)
+    }
+
     /// Removes the next timer or event and advances the clock to it.
     pub fn pop(&mut self) -> Option<(SimTime, Next<E>)> {
         let event_ns = self.heap.peek().map_or(SimTime::MAX, |e| e.time_ns);
@@ -221,8 +230,25 @@ mod tests {
         assert!(q.is_empty());
         // a timer that came due can be set again
         q.set_timer(2, 8);
+        assert!(q.timer_pending(2) && !q.timer_pending(3) && !q.timer_pending(1000));
         assert_eq!(q.pop(), Some((8, Timer(2))));
+        assert!(!q.timer_pending(2));
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn timers_pending_survive_the_tree_growing() {
+        let mut q: EventQueue<char> = EventQueue::new();
+        q.set_timer(1, 7);
+        q.set_timer(0, 9);
+        q.set_timer(2, 8); // 2 leaves -> 4
+        q.set_timer(40, 9); // 4 -> 64
+        q.schedule(9, 'e');
+        use Next::*;
+        assert_eq!(q.pop(), Some((7, Timer(1))));
+        q.set_timer(3, 7); // due now: next
+        let got = drain(&mut q);
+        assert_eq!(got, [(7, Timer(3)), (8, Timer(2)), (9, Timer(0)), (9, Timer(40)), (9, Event('e'))]);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Between two changes of its batch (a sequence joins, finishes, is preempted or times out) a
 //! decode worker repeats the same step: `b` sequences each add one token, the batch's context grows
 //! by `b`. Such a run is planned when its first step starts (the step that takes in new sequences
-//! may be that first step): the end of every step is computed then, and the worker's step-end timer
-//! (see [`EventQueue::set_timer`](crate::engine::EventQueue::set_timer)) is set to the end of the last. What the per-step events would have done in between (busy
+//! may be that first step): the end of every step is computed then, and the worker's step-end
+//! timer ([`EventQueue::set_timer`](crate::engine::EventQueue::set_timer)) is set to the end of the
+//! last. What the per-step events would have done in between (busy
 //! time, step count, context, KV use, inter-token latencies, the joiners' first tokens) is applied
 //! lazily, by [`Sim::sync_runs`] before every event, so every handler sees the worker exactly as
 //! step-by-step simulation would have left it at that instant.
