@@ -286,17 +286,7 @@ fn decode_runs_match_stepwise_when_events_tie() {
     // fixed lengths in a closed loop: a prefill ends at the very nanosecond another request's last
     // decode step does, and the KV-aware router's draw depends on which goes first
     for router in [RouterPolicy::KvAware, RouterPolicy::LeastLoaded, RouterPolicy::RoundRobin] {
-        let mut s = base();
-        s.cluster.decode.replicas = 3;
-        s.cluster.prefill.max_batch_size = 1;
-        s.cluster.router = router;
-        s.cluster.kv_router.temperature = 1.0;
-        s.workload = WorkloadSpec::Synthetic {
-            arrival: Arrival::ClosedLoop { concurrency: 2 },
-            isl: LengthDist::Fixed(509),
-            osl: LengthDist::Fixed(316),
-        };
-        s.limits.requests = Some(100);
+        let s = tie_heavy(router, 1, 2, 3, 100);
         let r = run(&s, &opts()).unwrap();
         check(&s, &r);
         same_without_decode_runs(&s, &r, router as u64);
@@ -321,17 +311,7 @@ fn tie_order_is_pinned() {
         (RouterPolicy::RoundRobin, 6, 12, 3),
     ];
     for (i, (router, batch, concurrency, replicas)) in cases.into_iter().enumerate() {
-        let mut s = base();
-        s.cluster.decode.replicas = replicas;
-        s.cluster.prefill.max_batch_size = batch;
-        s.cluster.router = router;
-        s.cluster.kv_router.temperature = 1.0;
-        s.workload = WorkloadSpec::Synthetic {
-            arrival: Arrival::ClosedLoop { concurrency },
-            isl: LengthDist::Fixed(509),
-            osl: LengthDist::Fixed(316),
-        };
-        s.limits.requests = Some(300);
+        let s = tie_heavy(router, batch, concurrency, replicas, 300);
         let r = run(&s, &opts()).unwrap();
         same_without_decode_runs(&s, &r, i as u64);
         // FNV-1a: stable across Rust releases, unlike std's DefaultHasher
@@ -341,6 +321,23 @@ fn tie_order_is_pinned() {
     }
     eprintln!("tie-order digests: {got:#018x?}");
     assert_eq!(got, [0x006d7838d3049b5f, 0x130c05aaf25a26af, 0x6eb2a16715c41551, 0x243d9858907cde71]);
+}
+
+/// Fixed lengths in a closed loop, a softmax KV router: events at the same nanosecond are common,
+/// and the router's draws depend on their order.
+fn tie_heavy(router: RouterPolicy, prefill_batch: u32, concurrency: u32, decode_replicas: u32, n: u64) -> Scenario {
+    let mut s = base();
+    s.cluster.decode.replicas = decode_replicas;
+    s.cluster.prefill.max_batch_size = prefill_batch;
+    s.cluster.router = router;
+    s.cluster.kv_router.temperature = 1.0;
+    s.workload = WorkloadSpec::Synthetic {
+        arrival: Arrival::ClosedLoop { concurrency },
+        isl: LengthDist::Fixed(509),
+        osl: LengthDist::Fixed(316),
+    };
+    s.limits.requests = Some(n);
+    s
 }
 
 fn offline(s: &mut Scenario, n: u64, isl: u32, osl: u32) {

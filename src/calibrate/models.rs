@@ -45,7 +45,7 @@ fn pnorm(a: f64, b: f64, p: f64) -> f64 {
 /// the fits' own error; fitting keeps the exact [`pnorm`].
 #[derive(Debug, Clone)]
 pub struct SmoothMax {
-    /// Fixed-size, so the lookup's index (clamped below `N`) needs no bounds check.
+    /// Fixed-size, so the lookup's index (clamped to `0..N`) needs no bounds check.
     table: Box<[f64; SmoothMax::N + 1]>,
 }
 

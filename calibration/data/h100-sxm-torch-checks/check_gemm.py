@@ -15,9 +15,9 @@ args = collect.parse_args(["--flush", "small"])
 b = collect.Bench(torch, args, lambda m: print(m, flush=True))
 out = open(sys.argv[1], "w")
 out.write("what,m,n,k,latency\n")
-NK = [(10240, 5120), (5120, 8192), (51200, 5120), (5120, 25600), (5120, 5120), (5120, 4096), (25600, 5120),
-      (5120, 12800), (2560, 5120), (5120, 2048), (12800, 5120), (5120, 6400), (1280, 5120), (5120, 1024),
-      (6400, 5120), (5120, 3200)]
+# the Qwen3-32B projections at TP 1-8, in collect.py's order, without lm_head
+NK = [(n, k) for tp in (1, 2, 4, 8) for label, n, k in collect.layer_gemms(collect.PRESETS["qwen3-32b"], tp)
+      if label != "lm_head"]
 for n, k in NK:
     w = torch.randn(n, k, device=b.dev, dtype=torch.bfloat16)
     wt = w.t()
