@@ -212,7 +212,8 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                     unaligned_compute_factor,
                     unaligned_mem_factor,
                     small_m_factor,
-                    mid_m_factor
+                    mid_m_factor,
+                    pad_row_cost
                 );
                 let group = format!("{fw} {}", dtype_name(dt));
                 let pts: Vec<FitPoint> = rows

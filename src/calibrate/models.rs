@@ -82,7 +82,8 @@ impl SmoothMax {
 
 /// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the H100's 132 SMs:
 ///
-/// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/132 * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm`
+/// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/132 * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm
+///      + pad * (128 ceil(m/128) - m) 2nk / peak   (m > 128)`
 ///
 /// with tiles of `TM x TN` (`TM` 64 for m <= 64 else 128, `TN` 128), `tiles = ceil(m/TM) ceil(n/TN)`,
 /// `waves = (1-w) tiles/132 + w ceil(tiles/132)` (how much a partial last wave costs), a per-tile
@@ -91,6 +92,12 @@ impl SmoothMax {
 /// quantisation pass (`quant`). Kernels that run a slower path when `m` is not a multiple of
 /// `unaligned_align` (and above `unaligned_min_m`) pay the `unaligned_*` terms there; `f(m)` scales
 /// small (`m <= 64`) and mid (`m <= 256`) batches where the tile heuristics pick other kernels.
+///
+/// The `pad` term is what fp8 kernels measure past one 128-row tile: time *falls* as `m` grows
+/// towards the next multiple of 128, as if each row short of it cost `pad` of a row at peak
+/// (aiconfigurator H100 data, `n x k` = 8192 x 5120: TensorRT-LLM fp8_block 38.7 us at m = 129,
+/// 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS) show no
+/// such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits `pad` = 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GemmParams {
     pub launch_us: f64,
@@ -110,6 +117,10 @@ pub struct GemmParams {
     pub unaligned_mem_factor: f64,
     pub small_m_factor: f64,
     pub mid_m_factor: f64,
+    /// Cost of each row that pads `m` (above 128) to a multiple of 128, as a share of a row at
+    /// peak; 0 for kernels without the step (and in profiles written before it existed).
+    #[serde(default)]
+    pub pad_row_cost: f64,
 }
 
 /// Which optional terms a GEMM fit uses.
@@ -119,6 +130,7 @@ struct GemmVariant {
     /// `(align, min_m)` of an unaligned-m path.
     unaligned: Option<(u32, u32)>,
     m_factors: bool,
+    pad: bool,
 }
 
 impl GemmParams {
@@ -153,7 +165,12 @@ impl GemmParams {
         } else {
             1.0
         };
-        launch * 1e-6 + pnorm(tc, tmem, self.blend_p) * f + self.quant_passes * 3.0 * m * k / hbm
+        let pad_s = if self.pad_row_cost > 0.0 && m > 128.0 {
+            self.pad_row_cost * ((m / 128.0).ceil() * 128.0 - m) * 2.0 * n * k / peak_flops
+        } else {
+            0.0
+        };
+        launch * 1e-6 + pnorm(tc, tmem, self.blend_p) * f + self.quant_passes * 3.0 * m * k / hbm + pad_s
     }
 
     fn from_free(u: &[f64], v: GemmVariant) -> GemmParams {
@@ -176,6 +193,7 @@ impl GemmParams {
             unaligned_mem_factor: 1.0,
             small_m_factor: 1.0,
             mid_m_factor: 1.0,
+            pad_row_cost: 0.0,
         };
         if v.quant {
             p.quant_passes = next().exp();
@@ -190,6 +208,9 @@ impl GemmParams {
         if v.m_factors {
             p.small_m_factor = next().exp();
             p.mid_m_factor = next().exp();
+        }
+        if v.pad {
+            p.pad_row_cost = next().exp();
         }
         p
     }
@@ -207,22 +228,29 @@ impl GemmParams {
         if v.m_factors {
             u.extend([0.0, 0.0]);
         }
+        if v.pad {
+            u.push(0.5f64.ln());
+        }
         u
     }
 
     /// Fits to `(m, n, k, seconds)` rows. fp8 kernels (`quant`) also try an unaligned-m path (m not
-    /// a multiple of 16 above 16, or of 4 from 1) and small/mid-m factors, keeping the variant with
-    /// the lowest error on the fitted rows.
+    /// a multiple of 16 above 16, or of 4 from 1), small/mid-m factors and the padding term,
+    /// keeping the variant with the lowest error on the fitted rows.
     pub fn fit(rows: &[(f64, f64, f64, f64)], peak_flops: f64, hbm: f64, elem_bytes: f64, quant: bool) -> GemmParams {
-        let plain = GemmVariant { quant, unaligned: None, m_factors: false };
+        let plain = GemmVariant { quant, unaligned: None, m_factors: false, pad: false };
         let variants: Vec<GemmVariant> = if quant {
-            vec![
+            let mut v = vec![
                 plain,
                 GemmVariant { unaligned: Some((16, 16)), ..plain },
                 GemmVariant { unaligned: Some((4, 0)), ..plain },
                 GemmVariant { unaligned: Some((16, 16)), m_factors: true, ..plain },
                 GemmVariant { unaligned: Some((4, 0)), m_factors: true, ..plain },
-            ]
+            ];
+            let padded: Vec<GemmVariant> =
+                v.iter().filter(|x| x.m_factors).map(|&x| GemmVariant { pad: true, ..x }).collect();
+            v.extend(padded);
+            v
         } else {
             vec![plain]
         };
@@ -714,6 +742,7 @@ mod tests {
             unaligned_mem_factor: 1.0,
             small_m_factor: 1.0,
             mid_m_factor: 1.0,
+            pad_row_cost: 0.0,
         };
         let mut rows = Vec::new();
         for &m in &[1.0, 8.0, 64.0, 512.0, 4096.0, 16384.0] {
@@ -727,6 +756,47 @@ mod tests {
         for &(m, n, k, t) in &rows {
             let e = (fit.time_s(989.4e12, 3.35e12, 2.0, m, n, k) / t - 1.0).abs();
             assert!(e < 0.02, "{m} {n} {k}: {e} {fit:?}");
+        }
+    }
+
+    #[test]
+    fn gemm_padding_term_is_fitted_where_the_kernel_has_it() {
+        // an fp8 kernel whose time falls as m nears the next multiple of 128
+        let truth = GemmParams {
+            launch_us: 4.0,
+            compute_eff: 0.7,
+            mem_eff: 0.75,
+            k_prologue: 100.0,
+            n_half_mem: 1.0,
+            bytes_half_mem: 2e6,
+            blend_p: 2.0,
+            quant_passes: 1.5,
+            wave_quantization: 0.3,
+            unaligned_align: 16,
+            unaligned_min_m: 16,
+            unaligned_launch_us: 0.5,
+            unaligned_compute_factor: 0.9,
+            unaligned_mem_factor: 1.0,
+            small_m_factor: 1.1,
+            mid_m_factor: 0.95,
+            pad_row_cost: 1.5,
+        };
+        let t = |p: &GemmParams, m: f64| p.time_s(1978.9e12, 3.35e12, 1.0, m, 8192.0, 5120.0);
+        assert!(t(&truth, 129.0) > t(&truth, 256.0) && t(&truth, 257.0) > t(&truth, 256.0));
+        assert_eq!(t(&truth, 128.0), t(&GemmParams { pad_row_cost: 0.0, ..truth }, 128.0));
+        let mut rows = Vec::new();
+        for &m in &[1.0, 8.0, 17.0, 64.0, 100.0, 129.0, 200.0, 256.0, 257.0, 512.0, 1025.0, 4096.0, 16384.0] {
+            for &n in &[256.0, 2048.0, 8192.0, 28672.0] {
+                for &k in &[512.0, 4096.0, 8192.0] {
+                    rows.push((m, n, k, truth.time_s(1978.9e12, 3.35e12, 1.0, m, n, k)));
+                }
+            }
+        }
+        let fit = GemmParams::fit(&rows, 1978.9e12, 3.35e12, 1.0, true);
+        assert!(fit.pad_row_cost > 0.5, "{fit:?}");
+        for &(m, n, k, t) in &rows {
+            let e = (fit.time_s(1978.9e12, 3.35e12, 1.0, m, n, k) / t - 1.0).abs();
+            assert!(e < 0.03, "{m} {n} {k}: {e} {fit:?}");
         }
     }
 
