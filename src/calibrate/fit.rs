@@ -328,21 +328,32 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
         .collect();
     let context_attention = collect(run_parallel(jobs), &mut points);
 
-    // decode attention, per framework and KV dtype
-    let groups: BTreeSet<(String, u64)> = data
+    // decode attention, per framework and KV dtype: over every head dim measured, and where there
+    // are several, per head dim too (each is its own compiled kernel; a model takes its own)
+    let dims: BTreeSet<(String, u64, u64)> = data
         .generation_attention
         .iter()
         .filter(|a| usable(a.heads, a.kv_heads, a.window))
-        .map(|a| (a.framework.clone(), a.kv_bytes))
+        .map(|a| (a.framework.clone(), a.kv_bytes, a.head_dim))
         .collect();
+    let mut groups: Vec<(String, u64, Option<u64>)> = Vec::new();
+    for (fw, kb, d) in &dims {
+        if !groups.iter().any(|(f, k, _)| f == fw && k == kb) {
+            groups.push((fw.clone(), *kb, None));
+        }
+        if dims.iter().filter(|(f, k, _)| f == fw && k == kb).count() > 1 {
+            groups.push((fw.clone(), *kb, Some(*d)));
+        }
+    }
     let jobs: Vec<Job<'_, GenerationAttentionFit>> = groups
         .into_iter()
-        .map(|(fw, kb)| -> Job<'_, GenerationAttentionFit> {
+        .map(|(fw, kb, head_dim)| -> Job<'_, GenerationAttentionFit> {
             Box::new(move || {
                 let rows: Vec<_> = data
                     .generation_attention
                     .iter()
                     .filter(|a| a.framework == fw && a.kv_bytes == kb && usable(a.heads, a.kv_heads, a.window))
+                    .filter(|a| head_dim.is_none_or(|d| a.head_dim == d))
                     .collect();
                 let key = |a: &&crate::calibrate::data::GenerationAttentionSample| {
                     [a.batch, a.ctx, a.heads, a.kv_heads, a.head_dim]
@@ -381,7 +392,8 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                     head_dim_exp,
                     mha_read_factor
                 );
-                let group = format!("{fw} kv{}", if kb == 1 { "fp8" } else { "bf16" });
+                let dim = head_dim.map(|d| format!(" d{d}")).unwrap_or_default();
+                let group = format!("{fw} kv{}{dim}", if kb == 1 { "fp8" } else { "bf16" });
                 let pts: Vec<FitPoint> = rows
                     .iter()
                     .map(|a| {
@@ -399,6 +411,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                 let fit = GenerationAttentionFit {
                     framework: fw.clone(),
                     kv_bytes: kb,
+                    head_dim,
                     params,
                     source: sources(root, rows.iter().map(|a| a.at.clone()), rows.len()),
                     error: fit_error(&pts),

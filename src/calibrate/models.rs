@@ -403,13 +403,16 @@ impl ContextAttentionParams {
 /// [`GenerationAttentionParams::time_s`] for one batch of `b` sequences, factored for evaluation
 /// at many contexts: with `n = ctx + 1`,
 ///
-/// `t = floor + blend(n c (1 + work_half / (b kv ceil(n/512))), t_seq)`, `c = b 2 kv d kv_bytes / bw`
+/// `t = floor_out + blend(floor_in + n c (1 + work_half / (b kv ceil(n/512))), t_seq)`, `c = b 2 kv d
+/// kv_bytes / bw`, the floor on one side or the other (`floor_in_blend`)
 ///
 /// (`1/ramp(W) = 1 + work_half/W`); the factor of `n` is kept for the last `ceil(n/512)`, which
 /// changes once every 512 tokens of context. The blend is tabulated ([`SmoothMax`]).
 #[derive(Debug, Clone, Copy)]
 pub struct GenerationBatch {
-    floor_s: f64,
+    /// The floor outside the blend, and inside it (one of them is 0).
+    floor_out_s: f64,
+    floor_in_s: f64,
     kv_s_per_tok: f64,
     work_per_chunk: f64,
     work_half: f64,
@@ -428,7 +431,7 @@ impl GenerationBatch {
             self.chunks = chunks;
             self.kv_s_per_tok_at_chunks = self.kv_s_per_tok * (1.0 + self.work_half / (self.work_per_chunk * chunks));
         }
-        self.floor_s + blend.eval(n * self.kv_s_per_tok_at_chunks, self.seq_s)
+        self.floor_out_s + blend.eval(self.floor_in_s + n * self.kv_s_per_tok_at_chunks, self.seq_s)
     }
 }
 
@@ -447,13 +450,20 @@ fn ceil_pos(x: f64) -> f64 {
 /// Decode (generation) attention of one layer on one GPU: `b` sequences each reading `ctx` cached
 /// tokens of `kv` heads x `d` dims at `kv_bytes` per element:
 ///
-/// `t = floor + (t_kv^p + t_seq^p)^(1/p)`
+/// `t = floor + (t_kv^p + t_seq^p)^(1/p)`, or `((floor + t_kv)^p + t_seq^p)^(1/p)` (`floor_in_blend`)
 ///
 /// `t_kv = B / (bw * W/(W+work_half))` reads `B = b (ctx+1) 2 kv d kv_bytes` bytes, slower when few
 /// work items `W = b kv ceil((ctx+1)/512)` are in flight (one sequence alone cannot saturate HBM);
 /// `t_seq = b (kv_head * kv + q_head * h) r` is the per-sequence work that dominates short contexts,
 /// `r = (d/128)^head_dim_exp`. Kernels with a separate multi-head path (`separate_mha`, TensorRT-LLM's
 /// MMHA when `h == kv`) cost `mha_head * h` per sequence there and read KV `mha_read_factor` slower.
+///
+/// The floor is a fixed latency (launch, the split-KV reduction) that adds to the KV read, but that
+/// some kernels' per-sequence work hides while few sequences are in flight: TensorRT-LLM's fp8-KV
+/// kernel, 64 query / 8 KV heads of 128 dims, 15 cached tokens, runs 6-7 us from 1 to 32 sequences,
+/// 11 us at 64 and 33 us at 256 (aiconfigurator H100 data), a sharper corner than floor + work.
+/// The fit tries both and keeps the better. A fit over one head dim (kernels are compiled per head
+/// dim) leaves `head_dim_exp` at 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GenerationAttentionParams {
     pub separate_mha: bool,
@@ -466,6 +476,18 @@ pub struct GenerationAttentionParams {
     pub blend_p: f64,
     pub head_dim_exp: f64,
     pub mha_read_factor: f64,
+    /// The floor adds to the KV read inside the blend (false in profiles written before it).
+    #[serde(default)]
+    pub floor_in_blend: bool,
+}
+
+/// Which terms a decode-attention fit uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct GenerationVariant {
+    separate_mha: bool,
+    /// Rows of several head dims: fit `head_dim_exp`.
+    head_dims: bool,
+    floor_in_blend: bool,
 }
 
 impl GenerationAttentionParams {
@@ -486,8 +508,11 @@ impl GenerationAttentionParams {
         let mha = self.separate_mha && (h - kv).abs() < 0.5;
         let read = if mha { self.mha_read_factor } else { 1.0 };
         let per_seq = if mha { self.mha_head_ns * h } else { self.kv_head_ns * kv + self.q_head_ns * h };
+        let floor_s = self.floor_us * 1e-6;
+        let (floor_out_s, floor_in_s) = if self.floor_in_blend { (0.0, floor_s) } else { (floor_s, 0.0) };
         GenerationBatch {
-            floor_s: self.floor_us * 1e-6,
+            floor_out_s,
+            floor_in_s,
             kv_s_per_tok: b * 2.0 * kv * d * kv_bytes * read / (self.bw_tbps * 1e12),
             work_per_chunk: b * kv,
             work_half: self.work_half,
@@ -521,27 +546,34 @@ impl GenerationAttentionParams {
         let t_kv = bytes / (self.bw_tbps * 1e12 * ramp(work, self.work_half)) * read;
         let per_seq = if mha { self.mha_head_ns * h } else { self.kv_head_ns * kv + self.q_head_ns * h };
         let t_seq = b * per_seq * r * 1e-9;
-        self.floor_us * 1e-6 + blend(t_kv, t_seq)
+        let floor_s = self.floor_us * 1e-6;
+        if self.floor_in_blend {
+            blend(floor_s + t_kv, t_seq)
+        } else {
+            floor_s + blend(t_kv, t_seq)
+        }
     }
 
-    fn from_free(u: &[f64], separate_mha: bool) -> Self {
+    fn from_free(u: &[f64], v: GenerationVariant) -> Self {
         GenerationAttentionParams {
-            separate_mha,
+            separate_mha: v.separate_mha,
             floor_us: u[0].exp(),
-            mha_head_ns: if separate_mha { u[1].exp() } else { 0.0 },
+            mha_head_ns: if v.separate_mha { u[1].exp() } else { 0.0 },
             kv_head_ns: u[2].exp(),
             q_head_ns: u[3].exp(),
             bw_tbps: u[4].exp(),
             work_half: u[5].exp(),
             blend_p: 1.0 + u[6].exp(),
-            head_dim_exp: u[7],
-            mha_read_factor: if separate_mha { u[8].exp() } else { 1.0 },
+            head_dim_exp: if v.head_dims { u[7] } else { 0.0 },
+            mha_read_factor: if v.separate_mha { u[8].exp() } else { 1.0 },
+            floor_in_blend: v.floor_in_blend,
         }
     }
 
     /// Fits to `(b, ctx, h, kv, d, kv_bytes, seconds)` rows, with and without a separate MHA path,
     /// keeping the better.
     pub fn fit(rows: &[[f64; 7]]) -> Self {
+        let head_dims = rows.iter().any(|r| r[4] != rows[0][4]);
         // starts: fits of TensorRT-LLM's and vLLM's H100 decode kernels (floor ~7-9 us, KV read
         // ~2.5-3 TB/s)
         let starts = [
@@ -558,7 +590,9 @@ impl GenerationAttentionParams {
             ],
             [8.7f64.ln(), 10.0f64.ln(), 25.4f64.ln(), 0.29f64.ln(), 3.0f64.ln(), 21f64.ln(), 0.81f64.ln(), 0.34, 0.0],
         ];
-        best_variant(&[true, false], &starts, rows.len(), Self::from_free, |p, out| {
+        let variants = [(true, false), (false, false), (true, true), (false, true)]
+            .map(|(separate_mha, floor_in_blend)| GenerationVariant { separate_mha, head_dims, floor_in_blend });
+        best_variant(&variants, &starts, rows.len(), Self::from_free, |p, out| {
             for (o, r) in out.iter_mut().zip(rows) {
                 *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
             }
@@ -688,7 +722,7 @@ mod tests {
 
     #[test]
     fn generation_batch_is_the_model_factored() {
-        for separate_mha in [false, true] {
+        for (separate_mha, floor_in_blend) in [(false, false), (true, false), (true, true)] {
             let g = GenerationAttentionParams {
                 separate_mha,
                 floor_us: 6.9,
@@ -700,6 +734,7 @@ mod tests {
                 blend_p: 3.5,
                 head_dim_exp: 0.8,
                 mha_read_factor: 1.34,
+                floor_in_blend,
             };
             let blend = SmoothMax::new(g.blend_p);
             for (h, kv) in [(16.0, 2.0), (8.0, 8.0)] {
@@ -713,6 +748,38 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn generation_fit_finds_a_floor_hidden_by_the_work() {
+        // one head dim: head_dim_exp stays 0; the floor is inside the blend
+        let truth = GenerationAttentionParams {
+            separate_mha: false,
+            floor_us: 6.5,
+            mha_head_ns: 0.0,
+            kv_head_ns: 8.0,
+            q_head_ns: 0.6,
+            bw_tbps: 2.9,
+            work_half: 50.0,
+            blend_p: 4.0,
+            head_dim_exp: 0.0,
+            mha_read_factor: 1.0,
+            floor_in_blend: true,
+        };
+        let mut rows = Vec::new();
+        for b in [1.0, 4.0, 16.0, 32.0, 64.0, 256.0, 1024.0] {
+            for ctx in [15.0, 255.0, 1023.0, 8191.0, 32767.0] {
+                for (h, kv) in [(32.0, 8.0), (16.0, 2.0), (64.0, 8.0)] {
+                    rows.push([b, ctx, h, kv, 128.0, 1.0, truth.time_s(b, ctx, h, kv, 128.0, 1.0)]);
+                }
+            }
+        }
+        let fit = GenerationAttentionParams::fit(&rows);
+        assert!(fit.floor_in_blend && fit.head_dim_exp == 0.0, "{fit:?}");
+        for r in &rows {
+            let e = (fit.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6] - 1.0).abs();
+            assert!(e < 0.02, "{r:?}: {e} {fit:?}");
         }
     }
 

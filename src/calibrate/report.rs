@@ -86,9 +86,10 @@ pub fn markdown(cal: &Calibration) -> String {
         let p = &a.params;
         let _ = writeln!(
             o,
-            "| {} kv {}B | {} | floor {:.1} us, KV read {:.2} TB/s |",
+            "| {} kv {}B, {} | {} | floor {:.1} us, KV read {:.2} TB/s |",
             a.framework,
             a.kv_bytes,
+            a.head_dim.map_or("every head dim".to_string(), |d| format!("head dim {d}")),
             error_cells(&a.error),
             p.floor_us,
             p.bw_tbps

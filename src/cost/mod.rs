@@ -188,7 +188,7 @@ impl Fitted {
             Backend::Vllm | Backend::Sglang => "vllm_graph",
         };
         let context_attention = cal.context_attention(fw, 2, kv.bytes()).map(|a| a.params);
-        let generation_attention = cal.generation_attention(fw, kv.bytes()).map(|a| a.params);
+        let generation_attention = cal.generation_attention(fw, kv.bytes(), head_dim as u64).map(|a| a.params);
         Fitted {
             gemm,
             context_blend: context_attention.map(|c| SmoothMax::new(c.blend_p)),

@@ -54,6 +54,10 @@ pub struct ContextAttentionFit {
 pub struct GenerationAttentionFit {
     pub framework: String,
     pub kv_bytes: u64,
+    /// The head dim of every row fitted; absent: rows of every head dim measured (the fallback for
+    /// models with another head dim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_dim: Option<u64>,
     #[serde(flatten)]
     pub params: GenerationAttentionParams,
     pub source: String,
@@ -152,9 +156,20 @@ impl Calibration {
             .or_else(|| all().next())
     }
 
-    pub fn generation_attention(&self, framework: &str, kv_bytes: u64) -> Option<&GenerationAttentionFit> {
+    /// The decode-attention fit of `framework`'s kernel for this KV dtype and head dim, else the
+    /// one over every head dim, else any of the framework's.
+    pub fn generation_attention(
+        &self,
+        framework: &str,
+        kv_bytes: u64,
+        head_dim: u64,
+    ) -> Option<&GenerationAttentionFit> {
         let all = || self.generation_attention.iter().filter(|a| a.framework == framework);
-        all().find(|a| a.kv_bytes == kv_bytes).or_else(|| all().next())
+        all()
+            .find(|a| a.kv_bytes == kv_bytes && a.head_dim == Some(head_dim))
+            .or_else(|| all().find(|a| a.kv_bytes == kv_bytes && a.head_dim.is_none()))
+            .or_else(|| all().find(|a| a.head_dim.is_none()))
+            .or_else(|| all().next())
     }
 
     /// The all-reduce fit for `kernel` on `gpus` GPUs, else NCCL's, else the nearest larger count.
