@@ -24,6 +24,10 @@ pub struct FitPoint {
     pub fitted_s: f64,
     pub holdout: bool,
     pub preset_shape: bool,
+    /// Of a fit the simulator takes only where no narrower one applies (decode attention over every
+    /// head dim, where each has its own): written to `fit_points.csv`, left out of the plots, whose
+    /// rows show under their own head dim's fit.
+    pub fallback: bool,
 }
 
 pub struct FitOutput {
@@ -225,6 +229,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                         fitted_s: params.time_s(peak, peaks.hbm_bytes_per_s, elem, g.m as f64, g.n as f64, g.k as f64),
                         holdout: is_holdout(&[g.m, g.n, g.k]),
                         preset_shape: gemm_shapes.contains(&(g.n, g.k)),
+                        fallback: false,
                     })
                     .collect();
                 let fit = GemmFit {
@@ -312,6 +317,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                         ),
                         holdout: is_holdout(&key(a)),
                         preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+                        fallback: false,
                     })
                     .collect();
                 let fit = ContextAttentionFit {
@@ -336,18 +342,19 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
         .filter(|a| usable(a.heads, a.kv_heads, a.window))
         .map(|a| (a.framework.clone(), a.kv_bytes, a.head_dim))
         .collect();
-    let mut groups: Vec<(String, u64, Option<u64>)> = Vec::new();
+    // (framework, KV bytes, head dim of the fit or None for every head dim, several head dims)
+    let mut groups: Vec<(String, u64, Option<u64>, bool)> = Vec::new();
     for (fw, kb, d) in &dims {
-        if !groups.iter().any(|(f, k, _)| f == fw && k == kb) {
-            groups.push((fw.clone(), *kb, None));
+        let several = dims.iter().filter(|(f, k, _)| f == fw && k == kb).count() > 1;
+        if several && !groups.iter().any(|(f, k, h, _)| f == fw && k == kb && h.is_none()) {
+            groups.push((fw.clone(), *kb, None, true));
         }
-        if dims.iter().filter(|(f, k, _)| f == fw && k == kb).count() > 1 {
-            groups.push((fw.clone(), *kb, Some(*d)));
-        }
+        groups.push((fw.clone(), *kb, Some(*d), several));
     }
     let jobs: Vec<Job<'_, GenerationAttentionFit>> = groups
         .into_iter()
-        .map(|(fw, kb, head_dim)| -> Job<'_, GenerationAttentionFit> {
+        .map(|(fw, kb, head_dim, several)| -> Job<'_, GenerationAttentionFit> {
+            let fallback = several && head_dim.is_none();
             Box::new(move || {
                 let rows: Vec<_> = data
                     .generation_attention
@@ -405,6 +412,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                             fitted_s: params.time_s(r[0], r[1], r[2], r[3], r[4], r[5]),
                             holdout: is_holdout(&key(a)),
                             preset_shape: attn_shapes.contains(&(a.heads, a.kv_heads, a.head_dim)),
+                            fallback,
                         }
                     })
                     .collect();
@@ -457,6 +465,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                 fitted_s: params.time_s(b as f64),
                 holdout: is_holdout(&[b, gpus as u64]),
                 preset_shape: true,
+                fallback: false,
             })
             .collect();
         allreduce.push(AllReduceFit {
@@ -491,6 +500,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                 fitted_s: params.time_s(k.bytes as f64),
                 holdout: true,
                 preset_shape: true,
+                fallback: false,
             })
             .collect();
         let mut error = fit_error(&pts);

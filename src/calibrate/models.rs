@@ -83,7 +83,7 @@ impl SmoothMax {
 /// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the H100's 132 SMs:
 ///
 /// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/132 * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm
-///      + pad * (128 ceil(m/128) - m) 2nk / peak   (m > 128)`
+///      + pad * (128 ceil(m/128) - m) 2nk / peak   (m > pad_min_m, 64 or 128)`
 ///
 /// with tiles of `TM x TN` (`TM` 64 for m <= 64 else 128, `TN` 128), `tiles = ceil(m/TM) ceil(n/TN)`,
 /// `waves = (1-w) tiles/132 + w ceil(tiles/132)` (how much a partial last wave costs), a per-tile
@@ -93,11 +93,13 @@ impl SmoothMax {
 /// `unaligned_align` (and above `unaligned_min_m`) pay the `unaligned_*` terms there; `f(m)` scales
 /// small (`m <= 64`) and mid (`m <= 256`) batches where the tile heuristics pick other kernels.
 ///
-/// The `pad` term is what fp8 kernels measure past one 128-row tile: time *falls* as `m` grows
-/// towards the next multiple of 128, as if each row short of it cost `pad` of a row at peak
+/// The `pad` term is what fp8 kernels measure past one 128-row tile (some past 64 rows): time
+/// *falls* as `m` grows towards the next multiple of 128, as if each row short of it cost `pad` of
+/// a row at peak
 /// (aiconfigurator H100 data, `n x k` = 8192 x 5120: TensorRT-LLM fp8_block 38.7 us at m = 129,
 /// 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS) show no
-/// such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits `pad` = 0.
+/// such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits a `pad` that
+/// rounds to 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GemmParams {
     pub launch_us: f64,
@@ -121,6 +123,13 @@ pub struct GemmParams {
     /// peak; 0 for kernels without the step (and in profiles written before it existed).
     #[serde(default)]
     pub pad_row_cost: f64,
+    /// Rows above which the padding term applies.
+    #[serde(default = "default_pad_min_m")]
+    pub pad_min_m: u32,
+}
+
+fn default_pad_min_m() -> u32 {
+    128
 }
 
 /// Which optional terms a GEMM fit uses.
@@ -130,7 +139,8 @@ struct GemmVariant {
     /// `(align, min_m)` of an unaligned-m path.
     unaligned: Option<(u32, u32)>,
     m_factors: bool,
-    pad: bool,
+    /// `Some(min_m)`: the padding term above `min_m` rows.
+    pad: Option<u32>,
 }
 
 impl GemmParams {
@@ -165,7 +175,7 @@ impl GemmParams {
         } else {
             1.0
         };
-        let pad_s = if self.pad_row_cost > 0.0 && m > 128.0 {
+        let pad_s = if self.pad_row_cost > 0.0 && m > self.pad_min_m as f64 {
             self.pad_row_cost * ((m / 128.0).ceil() * 128.0 - m) * 2.0 * n * k / peak_flops
         } else {
             0.0
@@ -194,6 +204,7 @@ impl GemmParams {
             small_m_factor: 1.0,
             mid_m_factor: 1.0,
             pad_row_cost: 0.0,
+            pad_min_m: v.pad.unwrap_or(128),
         };
         if v.quant {
             p.quant_passes = next().exp();
@@ -209,7 +220,7 @@ impl GemmParams {
             p.small_m_factor = next().exp();
             p.mid_m_factor = next().exp();
         }
-        if v.pad {
+        if v.pad.is_some() {
             p.pad_row_cost = next().exp();
         }
         p
@@ -228,7 +239,7 @@ impl GemmParams {
         if v.m_factors {
             u.extend([0.0, 0.0]);
         }
-        if v.pad {
+        if v.pad.is_some() {
             u.push(0.5f64.ln());
         }
         u
@@ -238,7 +249,7 @@ impl GemmParams {
     /// a multiple of 16 above 16, or of 4 from 1), small/mid-m factors and the padding term,
     /// keeping the variant with the lowest error on the fitted rows.
     pub fn fit(rows: &[(f64, f64, f64, f64)], peak_flops: f64, hbm: f64, elem_bytes: f64, quant: bool) -> GemmParams {
-        let plain = GemmVariant { quant, unaligned: None, m_factors: false, pad: false };
+        let plain = GemmVariant { quant, unaligned: None, m_factors: false, pad: None };
         let variants: Vec<GemmVariant> = if quant {
             let mut v = vec![
                 plain,
@@ -247,8 +258,10 @@ impl GemmParams {
                 GemmVariant { unaligned: Some((16, 16)), m_factors: true, ..plain },
                 GemmVariant { unaligned: Some((4, 0)), m_factors: true, ..plain },
             ];
-            let padded: Vec<GemmVariant> =
-                v.iter().filter(|x| x.m_factors).map(|&x| GemmVariant { pad: true, ..x }).collect();
+            let padded: Vec<GemmVariant> = [64, 128]
+                .into_iter()
+                .flat_map(|min_m| v.iter().filter(|x| x.m_factors).map(move |&x| GemmVariant { pad: Some(min_m), ..x }))
+                .collect();
             v.extend(padded);
             v
         } else {
@@ -722,7 +735,7 @@ mod tests {
 
     #[test]
     fn generation_batch_is_the_model_factored() {
-        for (separate_mha, floor_in_blend) in [(false, false), (true, false), (true, true)] {
+        for (separate_mha, floor_in_blend) in [(false, false), (true, false), (false, true), (true, true)] {
             let g = GenerationAttentionParams {
                 separate_mha,
                 floor_us: 6.9,
@@ -737,14 +750,17 @@ mod tests {
                 floor_in_blend,
             };
             let blend = SmoothMax::new(g.blend_p);
-            for (h, kv) in [(16.0, 2.0), (8.0, 8.0)] {
+            for (h, kv, d) in [(16.0, 2.0, 128.0), (8.0, 8.0, 128.0), (32.0, 8.0, 64.0)] {
                 for b in [1.0, 7.0, 64.0, 256.0] {
-                    let mut batch = g.batch(b, h, kv, 128.0, 2.0, g.head_dim_factor(128.0));
+                    let mut batch = g.batch(b, h, kv, d, 2.0, g.head_dim_factor(d));
                     // contexts on both sides of the 512-token work chunks, in and out of order
                     for ctx in [0.0, 510.0, 511.0, 512.0, 1500.5, 100.0, 16383.0, 3.0] {
-                        let want = g.time_s(b, ctx, h, kv, 128.0, 2.0);
+                        let want = g.time_s(b, ctx, h, kv, d, 2.0);
                         let got = batch.time_s(ctx, &blend);
-                        assert!((got / want - 1.0).abs() < 1e-6, "b {b} ctx {ctx} h {h} kv {kv}: {got} vs {want}");
+                        assert!(
+                            (got / want - 1.0).abs() < 1e-6,
+                            "b {b} ctx {ctx} h {h} kv {kv} d {d}: {got} vs {want}"
+                        );
                     }
                 }
             }
@@ -810,6 +826,7 @@ mod tests {
             small_m_factor: 1.0,
             mid_m_factor: 1.0,
             pad_row_cost: 0.0,
+            pad_min_m: 128,
         };
         let mut rows = Vec::new();
         for &m in &[1.0, 8.0, 64.0, 512.0, 4096.0, 16384.0] {
@@ -847,6 +864,7 @@ mod tests {
             small_m_factor: 1.1,
             mid_m_factor: 0.95,
             pad_row_cost: 1.5,
+            pad_min_m: 128,
         };
         let t = |p: &GemmParams, m: f64| p.time_s(1978.9e12, 3.35e12, 1.0, m, 8192.0, 5120.0);
         assert!(t(&truth, 129.0) > t(&truth, 256.0) && t(&truth, 257.0) > t(&truth, 256.0));

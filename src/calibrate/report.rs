@@ -153,7 +153,7 @@ pub fn write(dir: &Path, cal: &Calibration, points: &[FitPoint]) -> Result<(), R
     }
     files.push(("fit_points.csv".into(), csv.into_bytes()));
     for (family, title) in FAMILIES {
-        let held: Vec<&FitPoint> = points.iter().filter(|p| p.family == *family && p.holdout).collect();
+        let held: Vec<&FitPoint> = points.iter().filter(|p| p.family == *family && p.holdout && !p.fallback).collect();
         let xy: Vec<(f64, f64)> = held.iter().map(|p| (p.measured_s * 1e6, p.fitted_s * 1e6)).collect();
         let groups: Vec<&str> = held.iter().map(|p| p.group.as_str()).collect();
         let chart = scatter_measured_vs_fitted(&format!("{title}: held-out rows"), "us", &xy, &groups);

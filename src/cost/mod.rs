@@ -171,7 +171,7 @@ impl Fitted {
         kv: Dtype,
         tp: u32,
         kv_heads_per_gpu: u64,
-        head_dim: f64,
+        head_dim: u64,
     ) -> Fitted {
         let fw = Calibration::kernel_framework(backend.name());
         let peaks = cal.peaks;
@@ -188,11 +188,12 @@ impl Fitted {
             Backend::Vllm | Backend::Sglang => "vllm_graph",
         };
         let context_attention = cal.context_attention(fw, 2, kv.bytes()).map(|a| a.params);
-        let generation_attention = cal.generation_attention(fw, kv.bytes(), head_dim as u64).map(|a| a.params);
+        let generation_attention = cal.generation_attention(fw, kv.bytes(), head_dim).map(|a| a.params);
         Fitted {
             gemm,
             context_blend: context_attention.map(|c| SmoothMax::new(c.blend_p)),
-            generation_blend: generation_attention.map(|g| (SmoothMax::new(g.blend_p), g.head_dim_factor(head_dim))),
+            generation_blend: generation_attention
+                .map(|g| (SmoothMax::new(g.blend_p), g.head_dim_factor(head_dim as f64))),
             context_attention,
             generation_attention,
             allreduce: if tp > 1 { cal.allreduce(ar_kernel, tp).map(|a| a.params) } else { None },
@@ -213,7 +214,7 @@ impl WorkerCost {
         let fitted = hw
             .calibration
             .as_deref()
-            .map(|cal| Fitted::new(cal, backend, weights, kv, tp.max(1), kv_heads_per_gpu, model.head_dim as f64));
+            .map(|cal| Fitted::new(cal, backend, weights, kv, tp.max(1), kv_heads_per_gpu, model.head_dim));
         WorkerCost {
             fitted,
             hw: hw.clone(),
@@ -549,16 +550,21 @@ mod tests {
     #[test]
     fn memoized_step_time_matches_direct() {
         let m = ModelSpec::preset("qwen3-32b").unwrap();
-        let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, Dtype::Fp8, 2, Backend::Vllm);
-        let mut t = StepTimer::new(w.clone());
-        for (seqs, ctx, pre) in [(1, 10, 0), (64, 64_000, 0), (3, 900, 2000), (0, 0, 70_000), (256, 500_000, 100)] {
-            let mut s = StepShape { decode_seqs: seqs, decode_ctx_tok: ctx, ..Default::default() };
-            if pre > 0 {
-                s.add_prefill(pre, 100);
+        // vLLM's decode fits add the floor, TensorRT-LLM's fp8-KV one blends it with the KV read
+        for (backend, kv) in
+            [(Backend::Vllm, Dtype::Fp8), (Backend::Trtllm, Dtype::Fp8), (Backend::Trtllm, Dtype::Bf16)]
+        {
+            let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, kv, 2, backend);
+            let mut t = StepTimer::new(w.clone());
+            for (seqs, ctx, pre) in [(1, 10, 0), (64, 64_000, 0), (3, 900, 2000), (0, 0, 70_000), (256, 500_000, 100)] {
+                let mut s = StepShape { decode_seqs: seqs, decode_ctx_tok: ctx, ..Default::default() };
+                if pre > 0 {
+                    s.add_prefill(pre, 100);
+                }
+                let (a, b) = (w.step_ns(&s) as f64, t.step_ns(&s) as f64);
+                assert!((a - b).abs() <= 2.0, "{backend:?} {kv:?}: {a} vs {b} for {s:?}");
+                assert_eq!(t.step_ns(&s) as f64, b, "memoized value is stable");
             }
-            let (a, b) = (w.step_ns(&s) as f64, t.step_ns(&s) as f64);
-            assert!((a - b).abs() <= 2.0, "{a} vs {b} for {s:?}");
-            assert_eq!(t.step_ns(&s) as f64, b, "memoized value is stable");
         }
     }
 

@@ -157,7 +157,7 @@ impl Calibration {
     }
 
     /// The decode-attention fit of `framework`'s kernel for this KV dtype and head dim, else the
-    /// one over every head dim, else any of the framework's.
+    /// one over every head dim, else one of another head dim, else any of the framework's.
     pub fn generation_attention(
         &self,
         framework: &str,
@@ -168,6 +168,7 @@ impl Calibration {
         all()
             .find(|a| a.kv_bytes == kv_bytes && a.head_dim == Some(head_dim))
             .or_else(|| all().find(|a| a.kv_bytes == kv_bytes && a.head_dim.is_none()))
+            .or_else(|| all().find(|a| a.kv_bytes == kv_bytes))
             .or_else(|| all().find(|a| a.head_dim.is_none()))
             .or_else(|| all().next())
     }

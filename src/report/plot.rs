@@ -74,8 +74,9 @@ pub struct Chart {
     pub diagonal: bool,
 }
 
-/// Fixed palette (Tableau 10), indexed by series position; wraps after ten series.
-const PALETTE: [RGBColor; 10] = [
+/// Fixed palette (Tableau 20: the ten Tableau 10 colours, then their light tints), indexed by series
+/// position; wraps after twenty series.
+const PALETTE: [RGBColor; 20] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -86,6 +87,16 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
 
 /// Colour of the series at `index`.
