@@ -336,25 +336,23 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
 
     // decode attention, per framework and KV dtype: over every head dim measured, and where there
     // are several, per head dim too (each is its own compiled kernel; a model takes its own)
-    let dims: BTreeSet<(String, u64, u64)> = data
-        .generation_attention
-        .iter()
-        .filter(|a| usable(a.heads, a.kv_heads, a.window))
-        .map(|a| (a.framework.clone(), a.kv_bytes, a.head_dim))
-        .collect();
-    // (framework, KV bytes, head dim of the fit or None for every head dim, several head dims)
-    let mut groups: Vec<(String, u64, Option<u64>, bool)> = Vec::new();
-    for (fw, kb, d) in &dims {
-        let several = dims.iter().filter(|(f, k, _)| f == fw && k == kb).count() > 1;
-        if several && !groups.iter().any(|(f, k, h, _)| f == fw && k == kb && h.is_none()) {
-            groups.push((fw.clone(), *kb, None, true));
+    let mut dims: BTreeMap<(String, u64), BTreeSet<u64>> = BTreeMap::new();
+    for a in data.generation_attention.iter().filter(|a| usable(a.heads, a.kv_heads, a.window)) {
+        dims.entry((a.framework.clone(), a.kv_bytes)).or_default().insert(a.head_dim);
+    }
+    // (framework, KV bytes, head dim of the fit or None for every head dim)
+    let mut groups: Vec<(String, u64, Option<u64>)> = Vec::new();
+    for ((fw, kb), ds) in dims {
+        if ds.len() > 1 {
+            groups.push((fw.clone(), kb, None));
         }
-        groups.push((fw.clone(), *kb, Some(*d), several));
+        groups.extend(ds.into_iter().map(|d| (fw.clone(), kb, Some(d))));
     }
     let jobs: Vec<Job<'_, GenerationAttentionFit>> = groups
         .into_iter()
-        .map(|(fw, kb, head_dim, several)| -> Job<'_, GenerationAttentionFit> {
-            let fallback = several && head_dim.is_none();
+        .map(|(fw, kb, head_dim)| -> Job<'_, GenerationAttentionFit> {
+            // only kernels measured at several head dims have a fit over all of them
+            let fallback = head_dim.is_none();
             Box::new(move || {
                 let rows: Vec<_> = data
                     .generation_attention

@@ -95,11 +95,10 @@ impl SmoothMax {
 ///
 /// The `pad` term is what fp8 kernels measure past one 128-row tile (some past 64 rows): time
 /// *falls* as `m` grows towards the next multiple of 128, as if each row short of it cost `pad` of
-/// a row at peak
-/// (aiconfigurator H100 data, `n x k` = 8192 x 5120: TensorRT-LLM fp8_block 38.7 us at m = 129,
-/// 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS) show no
-/// such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits a `pad` that
-/// rounds to 0.
+/// a row at peak (aiconfigurator H100 data, `n x k` = 8192 x 5120: TensorRT-LLM fp8_block 38.7 us
+/// at m = 129, 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS)
+/// show no such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits a `pad`
+/// that rounds to 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GemmParams {
     pub launch_us: f64,
@@ -119,8 +118,8 @@ pub struct GemmParams {
     pub unaligned_mem_factor: f64,
     pub small_m_factor: f64,
     pub mid_m_factor: f64,
-    /// Cost of each row that pads `m` (above 128) to a multiple of 128, as a share of a row at
-    /// peak; 0 for kernels without the step (and in profiles written before it existed).
+    /// Cost of each row that pads `m` (above `pad_min_m`) to a multiple of 128, as a share of a row
+    /// at peak; 0 for kernels without the step (and in profiles written before it existed).
     #[serde(default)]
     pub pad_row_cost: f64,
     /// Rows above which the padding term applies.
