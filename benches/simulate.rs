@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use pdsim::input as scenario;
 use pdsim::runner::{run, RunOptions};
-use pdsim::scenario;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use pdsim::cluster::config::Backend;
-use pdsim::cost::{StepShape, WorkerCost};
-use pdsim::hardware::HardwareProfile;
-use pdsim::model::{Dtype, ModelSpec};
+use pdsim::input as scenario;
+use pdsim::perf::step::{StepShape, WorkerCost};
 use pdsim::report::write_run_outputs;
 use pdsim::runner::{run, RunOptions};
-use pdsim::scenario;
+use pdsim::spec::deployment::Backend;
+use pdsim::spec::hardware::HardwareProfile;
+use pdsim::spec::model::{Dtype, ModelSpec};
 
 #[derive(Parser)]
 #[command(name = "pdsim", version, about = "Simulate disaggregated prefill/decode LLM serving clusters")]
@@ -307,15 +307,15 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         data.kv_transfer.len(),
         started.elapsed().as_secs_f64()
     );
-    let mut out = fit::fit_all(&data, &a.data, &name, pdsim::calibrate::models::H100_PEAKS);
+    let mut out = fit::fit_all(&data, &a.data, &name, pdsim::perf::kernels::H100_PEAKS);
     if let Some(silicon) = &a.silicon {
-        let rows = pdsim::calibrate::validate::read_silicon(silicon)?;
+        let rows = pdsim::validate::read_silicon(silicon)?;
         let hw = HardwareProfile {
             calibration: Some(std::sync::Arc::new(out.calibration.clone())),
             ..HardwareProfile::h100_sxm()
         };
         let file = silicon.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let hw = pdsim::calibrate::validate::fit_overheads(&rows, &hw, &file);
+        let hw = pdsim::validate::fit_overheads(&rows, &hw, &file);
         out.calibration.overhead = hw.calibration.as_deref().map(|c| c.overhead.clone()).unwrap_or_default();
     }
     if let Some(path) = &a.out {
@@ -333,17 +333,17 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
 }
 
 fn cmd_validate(a: ValidateArgs) -> Result<ExitCode> {
-    use pdsim::calibrate::validate::{error_summary, read_silicon, simulate_rows};
+    use pdsim::validate::{error_summary, read_silicon, simulate_rows};
     let hw = HardwareProfile::by_name(&a.hardware)?;
     let rows = read_silicon(&a.silicon)?;
     let started = std::time::Instant::now();
     let results = simulate_rows(&rows, &hw);
-    let report = pdsim::calibrate::validate::report_markdown(&results, &a.silicon.display().to_string(), &hw);
+    let report = pdsim::validate::report_markdown(&results, &a.silicon.display().to_string(), &hw);
     print!("{report}");
     let (n, _) = error_summary(results.iter());
     eprintln!("simulated {n} of {} rows in {:.1} s", rows.len(), started.elapsed().as_secs_f64());
     if let Some(dir) = &a.out {
-        pdsim::calibrate::validate::write_outputs(dir, &results, &report)?;
+        pdsim::validate::write_outputs(dir, &results, &report)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cluster::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
-use crate::engine::NS_PER_S;
-use crate::metrics::alerts::evaluate;
+use crate::core::NS_PER_S;
+use crate::input::{Scenario, DEFAULT_REQUESTS};
 use crate::metrics::export::series_from_scrapes;
+use crate::promql::evaluate;
 use crate::report::{Summary, WorkloadStats};
-use crate::scenario::{Scenario, DEFAULT_REQUESTS};
+use crate::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
+use crate::spec::workload::{Arrival, ClosedLoopSource, RequestSpec, WorkloadSpec};
 use crate::workload::prefix::SessionClients;
-use crate::workload::spec::{Arrival, ClosedLoopSource, RequestSpec, WorkloadSpec};
 use crate::workload::{open_loop, LengthSampler, TraceStatus, WorkloadError};
 
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +105,7 @@ pub fn alert_interval_ns(s: &Scenario) -> u64 {
     s.alerts
         .interval_ns
         .or(s.autoscaler.as_ref().map(|a| a.scrape_interval_ns))
-        .unwrap_or(crate::cluster::autoscale::PROMETHEUS_DEFAULT_SCRAPE_NS)
+        .unwrap_or(crate::spec::autoscaler::PROMETHEUS_DEFAULT_SCRAPE_NS)
 }
 
 /// Simulates `s` once. A trace that stopped at a bad line (or any trace error met while streaming) fails

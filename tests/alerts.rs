@@ -6,9 +6,9 @@
 mod common;
 use common::*;
 
+use pdsim::input as scenario;
 use pdsim::metrics::{PromHist, ScrapeRow, PROM_BUCKETS_S};
 use pdsim::runner::{alert_interval_ns, run, RunOptions};
-use pdsim::scenario;
 
 const WINDOW_NS: u64 = 300_000_000_000;
 const LOOKBACK_NS: u64 = 300_000_000_000;

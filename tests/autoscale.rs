@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use pdsim::input::load_from_strs;
 use pdsim::metrics::{Outcome, ScaleEvent};
 use pdsim::runner::{run, RunOptions, RunResult};
-use pdsim::scenario::load_from_strs;
 
 /// Llama-3.1-8B, one TP1 prefill and one TP1 decode replica; 1k-token prompts.
 const DEPLOYMENT: &str = "\
@@ -70,8 +70,8 @@ fn ups<'a>(events: &'a [ScaleEvent], pool: &str) -> Vec<&'a ScaleEvent> {
 
 /// Cold start of Llama-3.1-8B bf16 (16.06 GB) at 2 GB/s plus 20 s.
 fn cold_start_s() -> f64 {
-    let m = pdsim::model::ModelSpec::preset("llama-3.1-8b").unwrap();
-    20.0 + m.weight_bytes(pdsim::model::Dtype::Bf16) as f64 / 2e9
+    let m = pdsim::spec::model::ModelSpec::preset("llama-3.1-8b").unwrap();
+    20.0 + m.weight_bytes(pdsim::spec::model::Dtype::Bf16) as f64 / 2e9
 }
 
 #[test]

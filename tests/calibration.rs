@@ -5,9 +5,10 @@
 mod common;
 use common::*;
 
-use pdsim::calibrate::{fit, models::H100_PEAKS, readers};
-use pdsim::hardware::calibrated::Calibration;
-use pdsim::hardware::HardwareProfile;
+use pdsim::calibrate::{fit, readers};
+use pdsim::perf::kernels::H100_PEAKS;
+use pdsim::spec::fitted::Calibration;
+use pdsim::spec::hardware::HardwareProfile;
 
 fn committed() -> String {
     std::fs::read_to_string(root().join("calibration/profiles/h100-sxm.toml")).expect("committed profile")

@@ -4,13 +4,13 @@
 mod common;
 use common::*;
 
-use pdsim::cluster::autoscale::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
-use pdsim::cluster::config::{KvBackend, Mode, PrefixCacheCapacity, RouterPolicy};
-use pdsim::engine::NS_PER_MS;
+use pdsim::core::NS_PER_MS;
+use pdsim::input::{self as scenario, Scenario};
 use pdsim::metrics::{Outcome, RequestRecord};
 use pdsim::runner::{run, RunOptions, RunResult};
-use pdsim::scenario::{self, Scenario};
-use pdsim::workload::spec::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
+use pdsim::spec::autoscaler::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
+use pdsim::spec::deployment::{KvBackend, Mode, PrefixCacheCapacity, RouterPolicy};
+use pdsim::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
 use rand::{RngExt, SeedableRng};
 
 fn base() -> Scenario {
@@ -199,7 +199,7 @@ fn random_deployments_and_loads_keep_every_invariant() {
                 },
             });
         }
-        if pdsim::cluster::validate_deployment(&s).is_err() {
+        if pdsim::input::deployment::validate_deployment(&s).is_err() {
             continue;
         }
         let r = run(&s, &opts()).expect("synthetic workload runs");

@@ -4,13 +4,13 @@ mod common;
 
 use std::sync::Arc;
 
-use pdsim::cluster::config::*;
-use pdsim::cluster::prefix_cache::PrefixCache;
-use pdsim::cluster::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
-use pdsim::hardware::HardwareProfile;
 use pdsim::metrics::Outcome;
-use pdsim::model::{Dtype, ModelSpec};
-use pdsim::workload::spec::RequestSpec;
+use pdsim::sim::prefix_cache::PrefixCache;
+use pdsim::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
+use pdsim::spec::deployment::*;
+use pdsim::spec::hardware::HardwareProfile;
+use pdsim::spec::model::{Dtype, ModelSpec};
+use pdsim::spec::workload::RequestSpec;
 
 const S: u64 = 1_000_000_000;
 

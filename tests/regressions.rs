@@ -2,12 +2,12 @@
 mod common;
 use common::*;
 
-use pdsim::cluster::config::Mode;
-use pdsim::cluster::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
+use pdsim::input::{self as scenario, Scenario};
 use pdsim::metrics::Outcome;
 use pdsim::runner::{run, RunOptions};
-use pdsim::scenario::{self, Scenario};
-use pdsim::workload::spec::RequestSpec;
+use pdsim::sim::{simulate, SimInput, SimOutput, SlaTargets, Traffic};
+use pdsim::spec::deployment::Mode;
+use pdsim::spec::workload::RequestSpec;
 use std::path::Path;
 
 fn base() -> Scenario {

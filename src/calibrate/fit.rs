@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::calibrate::data::{Collective, Dataset, GemmDtype, Provenance};
-use crate::calibrate::models::{
+use crate::perf::kernels::{
     AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
 };
-use crate::hardware::calibrated::{
+use crate::spec::fitted::{
     AllReduceFit, Calibration, ContextAttentionFit, FitError, GemmFit, GenerationAttentionFit, TransferFit,
 };
-use crate::model::{ModelSpec, PRESETS};
+use crate::spec::model::{ModelSpec, PRESETS};
 
 /// One row of every family, measured vs fitted, for the report's plots and tables.
 #[derive(Debug, Clone, PartialEq)]

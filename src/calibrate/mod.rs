@@ -3,7 +3,5 @@
 pub mod data;
 pub mod fit;
 pub mod lm;
-pub mod models;
 pub mod readers;
 pub mod report;
-pub mod validate;

@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::calibrate::fit::FitPoint;
-use crate::hardware::calibrated::{Calibration, FitError};
 use crate::report::plot::{render_png, render_svg, scatter_measured_vs_fitted};
 use crate::report::{write_atomic, ReportError};
+use crate::spec::fitted::{Calibration, FitError};
 
 pub const FAMILIES: &[(&str, &str)] = &[
     ("gemm", "GEMM"),

@@ -205,7 +205,7 @@ fn run_one(dir: &Path, sc: &BaselineScenario) -> Result<impl Fn(&str) -> Result<
     let (path, name) = (dir.join("baseline.json"), sc.name.clone());
     let err = move |msg: String| CheckError::Scenario { path: path.clone(), name: name.clone(), msg };
     let files: Vec<PathBuf> = sc.files.iter().map(|f| dir.join(f)).collect();
-    let s = crate::scenario::load(&files, &sc.sets).map_err(|e| err(e.to_string()))?;
+    let s = crate::input::load(&files, &sc.sets).map_err(|e| err(e.to_string()))?;
     let opts = RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() };
     let summary = run(&s, &opts).map_err(|e| err(e.to_string()))?.summary;
     // serialized once: every metric is a path into it

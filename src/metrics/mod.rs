@@ -2,7 +2,6 @@
 //! time, KV usage and a time series on the simulated clock. Definitions follow aiperf/genai-perf
 //! (DESIGN.md §3).
 
-pub mod alerts;
 pub mod export;
 pub mod series;
 

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::cluster::config::{Backend, KvBackend, Mode};
-use crate::cluster::sim::SlaTargets;
+use crate::input::Scenario;
 use crate::report::Summary;
 use crate::runner::{run, RunOptions};
-use crate::scenario::Scenario;
+use crate::sim::SlaTargets;
+use crate::spec::deployment::{Backend, KvBackend, Mode};
 
 /// What the plan must meet.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,7 +135,7 @@ pub fn configure(base: &Scenario, shape: Shape, prefill: u32, decode: u32) -> Op
             c.aggregated.max_batch_size = shape.decode_batch;
         }
     }
-    crate::cluster::validate_deployment(&s).ok()?;
+    crate::input::deployment::validate_deployment(&s).ok()?;
     Some(s)
 }
 

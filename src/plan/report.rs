@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{rule_of_thumb_prefill_share, Candidate, PlanOptions, PlanResult, PATTERN_RATIOS};
-use crate::cluster::config::Mode;
+use crate::input::Scenario;
 use crate::report::{plot, write_atomic, ReportError};
-use crate::scenario::Scenario;
+use crate::spec::deployment::Mode;
 
 /// `--set` keys the written deployment itself fixes (they must not be repeated when running it).
 fn is_deployment_key(k: &str) -> bool {
@@ -20,8 +20,8 @@ pub fn rerun_sets(sets: &[String]) -> Vec<String> {
     sets.iter().filter(|s| !is_deployment_key(s.split('=').next().unwrap_or("").trim())).cloned().collect()
 }
 
-fn router_name(p: crate::cluster::config::RouterPolicy) -> &'static str {
-    use crate::cluster::config::RouterPolicy::*;
+fn router_name(p: crate::spec::deployment::RouterPolicy) -> &'static str {
+    use crate::spec::deployment::RouterPolicy::*;
     match p {
         RoundRobin => "round_robin",
         LeastLoaded => "least_loaded",
@@ -173,7 +173,7 @@ fn scenario_document(base: &Scenario) -> Option<(String, Option<std::path::PathB
 }
 
 /// Whether two clusters run the same: the pools of their mode (the other mode's settings are unused).
-fn same_deployment(a: &crate::cluster::config::ClusterConfig, b: &crate::cluster::config::ClusterConfig) -> bool {
+fn same_deployment(a: &crate::spec::deployment::ClusterConfig, b: &crate::spec::deployment::ClusterConfig) -> bool {
     let common = a.mode == b.mode
         && a.backend == b.backend
         && a.frontend == b.frontend
@@ -406,7 +406,7 @@ pub fn write(dir: &Path, base: &Scenario, opts: &PlanOptions, r: &PlanResult) ->
             // the file must give back the very deployment and load planned, or it is not written
             let tmp = dir.join(".plan.check.yaml");
             std::fs::write(&tmp, &yaml).map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
-            let back = crate::scenario::load(std::slice::from_ref(&tmp), &rerun_sets(&opts.sets));
+            let back = crate::input::load(std::slice::from_ref(&tmp), &rerun_sets(&opts.sets));
             let _ = std::fs::remove_file(&tmp);
             match back {
                 Ok(b)

@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use super::frontier::pareto;
 use super::spec::{Constraint, Point, SweepSpec};
 use super::SweepError;
-use crate::cluster::config::Mode;
-use crate::cluster::sim::SlaTargets;
+use crate::input::{self, Scenario};
 use crate::report::plot;
 use crate::report::{write_atomic, Summary};
 use crate::runner::{run, RunOptions};
-use crate::scenario::{self, Scenario};
+use crate::sim::SlaTargets;
+use crate::spec::deployment::Mode;
 
 #[derive(Debug, Clone, Default)]
 pub struct SweepOptions {
@@ -182,7 +182,7 @@ pub fn run_point(spec: &SweepSpec, p: &Point) -> PointResult {
     sets.extend(p.sets(&spec.axes));
     let mut r =
         PointResult { id: p.id, values: p.values.clone(), status: "ok".into(), error: None, metrics: BTreeMap::new() };
-    let s = match scenario::load(&spec.scenario, &sets) {
+    let s = match input::load(&spec.scenario, &sets) {
         Ok(s) => s,
         Err(e) => {
             r.status = "failed".into();

@@ -15,15 +15,14 @@
 
 pub mod prefix;
 pub mod presets;
-pub mod spec;
 pub mod stream;
 pub mod synthetic;
 pub mod trace;
 
 use rand_pcg::Pcg64;
 
+use crate::spec::workload::{Arrival, RequestSpec, WorkloadSpec};
 use prefix::PrefixGen;
-use spec::{Arrival, RequestSpec, WorkloadSpec};
 use synthetic::ArrivalGen;
 
 pub use stream::{TraceStatus, TraceStream, REORDER_WINDOW_LINES};
@@ -195,8 +194,8 @@ pub fn open_loop(spec: &WorkloadSpec, seed: u64) -> Result<OpenLoop, WorkloadErr
 
 #[cfg(test)]
 mod tests {
-    use super::spec::{LengthDist, TraceFormat, TraceOptions};
     use super::*;
+    use crate::spec::workload::{LengthDist, TraceFormat, TraceOptions};
 
     fn synth(arrival: Arrival) -> WorkloadSpec {
         WorkloadSpec::Synthetic {

@@ -48,8 +48,8 @@ use rand::RngExt;
 use rand_distr::Exp1;
 use rand_pcg::Pcg64;
 
-use super::spec::{Arrival, LengthDist, PrefixSpec, RequestSpec, PREFIX_BLOCK_TOK};
 use super::synthetic::{rng_stream, splitmix64, ArrivalGen, LengthSampler, STREAM_ARRIVALS};
+use crate::spec::workload::{Arrival, LengthDist, PrefixSpec, RequestSpec, PREFIX_BLOCK_TOK};
 
 /// Stream id of the system-prompt choice.
 pub const STREAM_SYSTEM_PROMPTS: u64 = 0x7379_735f_7072_6f6d; // "sys_prom"
@@ -369,7 +369,7 @@ impl SessionClients {
     }
 }
 
-impl super::spec::ClosedLoopSource for SessionClients {
+impl crate::spec::workload::ClosedLoopSource for SessionClients {
     /// The client's next turn; the next one follows a think time after its answer (none when a
     /// new session follows).
     fn next_request(&mut self, client: u32) -> (RequestSpec, u64) {
@@ -393,8 +393,8 @@ impl super::spec::ClosedLoopSource for SessionClients {
 
 #[cfg(test)]
 mod tests {
-    use super::super::spec::SessionSpec;
     use super::*;
+    use crate::spec::workload::SessionSpec;
     use std::collections::HashMap;
 
     const NS: u64 = 1_000_000_000;
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn session_clients_send_turns_in_order_and_drop_a_failed_session() {
-        use super::super::spec::ClosedLoopSource;
+        use crate::spec::workload::ClosedLoopSource;
         let spec = PrefixSpec { sessions: Some(SessionSpec { mean_turns: 50.0, think_time_s: 3.0 }), ..sys(1, 512) };
         let mut c = SessionClients::new(gen(spec, 9), 2);
         let (a0, think_a) = c.next_request(0);

@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use super::spec::LengthDist;
+use crate::spec::workload::LengthDist;
 
 /// The mean and p90 of one trace column (tokens).
 #[derive(Debug, Clone, Copy, PartialEq)]

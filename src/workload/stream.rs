@@ -32,10 +32,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
-use super::spec::{RequestSpec, TraceFormat, TraceOptions};
 use super::synthetic::splitmix64;
 use super::trace::{check_speedup, open_trace, LineOutcome, RecordReader, TraceRecord};
 use super::WorkloadError;
+use crate::spec::workload::{RequestSpec, TraceFormat, TraceOptions};
 
 /// How many records the reorder buffer holds: a line may be up to this many lines late in the file.
 pub const REORDER_WINDOW_LINES: usize = 10_000;

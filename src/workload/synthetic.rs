@@ -14,7 +14,8 @@ use rand::RngExt;
 use rand_distr::{Exp1, Gamma, StandardNormal};
 use rand_pcg::Pcg64;
 
-use super::spec::{Arrival, LengthDist};
+pub use crate::core::rng::{rng_stream, splitmix64};
+use crate::spec::workload::{Arrival, LengthDist};
 
 /// Stream id of the arrival-gap random stream (see [`rng_stream`]).
 pub const STREAM_ARRIVALS: u64 = 0x6172_7269_7661_6c73; // "arrivals"
@@ -25,29 +26,6 @@ pub const STREAM_OUTPUT_LENGTHS: u64 = 0x6f75_7470_7574_6c65; // "outputle"
 
 /// Default upper clamp of a lognormal length in [`LengthDist::parse`].
 pub const DEFAULT_LOGNORMAL_MAX: u32 = 131_072;
-
-/// One step of splitmix64 (Steele, Lea, Flood 2014): advances `state` and returns a well-mixed word.
-#[inline]
-pub fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// An independent, reproducible random stream for one purpose: `seed` and `stream` (any constant naming the
-/// purpose, e.g. [`STREAM_ARRIVALS`]) are mixed by splitmix64 into the 128-bit state and 128-bit increment of a
-/// [`Pcg64`]. Different `stream` values give unrelated sequences; the same pair always gives the same one.
-pub fn rng_stream(seed: u64, stream: u64) -> Pcg64 {
-    let mut t = stream;
-    let mut s = seed ^ splitmix64(&mut t);
-    let a = splitmix64(&mut s);
-    let b = splitmix64(&mut s);
-    let c = splitmix64(&mut s);
-    let d = splitmix64(&mut s);
-    Pcg64::new((u128::from(a) << 64) | u128::from(b), (u128::from(c) << 64) | u128::from(d))
-}
 
 impl LengthDist {
     /// Analytic mean in tokens. For `LogNormal` this is the configured arithmetic `mean`, ignoring the
@@ -586,6 +564,7 @@ impl ArrivalGen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    pub use crate::core::rng::{rng_stream, splitmix64};
 
     fn lognormal(mean: f64, sigma: f64) -> LengthDist {
         LengthDist::LogNormal { mean, sigma, min: 1, max: DEFAULT_LOGNORMAL_MAX }

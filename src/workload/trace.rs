@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
-use super::spec::{RequestSpec, TraceFormat};
 use super::WorkloadError;
+use crate::spec::workload::{RequestSpec, TraceFormat};
 
 /// The Azure trace header, as expected in error messages.
 pub const AZURE_HEADER: &str = "TIMESTAMP,ContextTokens,GeneratedTokens";

@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::cluster::config::*;
-use crate::workload::spec::{Arrival, LengthDist, TraceFormat, WorkloadSpec};
+use crate::spec::deployment::*;
+use crate::spec::workload::{Arrival, LengthDist, TraceFormat, WorkloadSpec};
 
 const SCENARIO: &str = "\
 kind: Scenario
@@ -218,8 +218,8 @@ fn full_scenario_resolves_to_the_expected_cluster() {
     assert_eq!(s.sources, vec![PathBuf::from("scenarios/x.yaml")]);
     assert_eq!(s.model.name, "Llama-3.1-70B", "the Scenario's model wins over spec.model");
     assert_eq!(s.hardware.name, "h100-sxm");
-    assert_eq!(s.weights_dtype, crate::model::Dtype::Bf16);
-    assert_eq!(s.kv_dtype, crate::model::Dtype::Fp8);
+    assert_eq!(s.weights_dtype, crate::spec::model::Dtype::Bf16);
+    assert_eq!(s.kv_dtype, crate::spec::model::Dtype::Fp8);
     assert_eq!(
         s.cluster,
         ClusterConfig {
@@ -354,8 +354,8 @@ fn every_set_key_applies() {
         (vec!["hardware=H100"], |s| s.hardware.name == "h100-sxm"),
         (vec!["backend=vllm"], |s| s.cluster.backend == Backend::Vllm),
         (vec!["mode=aggregated"], |s| s.cluster.mode == Mode::Aggregated),
-        (vec!["weights_dtype=fp8"], |s| s.weights_dtype == crate::model::Dtype::Fp8),
-        (vec!["kv_dtype=bf16"], |s| s.kv_dtype == crate::model::Dtype::Bf16),
+        (vec!["weights_dtype=fp8"], |s| s.weights_dtype == crate::spec::model::Dtype::Fp8),
+        (vec!["kv_dtype=bf16"], |s| s.kv_dtype == crate::spec::model::Dtype::Bf16),
         (vec!["prefill.replicas=2"], |s| s.cluster.prefill.replicas == 2),
         (vec!["prefill.tp=8"], |s| s.cluster.prefill.tp == 8),
         (vec!["prefill.maxBatchSize=16"], |s| s.cluster.prefill.max_batch_size == 16),
@@ -429,7 +429,7 @@ fn every_set_key_applies() {
                             _ => return false,
                         },
                         format: TraceFormat::BurstGptCsv,
-                        options: crate::workload::spec::TraceOptions {
+                        options: crate::spec::workload::TraceOptions {
                             speedup: 1.0,
                             rate: None,
                             start_ns: 600_000_000_000,
@@ -512,7 +512,7 @@ fn every_set_key_applies() {
                 "autoscaler.decode.down.cooldownSeconds=600",
             ],
             |s| {
-                use crate::cluster::autoscale::*;
+                use crate::spec::autoscaler::*;
                 let Some(a) = &s.autoscaler else { return false };
                 let p = a.prefill.as_ref().unwrap();
                 let d = a.decode.as_ref().unwrap();
@@ -974,7 +974,7 @@ fn files_on_disk_with_relative_paths() {
         WorkloadSpec::Trace {
             path: dir.join("trace.jsonl"),
             format: TraceFormat::MooncakeJsonl,
-            options: crate::workload::spec::TraceOptions::default(),
+            options: crate::spec::workload::TraceOptions::default(),
         }
     );
     // A model directory holding a config.json.

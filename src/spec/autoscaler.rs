@@ -1,6 +1,6 @@
 //! The SLA-driven autoscaler: its settings (the deployment guide's `DynamoAutoscaler`), what it
 //! observes at a scrape, and the pure decision functions of its three policies. The simulation
-//! ([`crate::cluster::sim`]) owns the mechanics: scrape events, cold starts, draining.
+//! ([`crate::sim`]) owns the mechanics: scrape events, cold starts, draining.
 //!
 //! Decisions are taken only at scrape times, on metrics over a trailing window, as a Prometheus-fed
 //! autoscaler (Kubernetes HPA with a custom-metrics adapter, or Dynamo's planner) sees them: late

@@ -2,6 +2,8 @@
 //! tie-break (at one instant, keyed timers fire first, lowest key first, then events in the order
 //! they were scheduled). No I/O, no clocks.
 
+pub mod rng;
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::Origin;
-use crate::workload::spec::LengthDist;
+use crate::spec::workload::LengthDist;
 
 /// A raw setting value.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,15 +1,10 @@
-//! The serving cluster: frontend, prefill pool, KV links, decode pool (or one aggregated pool).
+//! Whole-deployment checks at the input edge: the weights fit each GPU at its parallelism with room
+//! left for KV cache, and every setting is one the simulator models.
 
-pub mod autoscale;
-pub mod capacity;
-pub mod config;
-pub mod prefix_cache;
-pub mod sim;
-
-use crate::cluster::capacity::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
-use crate::cluster::config::{Compression, Mode};
-use crate::scenario::Scenario;
-use crate::workload::spec::{Arrival, WorkloadSpec};
+use crate::input::Scenario;
+use crate::perf::memory::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
+use crate::spec::deployment::{Compression, Mode};
+use crate::spec::workload::{Arrival, WorkloadSpec};
 
 const GB: f64 = 1e9;
 

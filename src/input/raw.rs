@@ -18,7 +18,7 @@ use serde_saphyr::Spanned;
 use super::dgd::DgdDoc;
 use super::error::{Origin, ScenarioError};
 use super::settings::{Settings, Val, Value};
-use crate::workload::spec::LengthDist;
+use crate::spec::workload::LengthDist;
 
 /// One input file (or in-memory text) of a scenario.
 #[derive(Debug, Clone)]

@@ -66,7 +66,7 @@ pub enum ScenarioError {
     /// A malformed `--set` argument or an unknown key.
     #[error("--set {arg}: {msg}")]
     Set { arg: String, msg: String },
-    /// The deployment cannot run (from [`crate::cluster::validate_deployment`]); `msg` names the key.
+    /// The deployment cannot run (from [`crate::input::deployment::validate_deployment`]); `msg` names the key.
     #[error("{origin}: {msg}")]
     Deployment { origin: Origin, msg: String },
     #[error("no scenario file given")]

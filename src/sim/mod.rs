@@ -14,26 +14,19 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::cluster::autoscale::{AutoscalerConfig, Pool};
-use crate::cluster::capacity::{
+use crate::core::{EventQueue, Next, SimTime};
+use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
+use crate::perf::memory::{
     decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
-use crate::cluster::config::{Backend, ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
-use crate::cluster::prefix_cache::PrefixCache;
-use crate::cost::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
-use crate::engine::{EventQueue, Next, SimTime};
-use crate::hardware::HardwareProfile;
-use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
-use crate::model::{Dtype, ModelSpec};
-use crate::workload::spec::{ClosedLoopSource, RequestSpec, PREFIX_BLOCK_TOK};
+use crate::perf::step::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
+use crate::sim::prefix_cache::PrefixCache;
+use crate::spec::autoscaler::{AutoscalerConfig, Pool};
+use crate::spec::deployment::{Backend, ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
+use crate::spec::hardware::HardwareProfile;
+use crate::spec::model::{Dtype, ModelSpec};
+use crate::spec::workload::{ClosedLoopSource, RequestSpec, PREFIX_BLOCK_TOK};
 use rand::RngExt;
-
-/// SLA targets a completed request must meet to count toward goodput (per request, ms).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SlaTargets {
-    pub ttft_ms: Option<f64>,
-    pub tpot_ms: Option<f64>,
-}
 
 /// What to simulate (everything already validated).
 pub struct SimInput<'a> {
@@ -80,7 +73,9 @@ pub struct SimOutput {
     pub scale_events: Vec<ScaleEvent>,
 }
 
+pub mod prefix_cache;
 mod runs;
+pub use crate::spec::scenario::SlaTargets;
 mod scale;
 
 const NONE: u64 = u64::MAX;
@@ -570,7 +565,7 @@ impl<'a> Sim<'a> {
             prefill,
             decode_runs: input.decode_runs,
             runs: runs::RunState::new(),
-            rng: crate::workload::rng_stream(input.seed, 0x524f_5554_4552),
+            rng: crate::core::rng::rng_stream(input.seed, 0x524f_5554_4552),
             auto_cache: c.prefix_cache == PrefixCacheCapacity::Auto,
             links,
             gen,
@@ -1771,8 +1766,8 @@ fn cached_tokens(matched: usize, input_tok: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::config::*;
-    use crate::engine::NS_PER_S;
+    use crate::core::NS_PER_S;
+    use crate::spec::deployment::*;
 
     pub(crate) fn cluster(mode: Mode, kv: KvBackend) -> ClusterConfig {
         ClusterConfig {

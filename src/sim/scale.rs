@@ -5,10 +5,10 @@
 //! new replicas serve after their cold start, removed ones stop taking work and leave once drained.
 
 use super::*;
-use crate::cluster::autoscale::{
+use crate::metrics::{PoolScrape, PromHist};
+use crate::spec::autoscaler::{
     forecast, planner_desired, reactive_desired, Policy, PoolObservation, PoolScaling, Reason,
 };
-use crate::metrics::{PoolScrape, PromHist};
 
 /// Cumulative counters at one scrape, to difference over the window.
 #[derive(Clone, Copy, Default)]
@@ -407,7 +407,7 @@ impl Sim<'_> {
         &mut self,
         pool: Pool,
         s: &PoolScaling,
-        p: crate::cluster::autoscale::Predictor,
+        p: crate::spec::autoscaler::Predictor,
         cur: &Mark,
         then: &Mark,
         now: u64,

@@ -4,7 +4,7 @@
 //! decode worker repeats the same step: `b` sequences each add one token, the batch's context grows
 //! by `b`. Such a run is planned when its first step starts (the step that takes in new sequences
 //! may be that first step): the end of every step is computed then, and the worker's step-end
-//! timer ([`EventQueue::set_timer`](crate::engine::EventQueue::set_timer)) is set to the end of the
+//! timer ([`EventQueue::set_timer`](crate::core::EventQueue::set_timer)) is set to the end of the
 //! last. What the per-step events would have done in between (busy
 //! time, step count, context, KV use, inter-token latencies, the joiners' first tokens) is applied
 //! lazily, by [`Sim::sync_runs`] before every event, so every handler sees the worker exactly as

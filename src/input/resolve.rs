@@ -1,5 +1,5 @@
 //! From merged [`Settings`] to a validated [`Scenario`]: defaults, parsing of every value, range checks, then
-//! [`crate::cluster::validate_deployment`]. Every error names where the value came from and its field.
+//! [`crate::input::deployment::validate_deployment`]. Every error names where the value came from and its field.
 //!
 //! Defaults: hardware `h100-sxm`; backend `trtllm`; mode `disaggregated` when the deployment has a prefill
 //! pool, else `aggregated`; dtypes `bf16`; router `round_robin`; frontend maxConcurrentRequests 4096,
@@ -15,17 +15,17 @@ use std::path::PathBuf;
 use super::error::ScenarioError;
 use super::settings::{Settings, Val, Value};
 use super::{RunLimits, Scenario};
-use crate::cluster::autoscale::{
+use crate::spec::autoscaler::{
     AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp, DEFAULT_CONTAINER_START_NS,
     DEFAULT_STORAGE_BYTES_PER_S, PROMETHEUS_DEFAULT_SCRAPE_NS,
 };
-use crate::cluster::config::{
+use crate::spec::deployment::{
     AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
     KvRouterConfig, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
 };
-use crate::hardware::HardwareProfile;
-use crate::model::{Dtype, ModelSpec};
-use crate::workload::spec::{Arrival, LengthDist, PrefixSpec, SessionSpec, TraceFormat, TraceOptions, WorkloadSpec};
+use crate::spec::hardware::HardwareProfile;
+use crate::spec::model::{Dtype, ModelSpec};
+use crate::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, TraceFormat, TraceOptions, WorkloadSpec};
 
 const DEFAULT_HARDWARE: &str = "h100-sxm";
 const DEFAULT_SEED: u64 = 42;
@@ -368,7 +368,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     };
     let mut scenario = scenario;
     scenario.autoscaler = autoscaler(&g, &scenario)?;
-    crate::cluster::validate_deployment(&scenario).map_err(|msg| {
+    crate::input::deployment::validate_deployment(&scenario).map_err(|msg| {
         // The message starts with the key it is about (`decode.tp: ...`): point at where that key was set.
         let key = msg.split(':').next().unwrap_or("").trim();
         let origin = match g.val(key) {
@@ -742,7 +742,7 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
     let c = &sc.cluster;
     let pool = |name: &str, replicas: u32| -> Res<Option<PoolScaling>> {
         let k = |f: &str| format!("autoscaler.{name}.{f}");
-        if !crate::scenario::autoscaler::POOL_KEYS.iter().any(|f| g.val(&k(f)).is_some()) {
+        if !crate::input::autoscaler::POOL_KEYS.iter().any(|f| g.val(&k(f)).is_some()) {
             return Ok(None);
         }
         let min_replicas = g.or(&k("minReplicas"), 1, positive_u32)?;
@@ -789,7 +789,7 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
         Mode::Disaggregated => (pool("prefill", c.prefill.replicas)?, pool("decode", c.decode.replicas)?),
         Mode::Aggregated => {
             if let Some(v) =
-                crate::scenario::autoscaler::POOL_KEYS.iter().find_map(|f| g.val(&format!("autoscaler.prefill.{f}")))
+                crate::input::autoscaler::POOL_KEYS.iter().find_map(|f| g.val(&format!("autoscaler.prefill.{f}")))
             {
                 return Err(ScenarioError::invalid(
                     &v.origin,

@@ -1,9 +1,8 @@
 //! LLM architecture: the shapes that set FLOPs, weight bytes and KV bytes per token.
 //!
 //! Presets are transcribed from each model's published Hugging Face `config.json`; any dense decoder
-//! can be read from its own `config.json` with [`ModelSpec::from_hf_config`].
-
-use std::path::Path;
+//! can be read from the text of its own `config.json` with [`ModelSpec::from_hf_json`] (the input edge
+//! reads the file).
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -126,36 +125,6 @@ impl ModelSpec {
         })
     }
 
-    /// A preset name, a path to a Hugging Face `config.json`, or a directory holding one (a downloaded
-    /// model), relative to `base_dir` when given. A name that is none of these is an unknown preset:
-    /// a Hugging Face id such as `Qwen/Qwen3-0.6B` looks like a path but is not one.
-    pub fn resolve(name_or_path: &str, base_dir: Option<&Path>) -> Result<ModelSpec, ModelError> {
-        let name = name_or_path.trim();
-        let unknown = match ModelSpec::preset(name) {
-            Ok(m) => return Ok(m),
-            Err(e) => e,
-        };
-        let p = Path::new(name);
-        let full = match base_dir {
-            Some(b) if p.is_relative() => b.join(p),
-            _ => p.to_path_buf(),
-        };
-        if full.is_dir() {
-            ModelSpec::from_hf_config(&full.join("config.json"))
-        } else if full.exists() || name.ends_with(".json") {
-            ModelSpec::from_hf_config(&full)
-        } else {
-            Err(unknown)
-        }
-    }
-
-    /// Reads a dense model from a Hugging Face `config.json`.
-    pub fn from_hf_config(path: &Path) -> Result<ModelSpec, ModelError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?;
-        ModelSpec::from_hf_json(&text, &shown)
-    }
-
     /// Parses the text of a `config.json`; `path` only labels errors.
     pub fn from_hf_json(text: &str, path: &str) -> Result<ModelSpec, ModelError> {
         let c: HfConfig = serde_json::from_str(text).map_err(|e| ModelError::Json {
@@ -208,7 +177,12 @@ impl ModelSpec {
         let name = c
             ._name_or_path
             .clone()
-            .or_else(|| Path::new(path).parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()))
+            .or_else(|| {
+                std::path::Path::new(path)
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| path.to_string());
         Ok(ModelSpec {
             name,

@@ -10,7 +10,8 @@ use serde_saphyr::Spanned;
 
 use super::error::{Origin, ScenarioError};
 use super::raw::{Field, Manifest, Scalar, Source};
-use crate::metrics::alerts::{check_expr, parse_duration_ns, AlertRule};
+use crate::promql::{check_expr, parse_duration_ns};
+use crate::spec::scenario::{AlertRule, AlertSpec};
 
 pub(crate) type PrometheusRuleDoc = Manifest<RuleSpec>;
 
@@ -47,17 +48,6 @@ pub(crate) struct Rule {
     pub labels: Option<BTreeMap<String, Scalar>>,
     #[serde(rename = "annotations")]
     pub _annotations: Option<IgnoredAny>,
-}
-
-/// The alert rules of a scenario.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AlertSpec {
-    pub rules: Vec<AlertRule>,
-    /// The shortest group `interval` given (rules are evaluated on it, and metrics scraped at it
-    /// when no autoscaler sets a scrape interval).
-    pub interval_ns: Option<u64>,
-    /// Recording rules seen (`record:` names), which pdsim does not evaluate.
-    pub recording_rules: Vec<String>,
 }
 
 fn origin<T>(src: &Source, s: &Spanned<T>) -> Origin {

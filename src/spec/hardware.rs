@@ -7,9 +7,9 @@
 
 use thiserror::Error;
 
-pub mod calibrated;
+use crate::spec::fitted as calibrated;
 
-use crate::cluster::config::KvBackend;
+use crate::spec::deployment::KvBackend;
 
 /// A measured latency curve: `(message_bytes, latency_us)` points, increasing in bytes.
 pub type LatencyCurve = &'static [(f64, f64)];
@@ -68,19 +68,6 @@ pub enum HardwareError {
     Profile(#[from] calibrated::ProfileError),
 }
 
-/// The committed H100 SXM calibration (`calibration/profiles/h100-sxm.toml`), built into the binary.
-const H100_SXM_CALIBRATION: &str = include_str!("../../calibration/profiles/h100-sxm.toml");
-
-fn h100_sxm_calibration() -> std::sync::Arc<calibrated::Calibration> {
-    static CELL: std::sync::OnceLock<std::sync::Arc<calibrated::Calibration>> = std::sync::OnceLock::new();
-    CELL.get_or_init(|| {
-        let cal = calibrated::Calibration::from_toml(H100_SXM_CALIBRATION, "calibration/profiles/h100-sxm.toml")
-            .expect("the committed profile parses (tested)");
-        std::sync::Arc::new(cal)
-    })
-    .clone()
-}
-
 /// Trtllm custom all-reduce, bf16, H100 SXM 8-GPU HGX, from
 /// `aiconfigurator-h100/custom_allreduce_perf.trtllm-1.3.0rc20.csv` (message_size elements x 2 bytes,
 /// latency ms -> us), every 4th power of two.
@@ -129,25 +116,6 @@ const AR8: LatencyCurve = &[
 ];
 
 impl HardwareProfile {
-    /// `h100-sxm`: the datasheet profile with the committed calibration; `h100-sxm-spec`: the
-    /// datasheet roofline alone; a path to a `.toml` written by `pdsim calibrate`: H100 SXM memory and
-    /// links with that profile's fitted kernels.
-    pub fn by_name(name: &str) -> Result<HardwareProfile, HardwareError> {
-        match name.to_ascii_lowercase().as_str() {
-            "h100-sxm" | "h100" | "h100_sxm" => {
-                Ok(HardwareProfile { calibration: Some(h100_sxm_calibration()), ..HardwareProfile::h100_sxm() })
-            }
-            "h100-sxm-spec" => Ok(HardwareProfile { name: "h100-sxm-spec", ..HardwareProfile::h100_sxm() }),
-            _ if name.ends_with(".toml") => {
-                let text = std::fs::read_to_string(name)
-                    .map_err(|source| calibrated::ProfileError::Io { path: name.to_string(), source })?;
-                let cal = calibrated::Calibration::from_toml(&text, name)?;
-                Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..HardwareProfile::h100_sxm() })
-            }
-            _ => Err(HardwareError::Unknown(name.to_string())),
-        }
-    }
-
     /// NVIDIA H100 SXM5 80 GB in an 8-GPU HGX node.
     pub fn h100_sxm() -> HardwareProfile {
         HardwareProfile {

@@ -6,14 +6,14 @@
 use std::path::Path;
 
 use crate::calibrate::readers::CalibError;
-use crate::cluster::config::*;
-use crate::engine::NS_PER_S;
-use crate::hardware::calibrated::{Calibration, OverheadFit};
-use crate::hardware::HardwareProfile;
-use crate::model::{Dtype, ModelSpec};
+use crate::core::NS_PER_S;
+use crate::input::{RunLimits, Scenario};
 use crate::runner::{run, RunOptions};
-use crate::scenario::{RunLimits, Scenario};
-use crate::workload::spec::{Arrival, LengthDist, WorkloadSpec};
+use crate::spec::deployment::*;
+use crate::spec::fitted::{Calibration, OverheadFit};
+use crate::spec::hardware::HardwareProfile;
+use crate::spec::model::{Dtype, ModelSpec};
+use crate::spec::workload::{Arrival, LengthDist, WorkloadSpec};
 
 /// One measured deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,7 +249,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         autoscaler: None,
         alerts: Default::default(),
     };
-    crate::cluster::validate_deployment(&s)?;
+    crate::input::deployment::validate_deployment(&s)?;
     Ok(s)
 }
 

@@ -60,9 +60,9 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::scenario::load_from_strs;
+    use crate::input::load_from_strs;
+    use crate::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
     use crate::workload::presets::Preset;
-    use crate::workload::spec::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
 
     const DEPLOY: &str = "\
 apiVersion: nvidia.com/v1alpha1

@@ -1,7 +1,7 @@
 //! GPU memory: what is left for KV cache once weights and activations are placed.
 
-use crate::hardware::HardwareProfile;
-use crate::model::{Dtype, ModelSpec};
+use crate::spec::hardware::HardwareProfile;
+use crate::spec::model::{Dtype, ModelSpec};
 
 /// Share of GPU memory a prefill worker's framework takes when nothing says otherwise: vLLM's
 /// `gpu_memory_utilization` and TensorRT-LLM's `free_gpu_memory_fraction` both default to 0.9.

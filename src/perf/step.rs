@@ -2,13 +2,13 @@
 //! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
 //! cites its measurements; the formulas are here.
 
-use crate::calibrate::models::{
+use crate::perf::kernels::{
     AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, GenerationBatch, SmoothMax,
 };
-use crate::cluster::config::Backend;
-use crate::hardware::calibrated::Calibration;
-use crate::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
-use crate::model::{Dtype, ModelSpec};
+use crate::spec::deployment::Backend;
+use crate::spec::fitted::Calibration;
+use crate::spec::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
+use crate::spec::model::{Dtype, ModelSpec};
 
 /// Time of one GEMM `[m x k] * [k x n]` with weights of `weight_bytes` bytes per element:
 /// `max(2mnk / (peak * eff), n*k*weight_bytes / stream_rate, floor)`.

@@ -34,7 +34,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::series::{Metric, Series, SeriesStore, METRIC_NAME};
+use crate::metrics::series::{Metric, Series, SeriesStore, METRIC_NAME};
+pub use crate::spec::scenario::AlertRule;
 
 const NS_PER_S: u64 = 1_000_000_000;
 
@@ -44,15 +45,6 @@ type Labels = Vec<(String, String)>;
 /// Prometheus' default lookback delta (`--query.lookback-delta`, 5m): an instant selector sees a
 /// series' latest sample in `(t - 5m, t]`.
 const LOOKBACK_DELTA_NS: u64 = 300 * NS_PER_S;
-
-/// One alerting rule (`alert`, `expr`, `for`, `labels` of a Prometheus rule).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertRule {
-    pub name: String,
-    pub expr: String,
-    pub for_ns: u64,
-    pub labels: BTreeMap<String, String>,
-}
 
 /// When one alert was firing during a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
