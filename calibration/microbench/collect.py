@@ -84,7 +84,7 @@ KERNEL_SOURCE = "torch"
 DTYPE_NAMES = {"bf16": "bfloat16", "fp8": "fp8"}
 
 # --------------------------------------------------------------------------------------------------
-# Models: the presets pdsim ships (src/model/mod.rs, from each model's Hugging Face config.json).
+# Models: the presets pdsim ships (src/spec/model.rs, from each model's Hugging Face config.json).
 # --------------------------------------------------------------------------------------------------
 
 
@@ -189,7 +189,7 @@ LM_HEAD_MAX_M = 4096
 
 def layer_gemms(model: ModelShape, tp: int) -> list[tuple[str, int, int]]:
     """Per-GPU `(label, n, k)` of one layer's projections plus lm_head at tensor parallelism `tp`,
-    rounded up as pdsim's cost model does (src/cost/mod.rs)."""
+    rounded up as pdsim's cost model does (src/perf/step.rs)."""
     t = max(1, tp)
     h = model.hidden
     return [

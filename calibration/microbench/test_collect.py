@@ -55,7 +55,7 @@ class ModelShapes(unittest.TestCase):
         self.assertEqual(shapes["lm_head"], (32064, 8192))  # 128256 / 4
 
     def test_presets_match_pdsim(self):
-        # src/model/mod.rs presets.
+        # src/spec/model.rs presets.
         p = collect.PRESETS
         self.assertEqual(set(p), {"llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-2-70b", "qwen3-32b"})
         self.assertEqual(p["qwen3-32b"].head_dim, 128)

@@ -9,7 +9,7 @@ Run it with the interpreter of the venv made by install-aiconfigurator.sh:
         ../shared/validation-dev/silicon_h100_qwen3_32b.csv /tmp/peers/aic_rows.csv
 
 Each row is estimated as the deployment it measured, with the same conventions as
-`pdsim validate` (src/calibrate/validate.rs):
+`pdsim validate` (src/validate.rs):
   * agg rows: `--estimate-mode agg --batch-size <batch_size> --tp <tp_size>` (aiconfigurator's own
     gap analysis uses batch_size = client concurrency, which is what these rows record);
   * disagg rows: prefill/decode TP, batch size and worker counts from the row;

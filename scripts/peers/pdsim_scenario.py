@@ -9,7 +9,7 @@ pdsim simulates exactly that configuration as a closed-loop benchmark.
     scripts/peers/pdsim_scenario.py --model qwen3-32b --isl 4000 --osl 1000 --concurrency 168 \
         --prefill 4x1 --prefill-bs 1 --decode 1x4 --bs 168 > /tmp/peers/sc/c1-disagg.yaml
 
-Engine settings follow `pdsim validate` (src/calibrate/validate.rs): step token budget 8192
+Engine settings follow `pdsim validate` (src/validate.rs): step token budget 8192
 (prefill: max(8192, ISL)), KV-cache memory fraction 0.9, KV moved with NIXL (64 in flight),
 round-robin routing. Requests offered: --rounds (default 20) x concurrency.
 """
