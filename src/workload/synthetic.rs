@@ -564,7 +564,6 @@ impl ArrivalGen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    pub use crate::core::rng::{rng_stream, splitmix64};
 
     fn lognormal(mean: f64, sigma: f64) -> LengthDist {
         LengthDist::LogNormal { mean, sigma, min: 1, max: DEFAULT_LOGNORMAL_MAX }
