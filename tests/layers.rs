@@ -46,6 +46,34 @@ fn owner(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
+/// One source file: its path from the repository root (`src/sim/mod.rs`), the layer it belongs to
+/// and its text.
+struct SourceFile {
+    rel: String,
+    owner: String,
+    text: String,
+}
+
+/// Every `.rs` file under `src/`, in path order.
+fn source_files() -> Vec<SourceFile> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    rust_files(&src, &mut paths);
+    paths.sort();
+    paths
+        .iter()
+        .map(|f| SourceFile {
+            rel: f
+                .strip_prefix(src.parent().expect("src/ has a parent"))
+                .expect("under the root")
+                .to_string_lossy()
+                .replace('\\', "/"),
+            owner: owner(&src, f),
+            text: std::fs::read_to_string(f).expect("readable source"),
+        })
+        .collect()
+}
+
 /// `crate::name` paths on a line of code (comments and string literals left out).
 fn crate_paths(line: &str) -> Vec<String> {
     let code = line.split("//").next().unwrap_or("");
@@ -76,42 +104,30 @@ fn crate_paths(line: &str) -> Vec<String> {
     out
 }
 
-fn src_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
 #[test]
 fn imports_follow_the_layers() {
-    let src = src_dir();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    files.sort();
     let layers: BTreeMap<&str, &[&str]> = LAYERS.iter().copied().collect();
     let mut wrong = Vec::new();
     let mut debt_seen = Vec::new();
-    for f in &files {
-        let me = owner(&src, f);
-        let Some(allowed) = layers.get(me.as_str()) else { continue };
-        let text = std::fs::read_to_string(f).expect("readable source");
-        for (n, line) in text.lines().enumerate() {
+    for f in source_files() {
+        let me = f.owner.as_str();
+        let Some(allowed) = layers.get(me) else { continue };
+        for (n, line) in f.text.lines().enumerate() {
             for target in crate_paths(line) {
-                if target == me || target == "VERSION" {
+                if target == me || target == "VERSION" || allowed.contains(&target.as_str()) {
                     continue;
                 }
-                let rel = f.strip_prefix(src.parent().unwrap()).unwrap().to_string_lossy().replace('\\', "/");
-                if !allowed.contains(&target.as_str()) && KNOWN_DEBT.contains(&(rel.as_str(), target.as_str())) {
-                    debt_seen.push((rel.clone(), target.clone()));
+                if KNOWN_DEBT.contains(&(f.rel.as_str(), target.as_str())) {
+                    debt_seen.push((f.rel.clone(), target));
                     continue;
                 }
-                if !allowed.contains(&target.as_str()) {
-                    let kind = if layers.contains_key(target.as_str()) { "layer" } else { "app" };
-                    wrong.push(format!(
-                        "{}:{}: layer `{me}` imports {kind} `{target}` (it may import: {})",
-                        f.strip_prefix(src.parent().unwrap()).unwrap().display(),
-                        n + 1,
-                        if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
-                    ));
-                }
+                let kind = if layers.contains_key(target.as_str()) { "layer" } else { "app" };
+                let may = if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") };
+                wrong.push(format!(
+                    "{}:{}: layer `{me}` imports {kind} `{target}` (it may import: {may})",
+                    f.rel,
+                    n + 1
+                ));
             }
         }
     }
@@ -126,24 +142,18 @@ fn imports_follow_the_layers() {
 
 #[test]
 fn engine_layers_do_no_io() {
-    let src = src_dir();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    files.sort();
     let mut wrong = Vec::new();
-    for f in &files {
-        let me = owner(&src, f);
-        if !NO_IO.contains(&me.as_str()) {
+    for f in source_files() {
+        if !NO_IO.contains(&f.owner.as_str()) {
             continue;
         }
-        let text = std::fs::read_to_string(f).expect("readable source");
         // unit tests may build fixtures on disk
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let code = f.text.split("#[cfg(test)]").next().unwrap_or("");
         for (n, line) in code.lines().enumerate() {
             let c = line.split("//").next().unwrap_or("");
             for io in ["std::fs", "File::", "std::io::stdin", "std::net", "std::process", "include_str!"] {
                 if c.contains(io) {
-                    wrong.push(format!("{}:{}: `{io}` in layer `{me}`", f.display(), n + 1));
+                    wrong.push(format!("{}:{}: `{io}` in layer `{}`", f.rel, n + 1, f.owner));
                 }
             }
         }

@@ -4,17 +4,17 @@
 
 use std::path::Path;
 
-use crate::spec::fitted as calibrated;
+use crate::spec::fitted;
 use crate::spec::hardware::{HardwareError, HardwareProfile};
 use crate::spec::model::{ModelError, ModelSpec};
 
 /// The committed H100 SXM calibration (`calibration/profiles/h100-sxm.toml`), built into the binary.
 const H100_SXM_CALIBRATION: &str = include_str!("../../calibration/profiles/h100-sxm.toml");
 
-fn h100_sxm_calibration() -> std::sync::Arc<calibrated::Calibration> {
-    static CELL: std::sync::OnceLock<std::sync::Arc<calibrated::Calibration>> = std::sync::OnceLock::new();
+fn h100_sxm_calibration() -> std::sync::Arc<fitted::Calibration> {
+    static CELL: std::sync::OnceLock<std::sync::Arc<fitted::Calibration>> = std::sync::OnceLock::new();
     CELL.get_or_init(|| {
-        let cal = calibrated::Calibration::from_toml(H100_SXM_CALIBRATION, "calibration/profiles/h100-sxm.toml")
+        let cal = fitted::Calibration::from_toml(H100_SXM_CALIBRATION, "calibration/profiles/h100-sxm.toml")
             .expect("the committed profile parses (tested)");
         std::sync::Arc::new(cal)
     })
@@ -33,8 +33,8 @@ impl HardwareProfile {
             "h100-sxm-spec" => Ok(HardwareProfile { name: "h100-sxm-spec", ..HardwareProfile::h100_sxm() }),
             _ if name.ends_with(".toml") => {
                 let text = std::fs::read_to_string(name)
-                    .map_err(|source| calibrated::ProfileError::Io { path: name.to_string(), source })?;
-                let cal = calibrated::Calibration::from_toml(&text, name)?;
+                    .map_err(|source| fitted::ProfileError::Io { path: name.to_string(), source })?;
+                let cal = fitted::Calibration::from_toml(&text, name)?;
                 Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..HardwareProfile::h100_sxm() })
             }
             _ => Err(HardwareError::Unknown(name.to_string())),

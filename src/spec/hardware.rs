@@ -7,7 +7,7 @@
 
 use thiserror::Error;
 
-use crate::spec::fitted as calibrated;
+use crate::spec::fitted;
 
 use crate::spec::deployment::KvBackend;
 
@@ -57,7 +57,7 @@ pub struct HardwareProfile {
     /// Price used when a scenario names none.
     pub usd_per_gpu_hour_default: f64,
     /// Fitted kernel costs; when present they replace the roofline above for the families they cover.
-    pub calibration: Option<std::sync::Arc<calibrated::Calibration>>,
+    pub calibration: Option<std::sync::Arc<fitted::Calibration>>,
 }
 
 #[derive(Debug, Error)]
@@ -65,7 +65,7 @@ pub enum HardwareError {
     #[error("unknown hardware profile '{0}': expected h100-sxm (calibrated), h100-sxm-spec (datasheet roofline only) or a calibrated profile .toml")]
     Unknown(String),
     #[error(transparent)]
-    Profile(#[from] calibrated::ProfileError),
+    Profile(#[from] fitted::ProfileError),
 }
 
 /// Trtllm custom all-reduce, bf16, H100 SXM 8-GPU HGX, from
