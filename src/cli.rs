@@ -307,7 +307,7 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         data.kv_transfer.len(),
         started.elapsed().as_secs_f64()
     );
-    let mut out = fit::fit_all(&data, &a.data, &name, pdsim::perf::kernels::H100_PEAKS);
+    let mut out = fit::fit_all(&data, &a.data, &name, pdsim::spec::kernel_params::H100_PEAKS);
     if let Some(silicon) = &a.silicon {
         let rows = pdsim::validate::read_silicon(silicon)?;
         let hw = HardwareProfile {

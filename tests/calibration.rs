@@ -6,9 +6,9 @@ mod common;
 use common::*;
 
 use pdsim::calibrate::{fit, readers};
-use pdsim::perf::kernels::H100_PEAKS;
 use pdsim::spec::fitted::Calibration;
 use pdsim::spec::hardware::HardwareProfile;
+use pdsim::spec::kernel_params::H100_PEAKS;
 
 fn committed() -> String {
     std::fs::read_to_string(root().join("calibration/profiles/h100-sxm.toml")).expect("committed profile")

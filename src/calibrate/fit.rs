@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::calibrate::data::{Collective, Dataset, GemmDtype, Provenance};
-use crate::perf::kernels::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
-};
 use crate::spec::fitted::{
     AllReduceFit, Calibration, ContextAttentionFit, FitError, GemmFit, GenerationAttentionFit, TransferFit,
+};
+use crate::spec::kernel_params::{
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
 };
 use crate::spec::model::{ModelSpec, PRESETS};
 

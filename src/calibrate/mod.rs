@@ -3,5 +3,6 @@
 pub mod data;
 pub mod fit;
 pub mod lm;
+pub mod models;
 pub mod readers;
 pub mod report;

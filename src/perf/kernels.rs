@@ -1,28 +1,11 @@
-//! The parametric cost models the calibration fits, each a pure function of a shape with a few
-//! physically meaningful parameters (efficiencies, floors, half-saturation sizes), and their fitting.
-//! Fits minimise squared log error (relative error), so fast and slow kernels weigh alike.
+//! The parametric cost models' formulas, each a pure function of a shape with a few physically
+//! meaningful parameters (efficiencies, floors, half-saturation sizes). The parameters are spec data
+//! (`spec::kernel_params`, stored in a calibrated profile); `calibrate::models` fits them.
 
-use serde::{Deserialize, Serialize};
+use crate::spec::kernel_params::{
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, TransferParams,
+};
 
-use crate::calibrate::lm;
-
-/// Published peak numbers the efficiencies are relative to (NVIDIA H100 SXM datasheet).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Peaks {
-    pub bf16_flops: f64,
-    pub fp8_flops: f64,
-    pub hbm_bytes_per_s: f64,
-}
-
-/// H100 SXM datasheet: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8, HBM3 3.35 TB/s.
-pub const H100_PEAKS: Peaks = Peaks { bf16_flops: 989.4e12, fp8_flops: 1978.9e12, hbm_bytes_per_s: 3.35e12 };
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-fn logit(p: f64) -> f64 {
-    (p / (1.0 - p)).ln()
-}
 fn ramp(x: f64, half: f64) -> f64 {
     x / (x + half)
 }
@@ -80,69 +63,26 @@ impl SmoothMax {
 
 // ---- GEMM ----------------------------------------------------------------------------------------
 
-/// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the H100's 132 SMs:
-///
-/// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/132 * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm
-///      + pad * (128 ceil(m/128) - m) 2nk / peak   (m > pad_min_m, 64 or 128)`
-///
-/// with tiles of `TM x TN` (`TM` 64 for m <= 64 else 128, `TN` 128), `tiles = ceil(m/TM) ceil(n/TN)`,
-/// `waves = (1-w) tiles/132 + w ceil(tiles/132)` (how much a partial last wave costs), a per-tile
-/// pipeline prologue of `k_prologue` k-steps, memory efficiency `e_m = mem_eff * n/(n+n_half_mem) *
-/// B/(B+bytes_half_mem)` over `B = (nk + mk) elem + 2mn` bytes, and for fp8 an activation
-/// quantisation pass (`quant`). Kernels that run a slower path when `m` is not a multiple of
-/// `unaligned_align` (and above `unaligned_min_m`) pay the `unaligned_*` terms there; `f(m)` scales
-/// small (`m <= 64`) and mid (`m <= 256`) batches where the tile heuristics pick other kernels.
-///
-/// The `pad` term is what fp8 kernels measure past one 128-row tile (some past 64 rows): time
-/// *falls* as `m` grows towards the next multiple of 128, as if each row short of it cost `pad` of
-/// a row at peak (aiconfigurator H100 data, `n x k` = 8192 x 5120: TensorRT-LLM fp8_block 38.7 us
-/// at m = 129, 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS)
-/// show no such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits a `pad`
-/// that rounds to 0.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GemmParams {
-    pub launch_us: f64,
-    pub compute_eff: f64,
-    pub mem_eff: f64,
-    pub k_prologue: f64,
-    pub n_half_mem: f64,
-    pub bytes_half_mem: f64,
-    pub blend_p: f64,
-    pub quant_passes: f64,
-    pub wave_quantization: f64,
-    /// 0: no unaligned path.
-    pub unaligned_align: u32,
-    pub unaligned_min_m: u32,
-    pub unaligned_launch_us: f64,
-    pub unaligned_compute_factor: f64,
-    pub unaligned_mem_factor: f64,
-    pub small_m_factor: f64,
-    pub mid_m_factor: f64,
-    /// Cost of each row that pads `m` (above `pad_min_m`) to a multiple of 128, as a share of a row
-    /// at peak; 0 for kernels without the step (and in profiles written before it existed).
-    #[serde(default)]
-    pub pad_row_cost: f64,
-    /// Rows above which the padding term applies.
-    #[serde(default = "default_pad_min_m")]
-    pub pad_min_m: u32,
-}
-
-fn default_pad_min_m() -> u32 {
-    128
-}
-
-/// Which optional terms a GEMM fit uses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct GemmVariant {
-    quant: bool,
-    /// `(align, min_m)` of an unaligned-m path.
-    unaligned: Option<(u32, u32)>,
-    m_factors: bool,
-    /// `Some(min_m)`: the padding term above `min_m` rows.
-    pad: Option<u32>,
-}
-
 impl GemmParams {
+    /// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the H100's 132 SMs:
+    ///
+    /// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/132 * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm
+    ///      + pad * (128 ceil(m/128) - m) 2nk / peak   (m > pad_min_m, 64 or 128)`
+    ///
+    /// with tiles of `TM x TN` (`TM` 64 for m <= 64 else 128, `TN` 128), `tiles = ceil(m/TM) ceil(n/TN)`,
+    /// `waves = (1-w) tiles/132 + w ceil(tiles/132)` (how much a partial last wave costs), a per-tile
+    /// pipeline prologue of `k_prologue` k-steps, memory efficiency `e_m = mem_eff * n/(n+n_half_mem) *
+    /// B/(B+bytes_half_mem)` over `B = (nk + mk) elem + 2mn` bytes, and for fp8 an activation
+    /// quantisation pass (`quant`). Kernels that run a slower path when `m` is not a multiple of
+    /// `unaligned_align` (and above `unaligned_min_m`) pay the `unaligned_*` terms there; `f(m)` scales
+    /// small (`m <= 64`) and mid (`m <= 256`) batches where the tile heuristics pick other kernels.
+    ///
+    /// The `pad` term is what fp8 kernels measure past one 128-row tile (some past 64 rows): time
+    /// *falls* as `m` grows towards the next multiple of 128, as if each row short of it cost `pad` of
+    /// a row at peak (aiconfigurator H100 data, `n x k` = 8192 x 5120: TensorRT-LLM fp8_block 38.7 us
+    /// at m = 129, 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS)
+    /// show no such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits a `pad`
+    /// that rounds to 0.
     pub fn time_s(&self, peak_flops: f64, hbm: f64, elem_bytes: f64, m: f64, n: f64, k: f64) -> f64 {
         if m <= 0.0 {
             return 0.0;
@@ -181,141 +121,9 @@ impl GemmParams {
         };
         launch * 1e-6 + pnorm(tc, tmem, self.blend_p) * f + self.quant_passes * 3.0 * m * k / hbm + pad_s
     }
-
-    fn from_free(u: &[f64], v: GemmVariant) -> GemmParams {
-        let mut it = u.iter().copied();
-        let mut next = || it.next().expect("parameter count matches the variant");
-        let mut p = GemmParams {
-            launch_us: next().exp(),
-            compute_eff: sigmoid(next()),
-            mem_eff: next().exp(),
-            k_prologue: next().exp(),
-            n_half_mem: next().exp(),
-            bytes_half_mem: next().exp(),
-            blend_p: 1.0 + next().exp(),
-            wave_quantization: sigmoid(next()),
-            quant_passes: 0.0,
-            unaligned_align: 0,
-            unaligned_min_m: 0,
-            unaligned_launch_us: 0.0,
-            unaligned_compute_factor: 1.0,
-            unaligned_mem_factor: 1.0,
-            small_m_factor: 1.0,
-            mid_m_factor: 1.0,
-            pad_row_cost: 0.0,
-            pad_min_m: v.pad.unwrap_or(128),
-        };
-        if v.quant {
-            p.quant_passes = next().exp();
-        }
-        if let Some((align, min_m)) = v.unaligned {
-            p.unaligned_align = align;
-            p.unaligned_min_m = min_m;
-            p.unaligned_launch_us = next().exp();
-            p.unaligned_compute_factor = next().exp();
-            p.unaligned_mem_factor = next().exp();
-        }
-        if v.m_factors {
-            p.small_m_factor = next().exp();
-            p.mid_m_factor = next().exp();
-        }
-        if v.pad.is_some() {
-            p.pad_row_cost = next().exp();
-        }
-        p
-    }
-
-    /// Starting point of a variant: H100 values (TensorRT-LLM bf16 GEMMs fit to compute efficiency
-    /// ~0.8, memory efficiency ~0.84, a ~3 us launch, a ~100-step prologue).
-    fn start(v: GemmVariant) -> Vec<f64> {
-        let mut u = vec![3f64.ln(), logit(0.8), 0.84f64.ln(), 100f64.ln(), 1.0, 10.0, 3f64.ln(), logit(0.1)];
-        if v.quant {
-            u.push(2f64.ln());
-        }
-        if v.unaligned.is_some() {
-            u.extend([1f64.ln(), 0.85f64.ln(), 0.0]);
-        }
-        if v.m_factors {
-            u.extend([0.0, 0.0]);
-        }
-        if v.pad.is_some() {
-            u.push(0.5f64.ln());
-        }
-        u
-    }
-
-    /// Fits to `(m, n, k, seconds)` rows. fp8 kernels (`quant`) also try an unaligned-m path (m not
-    /// a multiple of 16 above 16, or of 4 from 1), small/mid-m factors and the padding term,
-    /// keeping the variant with the lowest error on the fitted rows.
-    pub fn fit(rows: &[(f64, f64, f64, f64)], peak_flops: f64, hbm: f64, elem_bytes: f64, quant: bool) -> GemmParams {
-        let plain = GemmVariant { quant, unaligned: None, m_factors: false, pad: None };
-        let variants: Vec<GemmVariant> = if quant {
-            let mut v = vec![
-                plain,
-                GemmVariant { unaligned: Some((16, 16)), ..plain },
-                GemmVariant { unaligned: Some((4, 0)), ..plain },
-                GemmVariant { unaligned: Some((16, 16)), m_factors: true, ..plain },
-                GemmVariant { unaligned: Some((4, 0)), m_factors: true, ..plain },
-            ];
-            let padded: Vec<GemmVariant> = [64, 128]
-                .into_iter()
-                .flat_map(|min_m| v.iter().filter(|x| x.m_factors).map(move |&x| GemmVariant { pad: Some(min_m), ..x }))
-                .collect();
-            v.extend(padded);
-            v
-        } else {
-            vec![plain]
-        };
-        let mut best: Option<(f64, GemmParams)> = None;
-        for v in variants {
-            let start = GemmParams::start(v);
-            let sol = lm::minimize(
-                |u, out| {
-                    let g = GemmParams::from_free(u, v);
-                    for (o, &(m, n, k, t)) in out.iter_mut().zip(rows) {
-                        *o = (g.time_s(peak_flops, hbm, elem_bytes, m, n, k) / t).ln();
-                    }
-                },
-                rows.len(),
-                &start,
-                150,
-            );
-            let p = GemmParams::from_free(&sol.params, v);
-            if best.as_ref().is_none_or(|(c, _)| sol.cost < *c) {
-                best = Some((sol.cost, p));
-            }
-        }
-        best.expect("at least one variant").1
-    }
 }
 
 // ---- attention -----------------------------------------------------------------------------------
-
-/// Prefill (context) attention of one layer on one GPU, `b` sequences of `s` tokens, `h` query and
-/// `kv` KV heads of `d` dims, counted in the flash-attention kernel's work units: 128-row query tiles
-/// (`T` of them) that each read the causal 128-token KV blocks before them (`Bk` in all, `C` for the
-/// longest tile). Kernels that pack the query heads sharing a KV head into one tile (`pack_gqa`, as
-/// FlashAttention-3 in vLLM does) have fewer, fuller tiles.
-///
-/// `t = floor*q + ((tile*q*T + block*r*Bk)^p + (crit*132*(tile*q + block*r*C))^p)^(1/p) + b s d 2 (h + w kv) / io`
-///
-/// — the tiles spread over the H100's 132 SMs, or the longest tile alone when there are too few to
-/// fill them (`crit`), plus streaming Q/O and K/V (`w` weighs KV against query heads). `r =
-/// (d + d_off)/(128 + d_off)` scales block work with the head dim; head dims other than 128 pay `q`
-/// (`other_head_dim_factor`) on fixed costs, as untuned kernel paths do.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ContextAttentionParams {
-    pub pack_gqa: bool,
-    pub floor_us: f64,
-    pub tile_ns: f64,
-    pub block_ns: f64,
-    pub io_gbps: f64,
-    pub kv_io_weight: f64,
-    pub critical_path: f64,
-    pub blend_p: f64,
-    pub head_dim_offset: f64,
-    pub other_head_dim_factor: f64,
-}
 
 /// Query tiles, causal KV blocks and the longest tile's blocks for `b` sequences of `s` tokens.
 fn context_tiles(b: f64, s: f64, h: f64, kv: f64, pack: bool) -> (f64, f64, f64) {
@@ -337,6 +145,18 @@ fn context_tiles(b: f64, s: f64, h: f64, kv: f64, pack: bool) -> (f64, f64, f64)
 }
 
 impl ContextAttentionParams {
+    /// Prefill (context) attention of one layer on one GPU, `b` sequences of `s` tokens, `h` query and
+    /// `kv` KV heads of `d` dims, counted in the flash-attention kernel's work units: 128-row query tiles
+    /// (`T` of them) that each read the causal 128-token KV blocks before them (`Bk` in all, `C` for the
+    /// longest tile). Kernels that pack the query heads sharing a KV head into one tile (`pack_gqa`, as
+    /// FlashAttention-3 in vLLM does) have fewer, fuller tiles.
+    ///
+    /// `t = floor*q + ((tile*q*T + block*r*Bk)^p + (crit*132*(tile*q + block*r*C))^p)^(1/p) + b s d 2 (h + w kv) / io`
+    ///
+    /// — the tiles spread over the H100's 132 SMs, or the longest tile alone when there are too few to
+    /// fill them (`crit`), plus streaming Q/O and K/V (`w` weighs KV against query heads). `r =
+    /// (d + d_off)/(128 + d_off)` scales block work with the head dim; head dims other than 128 pay `q`
+    /// (`other_head_dim_factor`) on fixed costs, as untuned kernel paths do.
     pub fn time_s(&self, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
         self.time_with(b, s, h, kv, d, |x, y| pnorm(x, y, self.blend_p))
     }
@@ -358,57 +178,6 @@ impl ContextAttentionParams {
         let crit = self.critical_path * 132.0 * (self.tile_ns * q + self.block_ns * r * longest) * 1e-9;
         let io = b * s * d * 2.0 * (h + self.kv_io_weight * kv) / (self.io_gbps * 1e9);
         self.floor_us * 1e-6 * q + blend(work, crit) + io
-    }
-
-    fn from_free(u: &[f64], pack: bool) -> Self {
-        ContextAttentionParams {
-            pack_gqa: pack,
-            floor_us: u[0].exp(),
-            tile_ns: u[1].exp(),
-            block_ns: u[2].exp(),
-            io_gbps: u[3].exp(),
-            kv_io_weight: u[4].exp(),
-            critical_path: u[5].exp(),
-            blend_p: 1.0 + u[6].exp(),
-            head_dim_offset: u[7].exp(),
-            other_head_dim_factor: if pack { 1.0 } else { u[8].exp() },
-        }
-    }
-
-    /// Fits to `(b, s, h, kv, d, seconds)` rows, trying unpacked and GQA-packed tiling and keeping
-    /// the better.
-    pub fn fit(rows: &[[f64; 6]]) -> Self {
-        // starts: fits of TensorRT-LLM's and vLLM's H100 kernels (floor 8-14 us, 9-17 ps per tile,
-        // 10-15 ps per block, i.e. 570-800 TFLOP/s over the GPU)
-        let starts = [
-            [
-                9.9f64.ln(),
-                9.1f64.ln(),
-                14.7f64.ln(),
-                631f64.ln(),
-                0.73f64.ln(),
-                0.83f64.ln(),
-                0.46f64.ln(),
-                47f64.ln(),
-                1.37f64.ln(),
-            ],
-            [
-                7.7f64.ln(),
-                14.4f64.ln(),
-                10.7f64.ln(),
-                2000f64.ln(),
-                1.1f64.ln(),
-                0.83f64.ln(),
-                0.82f64.ln(),
-                115f64.ln(),
-                0.0,
-            ],
-        ];
-        best_variant(&[false, true], &starts, rows.len(), Self::from_free, |p, out| {
-            for (o, r) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
-            }
-        })
     }
 }
 
@@ -459,50 +228,24 @@ fn ceil_pos(x: f64) -> f64 {
     }
 }
 
-/// Decode (generation) attention of one layer on one GPU: `b` sequences each reading `ctx` cached
-/// tokens of `kv` heads x `d` dims at `kv_bytes` per element:
-///
-/// `t = floor + (t_kv^p + t_seq^p)^(1/p)`, or `((floor + t_kv)^p + t_seq^p)^(1/p)` (`floor_in_blend`)
-///
-/// `t_kv = B / (bw * W/(W+work_half))` reads `B = b (ctx+1) 2 kv d kv_bytes` bytes, slower when few
-/// work items `W = b kv ceil((ctx+1)/512)` are in flight (one sequence alone cannot saturate HBM);
-/// `t_seq = b (kv_head * kv + q_head * h) r` is the per-sequence work that dominates short contexts,
-/// `r = (d/128)^head_dim_exp`. Kernels with a separate multi-head path (`separate_mha`, TensorRT-LLM's
-/// MMHA when `h == kv`) cost `mha_head * h` per sequence there and read KV `mha_read_factor` slower.
-///
-/// The floor is a fixed latency (launch, the split-KV reduction) that adds to the KV read, but that
-/// some kernels' per-sequence work hides while few sequences are in flight: TensorRT-LLM's fp8-KV
-/// kernel, 64 query / 8 KV heads of 128 dims, 15 cached tokens, runs 6-7 us from 1 to 32 sequences,
-/// 11 us at 64 and 33 us at 256 (aiconfigurator H100 data), a sharper corner than floor + work.
-/// The fit tries both and keeps the better. A fit over one head dim (kernels are compiled per head
-/// dim) leaves `head_dim_exp` at 0.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GenerationAttentionParams {
-    pub separate_mha: bool,
-    pub floor_us: f64,
-    pub mha_head_ns: f64,
-    pub kv_head_ns: f64,
-    pub q_head_ns: f64,
-    pub bw_tbps: f64,
-    pub work_half: f64,
-    pub blend_p: f64,
-    pub head_dim_exp: f64,
-    pub mha_read_factor: f64,
-    /// The floor adds to the KV read inside the blend (false in profiles written before it).
-    #[serde(default)]
-    pub floor_in_blend: bool,
-}
-
-/// Which terms a decode-attention fit uses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct GenerationVariant {
-    separate_mha: bool,
-    /// Rows of several head dims: fit `head_dim_exp`.
-    head_dims: bool,
-    floor_in_blend: bool,
-}
-
 impl GenerationAttentionParams {
+    /// Decode (generation) attention of one layer on one GPU: `b` sequences each reading `ctx` cached
+    /// tokens of `kv` heads x `d` dims at `kv_bytes` per element:
+    ///
+    /// `t = floor + (t_kv^p + t_seq^p)^(1/p)`, or `((floor + t_kv)^p + t_seq^p)^(1/p)` (`floor_in_blend`)
+    ///
+    /// `t_kv = B / (bw * W/(W+work_half))` reads `B = b (ctx+1) 2 kv d kv_bytes` bytes, slower when few
+    /// work items `W = b kv ceil((ctx+1)/512)` are in flight (one sequence alone cannot saturate HBM);
+    /// `t_seq = b (kv_head * kv + q_head * h) r` is the per-sequence work that dominates short contexts,
+    /// `r = (d/128)^head_dim_exp`. Kernels with a separate multi-head path (`separate_mha`, TensorRT-LLM's
+    /// MMHA when `h == kv`) cost `mha_head * h` per sequence there and read KV `mha_read_factor` slower.
+    ///
+    /// The floor is a fixed latency (launch, the split-KV reduction) that adds to the KV read, but that
+    /// some kernels' per-sequence work hides while few sequences are in flight: TensorRT-LLM's fp8-KV
+    /// kernel, 64 query / 8 KV heads of 128 dims, 15 cached tokens, runs 6-7 us from 1 to 32 sequences,
+    /// 11 us at 64 and 33 us at 256 (aiconfigurator H100 data), a sharper corner than floor + work.
+    /// The fit tries both and keeps the better. A fit over one head dim (kernels are compiled per head
+    /// dim) leaves `head_dim_exp` at 0.
     pub fn time_s(&self, b: f64, ctx: f64, h: f64, kv: f64, d: f64, kv_bytes: f64) -> f64 {
         let r = self.head_dim_factor(d);
         self.time_with(b, ctx, h, kv, d, kv_bytes, r, |x, y| pnorm(x, y, self.blend_p))
@@ -565,167 +308,26 @@ impl GenerationAttentionParams {
             floor_s + blend(t_kv, t_seq)
         }
     }
-
-    fn from_free(u: &[f64], v: GenerationVariant) -> Self {
-        GenerationAttentionParams {
-            separate_mha: v.separate_mha,
-            floor_us: u[0].exp(),
-            mha_head_ns: if v.separate_mha { u[1].exp() } else { 0.0 },
-            kv_head_ns: u[2].exp(),
-            q_head_ns: u[3].exp(),
-            bw_tbps: u[4].exp(),
-            work_half: u[5].exp(),
-            blend_p: 1.0 + u[6].exp(),
-            head_dim_exp: if v.head_dims { u[7] } else { 0.0 },
-            mha_read_factor: if v.separate_mha { u[8].exp() } else { 1.0 },
-            floor_in_blend: v.floor_in_blend,
-        }
-    }
-
-    /// Fits to `(b, ctx, h, kv, d, kv_bytes, seconds)` rows, with and without a separate MHA path,
-    /// keeping the better.
-    pub fn fit(rows: &[[f64; 7]]) -> Self {
-        let head_dims = rows.iter().any(|r| r[4] != rows[0][4]);
-        // starts: fits of TensorRT-LLM's and vLLM's H100 decode kernels (floor ~7-9 us, KV read
-        // ~2.5-3 TB/s)
-        let starts = [
-            [
-                8.3f64.ln(),
-                10.4f64.ln(),
-                33.2f64.ln(),
-                0.5f64.ln(),
-                2.7f64.ln(),
-                53f64.ln(),
-                0.98f64.ln(),
-                0.27,
-                0.94f64.ln(),
-            ],
-            [8.7f64.ln(), 10.0f64.ln(), 25.4f64.ln(), 0.29f64.ln(), 3.0f64.ln(), 21f64.ln(), 0.81f64.ln(), 0.34, 0.0],
-        ];
-        let variants = [(true, false), (false, false), (true, true), (false, true)]
-            .map(|(separate_mha, floor_in_blend)| GenerationVariant { separate_mha, head_dims, floor_in_blend });
-        best_variant(&variants, &starts, rows.len(), Self::from_free, |p, out| {
-            for (o, r) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6]).ln();
-            }
-        })
-    }
 }
 
 // ---- collectives ---------------------------------------------------------------------------------
 
-/// All-reduce of `bytes` on a fixed GPU count: the faster of two alpha-beta lines,
-/// `t = min(alpha_1 + bytes/beta_1, alpha_2 + bytes/beta_2)` — the one-shot algorithm (low latency,
-/// low bandwidth) that kernels use for small messages and the two-shot/ring one for large messages.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct AllReduceParams {
-    pub alpha1_us: f64,
-    pub beta1_gbps: f64,
-    pub alpha2_us: f64,
-    pub beta2_gbps: f64,
-}
-
 impl AllReduceParams {
+    /// All-reduce of `bytes` on a fixed GPU count: the faster of two alpha-beta lines,
+    /// `t = min(alpha_1 + bytes/beta_1, alpha_2 + bytes/beta_2)` — the one-shot algorithm (low latency,
+    /// low bandwidth) that kernels use for small messages and the two-shot/ring one for large messages.
     pub fn time_s(&self, bytes: f64) -> f64 {
         let a = self.alpha1_us * 1e-6 + bytes / (self.beta1_gbps * 1e9);
         let b = self.alpha2_us * 1e-6 + bytes / (self.beta2_gbps * 1e9);
         a.min(b)
     }
-
-    fn from_free(u: &[f64]) -> Self {
-        AllReduceParams { alpha1_us: u[0].exp(), beta1_gbps: u[1].exp(), alpha2_us: u[2].exp(), beta2_gbps: u[3].exp() }
-    }
-
-    /// Fits to `(bytes, seconds)` rows.
-    pub fn fit(rows: &[(f64, f64)]) -> Self {
-        let floor_us = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min) * 1e6;
-        let starts = [
-            [floor_us.ln(), 50f64.ln(), (4.0 * floor_us).ln(), 300f64.ln()],
-            [floor_us.ln(), 100f64.ln(), 20f64.ln(), 200f64.ln()],
-            [floor_us.ln(), 20f64.ln(), (10.0 * floor_us).ln(), 100f64.ln()],
-        ];
-        best_fit(&starts, rows.len(), |u, out| {
-            let p = Self::from_free(u);
-            for (o, &(b, t)) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(b) / t).ln();
-            }
-        })
-        .map(|u| Self::from_free(&u))
-        .expect("at least one start")
-    }
-}
-
-/// KV transfer between serving workers: `t = setup + bytes / bandwidth`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TransferParams {
-    pub setup_us: f64,
-    pub bandwidth_gbps: f64,
 }
 
 impl TransferParams {
+    /// KV transfer between serving workers: `t = setup + bytes / bandwidth`.
     pub fn time_s(&self, bytes: f64) -> f64 {
         self.setup_us * 1e-6 + bytes / (self.bandwidth_gbps * 1e9)
     }
-
-    pub fn fit(rows: &[(f64, f64)]) -> Self {
-        let starts = [[500f64.ln(), 100f64.ln()], [50f64.ln(), 20f64.ln()]];
-        let from = |u: &[f64]| TransferParams { setup_us: u[0].exp(), bandwidth_gbps: u[1].exp() };
-        best_fit(&starts, rows.len(), |u, out| {
-            let p = from(u);
-            for (o, &(b, t)) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(b) / t).ln();
-            }
-        })
-        .map(|u| from(&u))
-        .expect("at least one start")
-    }
-}
-
-/// Fits each structural variant of a model (e.g. with or without GQA-packed tiles) from `starts`
-/// and keeps the one with the lowest cost on the fitted rows (ties: the earlier variant).
-/// `residuals(params, out)` fills the log errors of built parameters.
-fn best_variant<V: Copy, P, const K: usize>(
-    variants: &[V],
-    starts: &[[f64; K]],
-    n: usize,
-    build: impl Fn(&[f64], V) -> P,
-    residuals: impl Fn(&P, &mut [f64]),
-) -> P {
-    let mut best: Option<(f64, P)> = None;
-    for &v in variants {
-        let mut cost = 0.0;
-        let sol = best_fit_cost(starts, n, |u, out| residuals(&build(u, v), out), &mut cost);
-        if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-            best = Some((cost, build(&sol, v)));
-        }
-    }
-    best.expect("at least one variant").1
-}
-
-/// Runs LM from each start and keeps the lowest cost (ties: the earlier start).
-fn best_fit<const K: usize, F>(starts: &[[f64; K]], n: usize, residuals: F) -> Option<Vec<f64>>
-where
-    F: FnMut(&[f64], &mut [f64]),
-{
-    let mut cost = 0.0;
-    Some(best_fit_cost(starts, n, residuals, &mut cost))
-}
-
-/// [`best_fit`], also giving the winning sum of squared residuals.
-fn best_fit_cost<const K: usize, F>(starts: &[[f64; K]], n: usize, mut residuals: F, cost: &mut f64) -> Vec<f64>
-where
-    F: FnMut(&[f64], &mut [f64]),
-{
-    let mut best: Option<lm::Solution> = None;
-    for s in starts {
-        let sol = lm::minimize(&mut residuals, n, s, 300);
-        if best.as_ref().is_none_or(|b| sol.cost < b.cost) {
-            best = Some(sol);
-        }
-    }
-    let best = best.expect("at least one start");
-    *cost = best.cost;
-    best.params
 }
 
 #[cfg(test)]
@@ -767,38 +369,6 @@ mod tests {
     }
 
     #[test]
-    fn generation_fit_finds_a_floor_hidden_by_the_work() {
-        // one head dim: head_dim_exp stays 0; the floor is inside the blend
-        let truth = GenerationAttentionParams {
-            separate_mha: false,
-            floor_us: 6.5,
-            mha_head_ns: 0.0,
-            kv_head_ns: 8.0,
-            q_head_ns: 0.6,
-            bw_tbps: 2.9,
-            work_half: 50.0,
-            blend_p: 4.0,
-            head_dim_exp: 0.0,
-            mha_read_factor: 1.0,
-            floor_in_blend: true,
-        };
-        let mut rows = Vec::new();
-        for b in [1.0, 4.0, 16.0, 32.0, 64.0, 256.0, 1024.0] {
-            for ctx in [15.0, 255.0, 1023.0, 8191.0, 32767.0] {
-                for (h, kv) in [(32.0, 8.0), (16.0, 2.0), (64.0, 8.0)] {
-                    rows.push([b, ctx, h, kv, 128.0, 1.0, truth.time_s(b, ctx, h, kv, 128.0, 1.0)]);
-                }
-            }
-        }
-        let fit = GenerationAttentionParams::fit(&rows);
-        assert!(fit.floor_in_blend && fit.head_dim_exp == 0.0, "{fit:?}");
-        for r in &rows {
-            let e = (fit.time_s(r[0], r[1], r[2], r[3], r[4], r[5]) / r[6] - 1.0).abs();
-            assert!(e < 0.02, "{r:?}: {e} {fit:?}");
-        }
-    }
-
-    #[test]
     fn ceil_pos_is_ceil() {
         for x in [0.0, 0.25, 1.0, 1.0 + f64::EPSILON, 2.999, 511.0 / 512.0, 1e15 + 0.5, 4503599627370495.5] {
             assert_eq!(ceil_pos(x), x.ceil(), "{x}");
@@ -806,44 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn gemm_fit_recovers_its_own_parameters() {
-        let truth = GemmParams {
-            launch_us: 3.0,
-            compute_eff: 0.8,
-            mem_eff: 0.85,
-            k_prologue: 90.0,
-            n_half_mem: 1.0,
-            bytes_half_mem: 2e6,
-            blend_p: 3.0,
-            quant_passes: 0.0,
-            wave_quantization: 0.1,
-            unaligned_align: 0,
-            unaligned_min_m: 0,
-            unaligned_launch_us: 0.0,
-            unaligned_compute_factor: 1.0,
-            unaligned_mem_factor: 1.0,
-            small_m_factor: 1.0,
-            mid_m_factor: 1.0,
-            pad_row_cost: 0.0,
-            pad_min_m: 128,
-        };
-        let mut rows = Vec::new();
-        for &m in &[1.0, 8.0, 64.0, 512.0, 4096.0, 16384.0] {
-            for &n in &[256.0, 2048.0, 8192.0, 28672.0] {
-                for &k in &[512.0, 4096.0, 8192.0] {
-                    rows.push((m, n, k, truth.time_s(989.4e12, 3.35e12, 2.0, m, n, k)));
-                }
-            }
-        }
-        let fit = GemmParams::fit(&rows, 989.4e12, 3.35e12, 2.0, false);
-        for &(m, n, k, t) in &rows {
-            let e = (fit.time_s(989.4e12, 3.35e12, 2.0, m, n, k) / t - 1.0).abs();
-            assert!(e < 0.02, "{m} {n} {k}: {e} {fit:?}");
-        }
-    }
-
-    #[test]
-    fn gemm_padding_term_is_fitted_where_the_kernel_has_it() {
+    fn gemm_padding_term_falls_towards_the_next_tile() {
         // an fp8 kernel whose time falls as m nears the next multiple of 128
         let truth = GemmParams {
             launch_us: 4.0,
@@ -868,20 +401,6 @@ mod tests {
         let t = |p: &GemmParams, m: f64| p.time_s(1978.9e12, 3.35e12, 1.0, m, 8192.0, 5120.0);
         assert!(t(&truth, 129.0) > t(&truth, 256.0) && t(&truth, 257.0) > t(&truth, 256.0));
         assert_eq!(t(&truth, 128.0), t(&GemmParams { pad_row_cost: 0.0, ..truth }, 128.0));
-        let mut rows = Vec::new();
-        for &m in &[1.0, 8.0, 17.0, 64.0, 100.0, 129.0, 200.0, 256.0, 257.0, 512.0, 1025.0, 4096.0, 16384.0] {
-            for &n in &[256.0, 2048.0, 8192.0, 28672.0] {
-                for &k in &[512.0, 4096.0, 8192.0] {
-                    rows.push((m, n, k, truth.time_s(1978.9e12, 3.35e12, 1.0, m, n, k)));
-                }
-            }
-        }
-        let fit = GemmParams::fit(&rows, 1978.9e12, 3.35e12, 1.0, true);
-        assert!(fit.pad_row_cost > 0.5, "{fit:?}");
-        for &(m, n, k, t) in &rows {
-            let e = (fit.time_s(1978.9e12, 3.35e12, 1.0, m, n, k) / t - 1.0).abs();
-            assert!(e < 0.03, "{m} {n} {k}: {e} {fit:?}");
-        }
     }
 
     #[test]
@@ -889,17 +408,5 @@ mod tests {
         let p = AllReduceParams { alpha1_us: 3.0, beta1_gbps: 100.0, alpha2_us: 20.0, beta2_gbps: 300.0 };
         assert!((p.time_s(1000.0) - (3e-6 + 1e-8)).abs() < 1e-12);
         assert!((p.time_s(1e9) - (20e-6 + 1e9 / 300e9)).abs() < 1e-12);
-        let rows: Vec<(f64, f64)> = (8..30).map(|e| (2f64.powi(e), p.time_s(2f64.powi(e)))).collect();
-        let fit = AllReduceParams::fit(&rows);
-        for &(b, t) in &rows {
-            assert!((fit.time_s(b) / t - 1.0).abs() < 0.01, "{b}: {fit:?}");
-        }
-    }
-
-    #[test]
-    fn transfer_fit_is_exact_on_a_line() {
-        let rows: Vec<(f64, f64)> = [20e6, 74e6, 146e6, 1e9, 4.5e9].iter().map(|&b| (b, 540e-6 + b / 144e9)).collect();
-        let fit = TransferParams::fit(&rows);
-        assert!((fit.setup_us - 540.0).abs() < 1.0 && (fit.bandwidth_gbps - 144.0).abs() < 0.5, "{fit:?}");
     }
 }

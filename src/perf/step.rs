@@ -2,12 +2,11 @@
 //! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
 //! cites its measurements; the formulas are here.
 
-use crate::perf::kernels::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, GenerationBatch, SmoothMax,
-};
+use crate::perf::kernels::{GenerationBatch, SmoothMax};
 use crate::spec::deployment::Backend;
 use crate::spec::fitted::Calibration;
 use crate::spec::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
+use crate::spec::kernel_params::{AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams};
 use crate::spec::model::{Dtype, ModelSpec};
 
 /// Time of one GEMM `[m x k] * [k x n]` with weights of `weight_bytes` bytes per element:

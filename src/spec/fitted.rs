@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::perf::kernels::{
+use crate::spec::kernel_params::{
     AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
 };
 

@@ -5,6 +5,7 @@ pub mod autoscaler;
 pub mod deployment;
 pub mod fitted;
 pub mod hardware;
+pub mod kernel_params;
 pub mod model;
 pub mod scenario;
 pub mod workload;

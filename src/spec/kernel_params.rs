@@ -1,0 +1,101 @@
+//! Coefficients of the parametric kernel cost models: plain data, what a calibrated profile stores
+//! for each kernel family. The formulas that turn them into times are in `perf::kernels`, beside
+//! their derivation and sources; fitting them to measurements is `calibrate::models`.
+
+use serde::{Deserialize, Serialize};
+
+/// Published peak numbers the efficiencies are relative to (NVIDIA H100 SXM datasheet).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Peaks {
+    pub bf16_flops: f64,
+    pub fp8_flops: f64,
+    pub hbm_bytes_per_s: f64,
+}
+
+/// H100 SXM datasheet: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8, HBM3 3.35 TB/s.
+pub const H100_PEAKS: Peaks = Peaks { bf16_flops: 989.4e12, fp8_flops: 1978.9e12, hbm_bytes_per_s: 3.35e12 };
+
+/// Coefficients of the GEMM time model (`GemmParams::time_s` in `perf::kernels`: the formula, what
+/// each term means and the measurements behind it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GemmParams {
+    pub launch_us: f64,
+    pub compute_eff: f64,
+    pub mem_eff: f64,
+    pub k_prologue: f64,
+    pub n_half_mem: f64,
+    pub bytes_half_mem: f64,
+    pub blend_p: f64,
+    pub quant_passes: f64,
+    pub wave_quantization: f64,
+    /// 0: no unaligned path.
+    pub unaligned_align: u32,
+    pub unaligned_min_m: u32,
+    pub unaligned_launch_us: f64,
+    pub unaligned_compute_factor: f64,
+    pub unaligned_mem_factor: f64,
+    pub small_m_factor: f64,
+    pub mid_m_factor: f64,
+    /// Cost of each row that pads `m` (above `pad_min_m`) to a multiple of 128, as a share of a row
+    /// at peak; 0 for kernels without the step (and in profiles written before it existed).
+    #[serde(default)]
+    pub pad_row_cost: f64,
+    /// Rows above which the padding term applies.
+    #[serde(default = "default_pad_min_m")]
+    pub pad_min_m: u32,
+}
+
+fn default_pad_min_m() -> u32 {
+    128
+}
+
+/// Coefficients of the prefill (context) attention time model (`ContextAttentionParams::time_s` in
+/// `perf::kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ContextAttentionParams {
+    pub pack_gqa: bool,
+    pub floor_us: f64,
+    pub tile_ns: f64,
+    pub block_ns: f64,
+    pub io_gbps: f64,
+    pub kv_io_weight: f64,
+    pub critical_path: f64,
+    pub blend_p: f64,
+    pub head_dim_offset: f64,
+    pub other_head_dim_factor: f64,
+}
+
+/// Coefficients of the decode (generation) attention time model (`GenerationAttentionParams::time_s`
+/// in `perf::kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GenerationAttentionParams {
+    pub separate_mha: bool,
+    pub floor_us: f64,
+    pub mha_head_ns: f64,
+    pub kv_head_ns: f64,
+    pub q_head_ns: f64,
+    pub bw_tbps: f64,
+    pub work_half: f64,
+    pub blend_p: f64,
+    pub head_dim_exp: f64,
+    pub mha_read_factor: f64,
+    /// The floor adds to the KV read inside the blend (false in profiles written before it).
+    #[serde(default)]
+    pub floor_in_blend: bool,
+}
+
+/// Coefficients of the all-reduce time model (`AllReduceParams::time_s` in `perf::kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AllReduceParams {
+    pub alpha1_us: f64,
+    pub beta1_gbps: f64,
+    pub alpha2_us: f64,
+    pub beta2_gbps: f64,
+}
+
+/// Coefficients of the KV transfer time model (`TransferParams::time_s` in `perf::kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TransferParams {
+    pub setup_us: f64,
+    pub bandwidth_gbps: f64,
+}
