@@ -249,7 +249,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         autoscaler: None,
         alerts: Default::default(),
     };
-    crate::input::deployment::validate_deployment(&s)?;
+    crate::input::deployment::validate_deployment(&s).map_err(|e| e.to_string())?;
     Ok(s)
 }
 

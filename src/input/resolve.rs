@@ -368,9 +368,9 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     };
     let mut scenario = scenario;
     scenario.autoscaler = autoscaler(&g, &scenario)?;
-    crate::input::deployment::validate_deployment(&scenario).map_err(|msg| {
-        // The message starts with the key it is about (`decode.tp: ...`): point at where that key was set.
-        let key = msg.split(':').next().unwrap_or("").trim();
+    crate::input::deployment::validate_deployment(&scenario).map_err(|e| {
+        // Point at where the key was set; an aggregated pool may have taken it from the decode component.
+        let key = e.key.as_str();
         let origin = match g.val(key) {
             Some(v) => v.origin.clone(),
             None if key.starts_with("aggregated.") => g
@@ -379,7 +379,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
                 .unwrap_or_else(|| s.deployment_origin()),
             None => s.deployment_origin(),
         };
-        ScenarioError::Deployment { origin, msg }
+        ScenarioError::Deployment { origin, msg: e.to_string() }
     })?;
     Ok(scenario)
 }
