@@ -73,6 +73,8 @@ pub struct SimOutput {
     pub scale_events: Vec<ScaleEvent>,
 }
 
+pub mod autoscaler;
+mod lifecycle;
 pub mod prefix_cache;
 mod runs;
 pub use crate::spec::scenario::SlaTargets;
@@ -82,109 +84,7 @@ const NONE: u64 = u64::MAX;
 const NO_WORKER: u32 = u32::MAX;
 const NO_CLIENT: u32 = u32::MAX;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Stage {
-    PrefillQueue,
-    Prefilling,
-    DecodeWaiting,
-    Transferring,
-    Ready,
-    LocalPrefill,
-    Running,
-    Free,
-}
-
-#[derive(Clone)]
-struct Req {
-    gen: u32,
-    stage: Stage,
-    /// Ended (timed out) but still holding resources until the stage it is in lets go.
-    cancelled: bool,
-    id: u64,
-    arrival_ns: u64,
-    input_tok: u32,
-    output_tok: u32,
-    prefill_worker: u32,
-    /// The prefill worker whose queue holds the request (its own queue under KV-aware routing).
-    routed_prefill: u32,
-    decode_worker: u32,
-    t_prefill_start: u64,
-    t_prefill_end: u64,
-    t_xfer_start: u64,
-    t_xfer_end: u64,
-    t_first: u64,
-    /// Output tokens produced as of `join_step`.
-    generated: u32,
-    join_step: u64,
-    admit_seq: u64,
-    run_idx: u32,
-    /// Local (chunked or recompute) prefill: tokens still to compute and tokens done.
-    prefill_left: u32,
-    prefill_done: u32,
-    /// Needs its prefill computed on the decode-side worker (aggregated mode, or after preemption).
-    local_prefill: bool,
-    reserved_tok: u64,
-    held_prefill_tok: u32,
-    preemptions: u32,
-    admitted_once: bool,
-    /// Prompt block hashes, when the workload knows them.
-    blocks: Option<std::sync::Arc<[u64]>>,
-    /// Prompt tokens the KV transfer moves: those not already in the decode worker's prefix cache.
-    xfer_tok: u32,
-    /// The closed-loop client that sent it (`NO_CLIENT` in open loop).
-    client: u32,
-}
-
-impl Req {
-    /// Whether a queue entry `(slot, g)` for this slot still stands for a live request.
-    fn alive(&self, g: u32) -> bool {
-        self.gen == g && !self.cancelled && self.stage != Stage::Free
-    }
-
-    /// KV tokens a decode-side worker reserves to admit it: its prompt, or for a local prefill
-    /// (after a preemption: with what it generated) that plus its next token.
-    fn admission_need_tok(&self) -> u64 {
-        if self.local_prefill {
-            self.input_tok as u64 + self.generated as u64 + 1
-        } else {
-            self.input_tok as u64
-        }
-    }
-
-    fn empty() -> Req {
-        Req {
-            gen: 0,
-            stage: Stage::Free,
-            cancelled: false,
-            id: 0,
-            arrival_ns: 0,
-            input_tok: 0,
-            output_tok: 0,
-            prefill_worker: NO_WORKER,
-            routed_prefill: NO_WORKER,
-            decode_worker: NO_WORKER,
-            t_prefill_start: NONE,
-            t_prefill_end: NONE,
-            t_xfer_start: NONE,
-            t_xfer_end: NONE,
-            t_first: NONE,
-            generated: 0,
-            join_step: 0,
-            admit_seq: 0,
-            run_idx: 0,
-            prefill_left: 0,
-            prefill_done: 0,
-            local_prefill: false,
-            reserved_tok: 0,
-            held_prefill_tok: 0,
-            preemptions: 0,
-            admitted_once: false,
-            blocks: None,
-            xfer_tok: 0,
-            client: NO_CLIENT,
-        }
-    }
-}
+use lifecycle::{Req, Stage};
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
@@ -763,7 +663,7 @@ impl<'a> Sim<'a> {
                 let w = self.route_prefill(slot);
                 let q = self.queue_of(w);
                 self.prefill[w].queued_tok += input_tok as u64;
-                self.reqs[slot as usize].stage = Stage::PrefillQueue;
+                self.reqs[slot as usize].enter(Stage::PrefillQueue);
                 self.reqs[slot as usize].routed_prefill = w as u32;
                 self.prefill_queues[q].push_back((slot, g));
                 self.dispatch_prefill(now);
@@ -809,33 +709,11 @@ impl<'a> Sim<'a> {
         self.zero_time_rejections = if t == now { (t, n + 1) } else { (now, 1) };
     }
 
-    fn alloc(&mut self) -> u32 {
-        if let Some(s) = self.free_slots.pop() {
-            let g = self.reqs[s as usize].gen;
-            self.reqs[s as usize] = Req { gen: g, ..Req::empty() };
-            s
-        } else {
-            self.reqs.push(Req::empty());
-            (self.reqs.len() - 1) as u32
-        }
-    }
-
-    fn free(&mut self, slot: u32) {
-        let r = &mut self.reqs[slot as usize];
-        r.gen = r.gen.wrapping_add(1);
-        r.stage = Stage::Free;
-        self.free_slots.push(slot);
-    }
-
-    fn alive(&self, slot: u32, g: u32) -> bool {
-        self.reqs[slot as usize].alive(g)
-    }
-
     /// Queues a request for prefill on decode-side worker `d` (aggregated mode, or conditional
     /// disaggregation).
     fn enqueue_local(&mut self, now: u64, d: usize, slot: u32, g: u32) {
         let r = &mut self.reqs[slot as usize];
-        r.stage = Stage::DecodeWaiting;
+        r.enter(Stage::DecodeWaiting);
         r.local_prefill = true;
         r.decode_worker = d as u32;
         self.gen[d].queued_tok += r.input_tok as u64;
@@ -964,59 +842,6 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Records the end of a request still in the system and lets its client go on.
-    fn end_request(&mut self, now: u64, slot: u32, outcome: Outcome) {
-        let r = &self.reqs[slot as usize];
-        match outcome {
-            Outcome::Completed => {
-                self.m.completed += 1;
-                let ttft = r.t_first - r.arrival_ns;
-                let e2e = now - r.arrival_ns;
-                self.m.e2e.record(e2e);
-                let mut tpot_ms = 0.0;
-                if r.output_tok > 1 {
-                    let tpot = (now - r.t_first) / (r.output_tok as u64 - 1);
-                    self.m.tpot.record(tpot);
-                    self.sc.note_tpot(now, tpot);
-                    tpot_ms = tpot as f64 / 1e6;
-                }
-                self.m.input_tok_completed += r.input_tok as u64;
-                self.m.output_tok_completed += r.output_tok as u64;
-                let sla = self.input.sla;
-                let ok = sla.ttft_ms.is_none_or(|t| ttft as f64 / 1e6 <= t) && sla.tpot_ms.is_none_or(|t| tpot_ms <= t);
-                if ok {
-                    self.m.sla_met += 1;
-                }
-            }
-            Outcome::TimedOut => self.m.timed_out += 1,
-            Outcome::Rejected => self.m.rejected += 1,
-        }
-        if self.input.record_requests {
-            let opt = |t: u64| (t != NONE).then_some(t);
-            let w = |w: u32| (w != NO_WORKER).then_some(w);
-            self.records.push(RequestRecord {
-                id: r.id,
-                outcome,
-                arrival_ns: r.arrival_ns,
-                input_tok: r.input_tok,
-                output_tok: r.output_tok,
-                prefill_start_ns: opt(r.t_prefill_start),
-                prefill_end_ns: opt(r.t_prefill_end),
-                kv_transfer_start_ns: opt(r.t_xfer_start),
-                kv_transfer_end_ns: opt(r.t_xfer_end),
-                first_token_ns: opt(r.t_first),
-                end_ns: now,
-                prefill_worker: w(r.prefill_worker),
-                decode_worker: w(r.decode_worker),
-                preemptions: r.preemptions,
-            });
-        }
-        self.in_system -= 1;
-        self.m.makespan_ns = self.m.makespan_ns.max(now);
-        let client = r.client;
-        self.client_next(now, client, outcome == Outcome::Completed);
-    }
-
     /// Keeps one `TimeoutCheck` pending at the earliest deadline of a request still alive.
     fn arm_timeout(&mut self) {
         if self.timeout_armed {
@@ -1049,7 +874,7 @@ impl<'a> Sim<'a> {
             return;
         }
         self.end_request(now, slot, Outcome::TimedOut);
-        let stage = self.reqs[slot as usize].stage;
+        let stage = self.reqs[slot as usize].stage();
         match stage {
             // Entries left in queues are skipped later by their stale generation.
             Stage::PrefillQueue => {
@@ -1139,7 +964,7 @@ impl<'a> Sim<'a> {
             }
             self.note_prefix(slot, cached as u32);
             let r = &mut self.reqs[slot as usize];
-            r.stage = Stage::Prefilling;
+            r.enter(Stage::Prefilling);
             r.prefill_worker = w as u32;
             r.t_prefill_start = now;
             r.held_prefill_tok = isl as u32;
@@ -1186,7 +1011,7 @@ impl<'a> Sim<'a> {
             };
             let r = &mut self.reqs[slot as usize];
             r.t_prefill_end = now;
-            r.stage = Stage::DecodeWaiting;
+            r.enter(Stage::DecodeWaiting);
             r.decode_worker = d as u32;
             self.gen[d].queued_tok += r.input_tok as u64;
             self.gen[d].waiting.push_back((slot, g));
@@ -1330,7 +1155,7 @@ impl<'a> Sim<'a> {
             return;
         }
         r.t_xfer_end = now;
-        r.stage = Stage::Ready;
+        r.enter(Stage::Ready);
         if let (Some(c), Some(b)) = (&mut self.gen[d].cache, &r.blocks) {
             c.insert(b);
         }
@@ -1386,7 +1211,7 @@ impl<'a> Sim<'a> {
             }
             if r.local_prefill {
                 let cached = if first { cached } else { 0 };
-                r.stage = Stage::LocalPrefill;
+                r.enter(Stage::LocalPrefill);
                 r.prefill_left = r.input_tok + r.generated - cached;
                 r.prefill_done = cached;
                 if r.t_prefill_start == NONE {
@@ -1396,7 +1221,7 @@ impl<'a> Sim<'a> {
                 // it prefills from the next step on
                 self.cut_run(d);
             } else {
-                r.stage = Stage::Transferring;
+                r.enter(Stage::Transferring);
                 r.t_xfer_start = now;
                 w.incoming += 1;
                 self.fit_run_to_kv(d);
@@ -1470,7 +1295,7 @@ impl<'a> Sim<'a> {
         for i in 0..w.ready.len() {
             let slot = w.ready[i];
             let r = &mut reqs[slot as usize];
-            r.stage = Stage::Running;
+            r.enter(Stage::Running);
             r.join_step = w.step;
             r.generated = 0;
             r.run_idx = w.running.len() as u32;
@@ -1502,7 +1327,7 @@ impl<'a> Sim<'a> {
             w.running_ctx -= ctx;
             r.generated = generated;
             r.local_prefill = true;
-            r.stage = Stage::DecodeWaiting;
+            r.enter(Stage::DecodeWaiting);
             r.preemptions += 1;
             self.m.preemptions += 1;
             w.step_joiners.retain(|&s| s != slot);
@@ -1576,7 +1401,7 @@ impl<'a> Sim<'a> {
                 r.t_prefill_end = now;
             }
             note_first_token(r, now, &mut self.m, &mut self.sc);
-            r.stage = Stage::Running;
+            r.enter(Stage::Running);
             r.join_step = step;
             r.run_idx = w.running.len() as u32;
             self.admit_seq += 1;
@@ -1603,7 +1428,7 @@ impl<'a> Sim<'a> {
             }
             w.finish.pop();
             let r = &self.reqs[slot as usize];
-            if r.gen != g || r.stage != Stage::Running || r.join_step != join || r.cancelled {
+            if r.gen != g || r.stage() != Stage::Running || r.join_step != join || r.cancelled {
                 continue;
             }
             self.complete(now, d, slot);
