@@ -4,11 +4,10 @@
 //! see them), the configured policy picks each pool's replica count, and the difference is applied:
 //! new replicas serve after their cold start, removed ones stop taking work and leave once drained.
 
+use super::autoscaler::{forecast, planner_desired, reactive_desired, PoolObservation, Reason};
 use super::*;
 use crate::metrics::{PoolScrape, PromHist};
-use crate::spec::autoscaler::{
-    forecast, planner_desired, reactive_desired, Policy, PoolObservation, PoolScaling, Reason,
-};
+use crate::spec::autoscaler::{Policy, PoolScaling};
 
 /// Cumulative counters at one scrape, to difference over the window.
 #[derive(Clone, Copy, Default)]
