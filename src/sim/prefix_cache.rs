@@ -5,6 +5,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::spec::deployment::PrefixCacheCapacity;
+use crate::spec::workload::PREFIX_BLOCK_TOK;
+
 /// Block hashes are already well mixed: hash them with one multiply instead of SipHash.
 #[derive(Default)]
 pub struct BlockHasher(u64);
@@ -132,6 +135,32 @@ impl PrefixCache {
             self.tail = i;
         }
     }
+}
+
+/// With `auto` capacity a prefix cache holds only blocks of KV memory that live requests do not use:
+/// when they grow, cached blocks are evicted first.
+pub(super) fn fit_cache_to_free(cache: &mut Option<PrefixCache>, auto: bool, cap_tok: u64, used_tok: u64) {
+    if let (true, Some(c)) = (auto, cache) {
+        let free_blocks = cap_tok.saturating_sub(used_tok) / PREFIX_BLOCK_TOK as u64;
+        if c.len() as u64 > free_blocks {
+            c.shrink_to(free_blocks);
+        }
+    }
+}
+
+pub(super) fn new_cache(capacity: PrefixCacheCapacity, kv_capacity_tok: u64) -> Option<PrefixCache> {
+    match capacity {
+        PrefixCacheCapacity::Off => None,
+        PrefixCacheCapacity::Auto => Some(PrefixCache::new(Some(kv_capacity_tok / PREFIX_BLOCK_TOK as u64))),
+        PrefixCacheCapacity::Unbounded => Some(PrefixCache::new(None)),
+        PrefixCacheCapacity::Blocks(n) => Some(PrefixCache::new(Some(n))),
+    }
+}
+
+/// Tokens of a `input_tok`-token prompt served from a cache holding its first `matched` blocks; at
+/// least the last token is always computed (its logits give the first output token).
+pub(super) fn cached_tokens(matched: usize, input_tok: u32) -> u32 {
+    (matched as u64 * PREFIX_BLOCK_TOK as u64).min(input_tok.saturating_sub(1) as u64) as u32
 }
 
 #[cfg(test)]

@@ -1,0 +1,369 @@
+//! Decode-side workers (the decode pool, or the single aggregated pool): admission, continuous
+//! batching steps with chunked local prefill, preemption, completion.
+
+use super::*;
+
+pub(super) struct GenWorker {
+    pub(super) busy: bool,
+    pub(super) step_start: u64,
+    pub(super) step: u64,
+    pub(super) cap_tok: u64,
+    pub(super) used_tok: u64,
+    pub(super) running: Vec<u32>,
+    pub(super) running_ctx: u64,
+    pub(super) waiting: VecDeque<(u32, u32)>,
+    pub(super) ready: Vec<u32>,
+    pub(super) prefilling: VecDeque<u32>,
+    pub(super) incoming: u32,
+    pub(super) finish: BinaryHeap<Reverse<(u64, u32, u32, u64)>>,
+    pub(super) busy_ns: u64,
+    pub(super) max_batch: u32,
+    pub(super) chunk_budget_tok: u64,
+    pub(super) step_b: u64,
+    /// SGLang's default scheduling: a step either prefills (waiting prompts first) or decodes, never
+    /// both (its `enable_mixed_chunk` is off by default).
+    pub(super) prefill_first: bool,
+    /// Whether the step in progress advances the running sequences.
+    pub(super) step_decodes: bool,
+    pub(super) step_joiners: Vec<u32>,
+    pub(super) step_locals: Vec<(u32, u32)>,
+    pub(super) zombies: bool,
+    pub(super) cache: Option<PrefixCache>,
+    /// Prompt tokens of live requests in `waiting`.
+    pub(super) queued_tok: u64,
+    pub(super) rep: Replica,
+    /// End times of the steps of the run in progress (see [`runs`]); empty or one step when the
+    /// step in progress is simulated on its own.
+    pub(super) run_ends: Vec<u64>,
+    /// The step in progress within `run_ends`.
+    pub(super) run_pos: usize,
+    /// End of the step in progress when another step of the run follows it, else `u64::MAX`.
+    pub(super) run_next_ns: u64,
+    /// This worker's inter-token latencies not yet in the histogram (its steps take nearly equal
+    /// times, the pool's several workers do not).
+    pub(super) itl_batch: HistBatch,
+    /// Highest KV use so far (see `note_kv_usage`).
+    pub(super) peak_used_tok: u64,
+}
+
+impl GenWorker {
+    pub(super) fn occupied(&self) -> u64 {
+        (self.running.len() + self.ready.len() + self.prefilling.len()) as u64 + self.incoming as u64
+    }
+    pub(super) fn load(&self) -> u64 {
+        self.occupied() + self.waiting.len() as u64
+    }
+    /// Whether a request needing `need_tok` of KV can join: a batch slot is free and, besides it,
+    /// the next token of every sequence in the batch, this one included, still fits (so an admitted
+    /// sequence is not preempted by the very step it joins).
+    pub(super) fn admits(&self, need_tok: u64) -> bool {
+        let occupied = self.occupied();
+        // `+ occupied + 1 <= cap`: the batch with this sequence adds `occupied + 1` tokens next step
+        occupied < self.max_batch as u64 && self.used_tok + need_tok + occupied < self.cap_tok
+    }
+    pub(super) fn next_virtual_end(&self) -> u64 {
+        if self.run_pos + 1 < self.run_ends.len() {
+            self.run_ends[self.run_pos]
+        } else {
+            u64::MAX
+        }
+    }
+}
+
+impl Sim<'_> {
+    /// Queues a request for prefill on decode-side worker `d` (aggregated mode, or conditional
+    /// disaggregation).
+    pub(super) fn enqueue_local(&mut self, now: u64, d: usize, slot: u32, g: u32) {
+        let r = &mut self.reqs[slot as usize];
+        r.enter(Stage::DecodeWaiting);
+        r.local_prefill = true;
+        r.decode_worker = d as u32;
+        self.gen[d].queued_tok += r.input_tok as u64;
+        self.gen[d].waiting.push_back((slot, g));
+        self.try_admit(now, d);
+    }
+
+    /// Admits waiting requests in FIFO order while a batch slot and their KV fit.
+    pub(super) fn try_admit(&mut self, now: u64, d: usize) {
+        if !self.gen[d].busy {
+            self.purge_zombies(d);
+        }
+        while let Some(&(slot, g)) = self.gen[d].waiting.front() {
+            if !self.alive(slot, g) {
+                self.gen[d].waiting.pop_front();
+                continue;
+            }
+            let need = self.reqs[slot as usize].admission_need_tok();
+            if !self.gen[d].admits(need) {
+                break;
+            }
+            self.gen[d].waiting.pop_front();
+            let first = !self.reqs[slot as usize].admitted_once;
+            // local prefills skip their cached prefix; transfers skip the blocks this decode worker
+            // already holds (the decode worker allocates, then pulls only what it lacks)
+            let cached = if first { self.cached_on_gen(d, slot) } else { 0 };
+            if first && self.reqs[slot as usize].local_prefill {
+                self.note_prefix(slot, cached);
+            }
+            if !self.reqs[slot as usize].local_prefill {
+                self.reqs[slot as usize].xfer_tok = self.reqs[slot as usize].input_tok - cached;
+            }
+            let w = &mut self.gen[d];
+            w.used_tok += need;
+            fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);
+            w.queued_tok = w.queued_tok.saturating_sub(self.reqs[slot as usize].input_tok as u64);
+            note_kv_usage(&mut self.m, w);
+            let r = &mut self.reqs[slot as usize];
+            r.reserved_tok = need;
+            if first {
+                r.admitted_once = true;
+                if r.local_prefill {
+                    self.m.prefill_queue.record(now - r.arrival_ns);
+                } else {
+                    self.m.decode_queue.record(now - r.t_prefill_end);
+                }
+            }
+            if r.local_prefill {
+                let cached = if first { cached } else { 0 };
+                r.enter(Stage::LocalPrefill);
+                r.prefill_left = r.input_tok + r.generated - cached;
+                r.prefill_done = cached;
+                if r.t_prefill_start == NONE {
+                    r.t_prefill_start = now;
+                }
+                w.prefilling.push_back(slot);
+                // it prefills from the next step on
+                self.cut_run(d);
+            } else {
+                r.enter(Stage::Transferring);
+                r.t_xfer_start = now;
+                w.incoming += 1;
+                self.fit_run_to_kv(d);
+                self.start_transfer(now, slot);
+            }
+        }
+        self.maybe_start_step(now, d);
+    }
+
+    pub(super) fn purge_zombies(&mut self, d: usize) {
+        if !self.gen[d].zombies {
+            return;
+        }
+        let step = self.gen[d].step;
+        let reqs = &mut self.reqs;
+        let w = &mut self.gen[d];
+        w.zombies = false;
+        let mut freed = Vec::new();
+        let mut i = 0;
+        while i < w.running.len() {
+            let slot = w.running[i];
+            let r = &reqs[slot as usize];
+            if r.cancelled {
+                let ctx = r.input_tok as u64 + r.generated as u64 + (step - r.join_step);
+                w.used_tok -= ctx;
+                w.running_ctx -= ctx;
+                w.running.swap_remove(i);
+                if i < w.running.len() {
+                    reqs[w.running[i] as usize].run_idx = i as u32;
+                }
+                freed.push(slot);
+            } else {
+                i += 1;
+            }
+        }
+        w.ready.retain(|&slot| {
+            let r = &reqs[slot as usize];
+            if r.cancelled {
+                w.used_tok -= r.reserved_tok;
+                freed.push(slot);
+            }
+            !r.cancelled
+        });
+        w.prefilling.retain(|&slot| {
+            let r = &reqs[slot as usize];
+            if r.cancelled {
+                w.used_tok -= r.reserved_tok;
+                freed.push(slot);
+            }
+            !r.cancelled
+        });
+        for slot in freed {
+            self.free(slot);
+        }
+    }
+
+    pub(super) fn maybe_start_step(&mut self, now: u64, d: usize) {
+        if self.gen[d].busy {
+            return;
+        }
+        self.purge_zombies(d);
+        let w = &self.gen[d];
+        if w.running.is_empty() && w.ready.is_empty() && w.prefilling.is_empty() {
+            return;
+        }
+        let reqs = &mut self.reqs;
+        let w = &mut self.gen[d];
+        w.step_joiners.clear();
+        w.step_locals.clear();
+        // sequences whose KV arrived join the batch
+        for i in 0..w.ready.len() {
+            let slot = w.ready[i];
+            let r = &mut reqs[slot as usize];
+            r.enter(Stage::Running);
+            r.join_step = w.step;
+            r.generated = 0;
+            r.run_idx = w.running.len() as u32;
+            self.admit_seq += 1;
+            r.admit_seq = self.admit_seq;
+            w.running.push(slot);
+            w.running_ctx += r.input_tok as u64;
+            w.finish.push(Reverse((w.step + r.output_tok as u64, slot, r.gen, w.step)));
+            w.step_joiners.push(slot);
+        }
+        w.ready.clear();
+        // every running sequence writes one more token of KV this step; preempt newest-first
+        // until that fits (vLLM's recompute preemption)
+        while w.used_tok + w.running.len() as u64 > w.cap_tok && !w.running.is_empty() {
+            let (idx, _) = w
+                .running
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, &s)| reqs[s as usize].admit_seq)
+                .expect("running is not empty");
+            let slot = w.running.swap_remove(idx);
+            if idx < w.running.len() {
+                reqs[w.running[idx] as usize].run_idx = idx as u32;
+            }
+            let r = &mut reqs[slot as usize];
+            let generated = r.generated + (w.step - r.join_step) as u32;
+            let ctx = r.input_tok as u64 + generated as u64;
+            w.used_tok -= ctx;
+            w.running_ctx -= ctx;
+            r.generated = generated;
+            r.local_prefill = true;
+            r.enter(Stage::DecodeWaiting);
+            r.preemptions += 1;
+            self.m.preemptions += 1;
+            w.step_joiners.retain(|&s| s != slot);
+            w.queued_tok += r.input_tok as u64;
+            w.waiting.push_front((slot, r.gen));
+        }
+        let decodes = !w.prefill_first || w.prefilling.is_empty();
+        let b = if decodes { w.running.len() as u64 } else { 0 };
+        w.used_tok += b;
+        fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);
+        debug_assert!(w.used_tok <= w.cap_tok, "KV over capacity");
+        let ctx = if decodes { w.running_ctx } else { 0 };
+        let mut shape = StepShape { decode_seqs: b, decode_ctx_tok: ctx, ..Default::default() };
+        let mut budget =
+            if w.chunk_budget_tok == u64::MAX { u64::MAX } else { w.chunk_budget_tok.saturating_sub(b).max(1) };
+        for &slot in w.prefilling.iter() {
+            if budget == 0 {
+                break;
+            }
+            let r = &reqs[slot as usize];
+            let c = (r.prefill_left as u64).min(budget);
+            shape.add_prefill(c, r.prefill_done as u64);
+            budget -= c;
+            w.step_locals.push((slot, c as u32));
+        }
+        note_kv_usage(&mut self.m, w);
+        let dur = self.gen_cost.step_ns(&shape);
+        w.busy = true;
+        w.step_start = now;
+        w.step_b = b;
+        w.step_decodes = decodes;
+        let end = self.plan_run(now, d, dur);
+        debug_assert!(!self.q.timer_pending(d as u32), "worker {d} starts a step before its last one ended");
+        self.schedule_step_done(d, end);
+    }
+
+    pub(super) fn on_step_done(&mut self, now: u64, d: u32) {
+        let d = d as usize;
+        let w = &mut self.gen[d];
+        let dur = now - w.step_start;
+        w.busy = false;
+        w.busy_ns += dur;
+        if w.step_decodes {
+            w.step += 1;
+        }
+        w.running_ctx += w.step_b;
+        let gaps = w.step_b - w.step_joiners.len() as u64;
+        note_step_itl(&mut self.m, &mut self.sc, &mut w.itl_batch, dur, gaps);
+        for &slot in &w.step_joiners {
+            note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.sc);
+        }
+        // local prefills that completed this step produce their next token and join the batch
+        let mut finished_now = Vec::new();
+        for i in 0..self.gen[d].step_locals.len() {
+            let (slot, c) = self.gen[d].step_locals[i];
+            let step = self.gen[d].step;
+            let r = &mut self.reqs[slot as usize];
+            r.prefill_left -= c;
+            r.prefill_done += c;
+            if r.prefill_left > 0 {
+                continue;
+            }
+            let w = &mut self.gen[d];
+            let pos = w.prefilling.iter().position(|&s| s == slot).expect("local prefill is queued");
+            w.prefilling.remove(pos);
+            if let (Some(c), Some(b)) = (&mut w.cache, &r.blocks) {
+                c.insert(b);
+            }
+            r.generated += 1;
+            if r.t_prefill_end == NONE {
+                r.t_prefill_end = now;
+            }
+            note_first_token(r, now, &mut self.m, &mut self.sc);
+            r.enter(Stage::Running);
+            r.join_step = step;
+            r.run_idx = w.running.len() as u32;
+            self.admit_seq += 1;
+            r.admit_seq = self.admit_seq;
+            w.running.push(slot);
+            w.running_ctx += r.input_tok as u64 + r.generated as u64;
+            if r.cancelled {
+                // timed out: stays a zombie in the batch until the purge frees it
+            } else if r.generated >= r.output_tok {
+                finished_now.push(slot);
+            } else {
+                w.finish.push(Reverse((step + (r.output_tok - r.generated) as u64, slot, r.gen, step)));
+            }
+        }
+        for slot in finished_now {
+            self.complete(now, d, slot);
+        }
+        // sequences that produced their last token
+        loop {
+            let w = &mut self.gen[d];
+            let Some(&Reverse((fs, slot, g, join))) = w.finish.peek() else { break };
+            if fs > w.step {
+                break;
+            }
+            w.finish.pop();
+            let r = &self.reqs[slot as usize];
+            if r.gen != g || r.stage() != Stage::Running || r.join_step != join || r.cancelled {
+                continue;
+            }
+            self.complete(now, d, slot);
+        }
+        self.try_admit(now, d);
+        self.check_drained_gen(now, d);
+    }
+
+    pub(super) fn complete(&mut self, now: u64, d: usize, slot: u32) {
+        let w = &mut self.gen[d];
+        let r = &self.reqs[slot as usize];
+        let idx = r.run_idx as usize;
+        debug_assert_eq!(w.running[idx], slot);
+        let ctx = r.input_tok as u64 + r.output_tok as u64;
+        w.used_tok -= ctx;
+        w.running_ctx -= ctx;
+        w.running.swap_remove(idx);
+        if idx < w.running.len() {
+            self.reqs[w.running[idx] as usize].run_idx = idx as u32;
+        }
+        self.end_request(now, slot, Outcome::Completed);
+        self.free(slot);
+    }
+}
