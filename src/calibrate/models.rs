@@ -405,26 +405,7 @@ mod tests {
     #[test]
     fn gemm_padding_term_is_fitted_where_the_kernel_has_it() {
         // an fp8 kernel whose time falls as m nears the next multiple of 128
-        let truth = GemmParams {
-            launch_us: 4.0,
-            compute_eff: 0.7,
-            mem_eff: 0.75,
-            k_prologue: 100.0,
-            n_half_mem: 1.0,
-            bytes_half_mem: 2e6,
-            blend_p: 2.0,
-            quant_passes: 1.5,
-            wave_quantization: 0.3,
-            unaligned_align: 16,
-            unaligned_min_m: 16,
-            unaligned_launch_us: 0.5,
-            unaligned_compute_factor: 0.9,
-            unaligned_mem_factor: 1.0,
-            small_m_factor: 1.1,
-            mid_m_factor: 0.95,
-            pad_row_cost: 1.5,
-            pad_min_m: 128,
-        };
+        let truth = crate::perf::kernels::tests::fp8_padded_gemm();
         let mut rows = Vec::new();
         for &m in &[1.0, 8.0, 17.0, 64.0, 100.0, 129.0, 200.0, 256.0, 257.0, 512.0, 1025.0, 4096.0, 16384.0] {
             for &n in &[256.0, 2048.0, 8192.0, 28672.0] {

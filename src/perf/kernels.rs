@@ -331,8 +331,32 @@ impl TransferParams {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An fp8 kernel whose time falls as m nears the next multiple of 128 (shared with the fit's tests).
+    pub(crate) fn fp8_padded_gemm() -> GemmParams {
+        GemmParams {
+            launch_us: 4.0,
+            compute_eff: 0.7,
+            mem_eff: 0.75,
+            k_prologue: 100.0,
+            n_half_mem: 1.0,
+            bytes_half_mem: 2e6,
+            blend_p: 2.0,
+            quant_passes: 1.5,
+            wave_quantization: 0.3,
+            unaligned_align: 16,
+            unaligned_min_m: 16,
+            unaligned_launch_us: 0.5,
+            unaligned_compute_factor: 0.9,
+            unaligned_mem_factor: 1.0,
+            small_m_factor: 1.1,
+            mid_m_factor: 0.95,
+            pad_row_cost: 1.5,
+            pad_min_m: 128,
+        }
+    }
 
     #[test]
     fn generation_batch_is_the_model_factored() {
@@ -378,26 +402,7 @@ mod tests {
     #[test]
     fn gemm_padding_term_falls_towards_the_next_tile() {
         // an fp8 kernel whose time falls as m nears the next multiple of 128
-        let truth = GemmParams {
-            launch_us: 4.0,
-            compute_eff: 0.7,
-            mem_eff: 0.75,
-            k_prologue: 100.0,
-            n_half_mem: 1.0,
-            bytes_half_mem: 2e6,
-            blend_p: 2.0,
-            quant_passes: 1.5,
-            wave_quantization: 0.3,
-            unaligned_align: 16,
-            unaligned_min_m: 16,
-            unaligned_launch_us: 0.5,
-            unaligned_compute_factor: 0.9,
-            unaligned_mem_factor: 1.0,
-            small_m_factor: 1.1,
-            mid_m_factor: 0.95,
-            pad_row_cost: 1.5,
-            pad_min_m: 128,
-        };
+        let truth = fp8_padded_gemm();
         let t = |p: &GemmParams, m: f64| p.time_s(1978.9e12, 3.35e12, 1.0, m, 8192.0, 5120.0);
         assert!(t(&truth, 129.0) > t(&truth, 256.0) && t(&truth, 257.0) > t(&truth, 256.0));
         assert_eq!(t(&truth, 128.0), t(&GemmParams { pad_row_cost: 0.0, ..truth }, 128.0));
