@@ -289,9 +289,9 @@ impl Sim<'_> {
         }
         w.running_ctx += w.step_b;
         let gaps = w.step_b - w.step_joiners.len() as u64;
-        note_step_itl(&mut self.m, &mut self.sc, &mut w.itl_batch, dur, gaps);
+        note_step_itl(&mut self.m, &mut self.obs, &mut w.itl_batch, dur, gaps);
         for &slot in &w.step_joiners {
-            note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.sc);
+            note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.obs);
         }
         // local prefills that completed this step produce their next token and join the batch
         let mut finished_now = Vec::new();
@@ -314,7 +314,7 @@ impl Sim<'_> {
             if r.t_prefill_end == NONE {
                 r.t_prefill_end = now;
             }
-            note_first_token(r, now, &mut self.m, &mut self.sc);
+            note_first_token(r, now, &mut self.m, &mut self.obs);
             r.enter(Stage::Running);
             r.join_step = step;
             r.run_idx = w.running.len() as u32;

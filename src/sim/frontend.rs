@@ -11,7 +11,7 @@ impl Sim<'_> {
                 self.pending_open = it.next();
                 if let Some(next) = &self.pending_open {
                     self.q.schedule(next.arrival_ns.max(now), Ev::Arrival);
-                    self.sc.arrivals_pending += 1;
+                    self.arrivals_pending += 1;
                 }
                 spec
             }
@@ -22,8 +22,8 @@ impl Sim<'_> {
             }
         };
         self.m.arrived += 1;
-        self.sc.arr_in_tok += spec.input_tok as u64;
-        self.sc.arr_out_tok += spec.output_tok as u64;
+        self.obs.arr_in_tok += spec.input_tok as u64;
+        self.obs.arr_out_tok += spec.output_tok as u64;
         let id = self.next_id;
         self.next_id += 1;
         let blocks = spec.blocks.clone();
@@ -119,7 +119,7 @@ impl Sim<'_> {
             let at = now.saturating_add(think_ns);
             if self.closed_scheduled < *max_requests && at < *stop_at_ns && !gave_up {
                 self.q.schedule(at, Ev::ClientArrival(client));
-                self.sc.arrivals_pending += 1;
+                self.arrivals_pending += 1;
                 self.closed_scheduled += 1;
             }
         }

@@ -151,7 +151,7 @@ impl Sim<'_> {
             c.insert(b);
         }
         self.m.kv_transfer.record(now - r.t_xfer_start);
-        self.sc.note_kv_transfer(now - r.t_xfer_start);
+        self.obs.note_kv_transfer(now - r.t_xfer_start);
         // it joins at the next step start
         self.cut_run(d);
         self.gen[d].ready.push(slot);

@@ -180,7 +180,7 @@ impl Sim<'_> {
                 if r.output_tok > 1 {
                     let tpot = (now - r.t_first) / (r.output_tok as u64 - 1);
                     self.m.tpot.record(tpot);
-                    self.sc.note_tpot(now, tpot);
+                    self.obs.note_tpot(now, tpot);
                     tpot_ms = tpot as f64 / 1e6;
                 }
                 self.m.input_tok_completed += r.input_tok as u64;

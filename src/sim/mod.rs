@@ -97,7 +97,7 @@ use lifecycle::{Req, Stage};
 use observe::{note_first_token, note_kv_usage, note_step_itl, SampleMark};
 use prefill::PrefillWorker;
 use prefix_cache::{cached_tokens, fit_cache_to_free, new_cache};
-use replicas::{Life, Replica};
+use replicas::{Life, Replica, WorkerTemplates};
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
@@ -118,8 +118,12 @@ enum Ev {
 
 struct Sim<'a> {
     input: &'a SimInput<'a>,
-    /// Autoscaler, scrapes and replica life cycles (see [`scale`]).
-    sc: scale::ScaleState,
+    /// What scrapes, the autoscaler and the time series observe (see [`scale`]).
+    obs: scale::Observations,
+    scaler: scale::AutoscalerState,
+    tpl: WorkerTemplates,
+    /// Arrival events in the queue.
+    arrivals_pending: u32,
     decode_runs: bool,
     runs: runs::RunState,
     q: EventQueue<Ev>,
@@ -178,7 +182,7 @@ impl<'a> Sim<'a> {
         let (model, hw) = (input.model, input.hardware);
         let (wd, kd) = (input.weights_dtype, input.kv_dtype);
         let mut m = RunMetrics::default();
-        let mut sc = scale::ScaleState::new(input);
+        let mut tpl = WorkerTemplates::default();
         let mut prefill = Vec::new();
         let mut links = Vec::new();
         let mut gen = Vec::new();
@@ -213,18 +217,18 @@ impl<'a> Sim<'a> {
                 );
                 let link_spec = hw.kv_link(c.kv_transfer.backend);
                 let lanes = kv_link_lanes(p.tp, d.tp);
-                sc.prefill_cap_tok = pplan.kv_capacity_tok;
-                sc.link_bytes_per_ns = lanes as f64 * link_spec.bytes_per_s_per_gpu / 1e9;
-                sc.link_setup_ns = link_spec.setup_ns;
-                sc.gen_cap_tok = dplan.kv_capacity_tok;
-                sc.gen_max_batch = d.max_batch_size;
-                sc.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;
+                tpl.prefill_cap_tok = pplan.kv_capacity_tok;
+                tpl.link_bytes_per_ns = lanes as f64 * link_spec.bytes_per_s_per_gpu / 1e9;
+                tpl.link_setup_ns = link_spec.setup_ns;
+                tpl.gen_cap_tok = dplan.kv_capacity_tok;
+                tpl.gen_max_batch = d.max_batch_size;
+                tpl.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;
                 for _ in 0..p.replicas {
-                    prefill.push(sc.new_prefill_worker(c));
-                    links.push(sc.new_link(c));
+                    prefill.push(tpl.new_prefill_worker(c));
+                    links.push(tpl.new_link(c));
                 }
                 for _ in 0..d.replicas {
-                    gen.push(sc.new_gen_worker(c));
+                    gen.push(tpl.new_gen_worker(c));
                 }
                 prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend)));
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.tp, c.backend));
@@ -250,11 +254,11 @@ impl<'a> Sim<'a> {
                         max_seqs: a.max_batch_size as u64,
                     },
                 );
-                sc.gen_cap_tok = plan.kv_capacity_tok;
-                sc.gen_max_batch = a.max_batch_size;
-                sc.gen_chunk_tok = a.max_batch_tokens as u64;
+                tpl.gen_cap_tok = plan.kv_capacity_tok;
+                tpl.gen_max_batch = a.max_batch_size;
+                tpl.gen_chunk_tok = a.max_batch_tokens as u64;
                 for _ in 0..a.replicas {
-                    gen.push(sc.new_gen_worker(c));
+                    gen.push(tpl.new_gen_worker(c));
                 }
                 prefill_cost = None;
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.tp, c.backend));
@@ -269,7 +273,10 @@ impl<'a> Sim<'a> {
         m.decode_replicas_max = gen.len() as u32;
         Sim {
             input,
-            sc,
+            obs: scale::Observations::new(input),
+            scaler: scale::AutoscalerState::new(input),
+            tpl,
+            arrivals_pending: 0,
             q: EventQueue::new(),
             reqs: Vec::new(),
             free_slots: Vec::new(),
@@ -316,14 +323,14 @@ impl<'a> Sim<'a> {
                 self.pending_open = it.next();
                 if let Some(r) = &self.pending_open {
                     self.q.schedule(r.arrival_ns, Ev::Arrival);
-                    self.sc.arrivals_pending += 1;
+                    self.arrivals_pending += 1;
                 }
             }
             Traffic::Closed { concurrency, max_requests, .. } => {
                 let n = (*concurrency as u64).min(*max_requests);
                 for c in 0..n {
                     self.q.schedule(0, Ev::ClientArrival(c as u32));
-                    self.sc.arrivals_pending += 1;
+                    self.arrivals_pending += 1;
                 }
                 self.client_think_ns = vec![0; n as usize];
                 self.closed_scheduled = n;
@@ -332,8 +339,8 @@ impl<'a> Sim<'a> {
         if self.input.timeseries_interval_ns > 0 {
             self.q.schedule(self.input.timeseries_interval_ns, Ev::Sample);
         }
-        if self.sc.scrape_ns > 0 {
-            self.q.schedule(self.sc.scrape_ns, Ev::Scrape);
+        if self.obs.scrape_ns > 0 {
+            self.q.schedule(self.obs.scrape_ns, Ev::Scrape);
         }
         while let Some((now, next)) = self.q.pop() {
             self.sync_runs(now);
@@ -347,11 +354,11 @@ impl<'a> Sim<'a> {
             };
             match ev {
                 Ev::Arrival => {
-                    self.sc.arrivals_pending -= 1;
+                    self.arrivals_pending -= 1;
                     self.on_arrival(now, NO_CLIENT)
                 }
                 Ev::ClientArrival(c) => {
-                    self.sc.arrivals_pending -= 1;
+                    self.arrivals_pending -= 1;
                     self.on_arrival(now, c)
                 }
                 Ev::PrefillDone(w) => self.on_prefill_done(now, w),
@@ -383,8 +390,8 @@ impl<'a> Sim<'a> {
             metrics: self.m,
             requests: self.records,
             timeseries: self.series,
-            scrapes: self.sc.scrapes,
-            scale_events: self.sc.events,
+            scrapes: self.obs.scrapes,
+            scale_events: self.scaler.events,
         }
     }
 }

@@ -23,21 +23,21 @@ pub(super) struct SampleMark {
 /// summary's histogram (batched per worker) and the scraped one.
 pub(super) fn note_step_itl(
     m: &mut RunMetrics,
-    sc: &mut scale::ScaleState,
+    obs: &mut scale::Observations,
     batch: &mut HistBatch,
     dur: u64,
     gaps: u64,
 ) {
     m.itl.record_batched(batch, dur, gaps);
-    sc.note_itl(dur, gaps);
+    obs.note_itl(dur, gaps);
 }
 
 /// `r`'s first token came at `now` (unless it already had one, or timed out).
-pub(super) fn note_first_token(r: &mut Req, now: u64, m: &mut RunMetrics, sc: &mut scale::ScaleState) {
+pub(super) fn note_first_token(r: &mut Req, now: u64, m: &mut RunMetrics, obs: &mut scale::Observations) {
     if r.t_first == NONE && !r.cancelled {
         r.t_first = now;
         m.ttft.record(now - r.arrival_ns);
-        sc.note_ttft(now, now - r.arrival_ns);
+        obs.note_ttft(now, now - r.arrival_ns);
     }
 }
 
@@ -68,9 +68,9 @@ impl Sim<'_> {
         let (p_start, p_serve, p_drain) = self.replica_counts(Pool::Prefill);
         let (d_start, d_serve, d_drain) = self.replica_counts(Pool::Decode);
         let ms = |v: Option<u64>| v.map_or(0.0, |ns| ns as f64 / 1e6);
-        let ttft_p99_ms = ms(scale::p99(self.sc.ts_ttft.drain(..)));
-        let tpot_p99_ms = ms(scale::p99(self.sc.ts_tpot.drain(..)));
-        let (kv_sum, kv_n) = std::mem::take(&mut self.sc.ts_kv);
+        let ttft_p99_ms = ms(scale::p99(self.obs.ts_ttft.drain(..)));
+        let tpot_p99_ms = ms(scale::p99(self.obs.ts_tpot.drain(..)));
+        let (kv_sum, kv_n) = std::mem::take(&mut self.obs.ts_kv);
         let row = TimeseriesRow {
             time_s: now as f64 / 1e9,
             arrivals: self.m.arrived - prev.arrived,
@@ -105,10 +105,10 @@ impl Sim<'_> {
             tpot_p99_ms,
             kv_transfer_ms: if kv_n > 0 { kv_sum as f64 / kv_n as f64 / 1e6 } else { 0.0 },
             decode_batch_utilization: self.batch_utilization(Pool::Decode),
-            prefill_replicas_desired: self.sc.desired[0],
+            prefill_replicas_desired: self.scaler.desired[0],
             prefill_replicas_starting: p_start,
             prefill_replicas_serving: p_serve + p_drain,
-            decode_replicas_desired: self.sc.desired[1],
+            decode_replicas_desired: self.scaler.desired[1],
             decode_replicas_starting: d_start,
             decode_replicas_serving: d_serve + d_drain,
         };

@@ -106,7 +106,7 @@ impl Sim<'_> {
                 self.free(slot);
                 continue;
             }
-            self.sc.prefill_served += 1;
+            self.obs.prefill_served += 1;
             let d = match self.reqs[slot as usize].decode_worker {
                 NO_WORKER => self.route_gen(slot),
                 d => d as usize,

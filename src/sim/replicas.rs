@@ -104,10 +104,10 @@ impl Sim<'_> {
                 let w = match self.prefill.iter().position(|w| w.rep.life == Life::Off) {
                     Some(w) => w,
                     None => {
-                        let mut w = self.sc.new_prefill_worker(c);
+                        let mut w = self.tpl.new_prefill_worker(c);
                         w.rep = Replica::off();
                         self.prefill.push(w);
-                        self.links.push(self.sc.new_link(c));
+                        self.links.push(self.tpl.new_link(c));
                         if c.router == RouterPolicy::KvAware {
                             while self.prefill_queues.len() < self.prefill.len() {
                                 self.prefill_queues.push(VecDeque::new());
@@ -127,7 +127,7 @@ impl Sim<'_> {
                 let w = match self.gen.iter().position(|w| w.rep.life == Life::Off) {
                     Some(w) => w,
                     None => {
-                        let mut w = self.sc.new_gen_worker(c);
+                        let mut w = self.tpl.new_gen_worker(c);
                         w.rep = Replica::off();
                         self.gen.push(w);
                         self.gen.len() - 1
@@ -140,7 +140,7 @@ impl Sim<'_> {
                 (w, gw.rep.start_gen)
             }
         };
-        self.q.schedule(now + self.sc.cold_start_ns, Ev::ReplicaReady(pool, w.0 as u32, w.1));
+        self.q.schedule(now + self.scaler.cold_start_ns, Ev::ReplicaReady(pool, w.0 as u32, w.1));
     }
 
     pub(super) fn remove_replica(&mut self, now: u64, pool: Pool) {
@@ -223,6 +223,83 @@ impl Sim<'_> {
             && w.incoming == 0
         {
             self.gen[d].rep.set(Life::Off, now);
+        }
+    }
+}
+
+/// What a new worker of each pool looks like (set once the memory plan is known; the autoscaler's
+/// new replicas are built from it too).
+#[derive(Default)]
+pub(super) struct WorkerTemplates {
+    pub(super) prefill_cap_tok: u64,
+    pub(super) link_bytes_per_ns: f64,
+    pub(super) link_setup_ns: u64,
+    pub(super) gen_cap_tok: u64,
+    pub(super) gen_max_batch: u32,
+    pub(super) gen_chunk_tok: u64,
+}
+
+impl WorkerTemplates {
+    pub(super) fn new_prefill_worker(&self, c: &ClusterConfig) -> PrefillWorker {
+        PrefillWorker {
+            busy: false,
+            step_start: 0,
+            batch: Vec::new(),
+            held_tok: 0,
+            cap_tok: self.prefill_cap_tok,
+            busy_ns: 0,
+            cache: new_cache(c.prefix_cache, self.prefill_cap_tok),
+            queued_tok: 0,
+            rep: Replica::serving(),
+        }
+    }
+
+    pub(super) fn new_link(&self, c: &ClusterConfig) -> Link {
+        Link {
+            bytes_per_ns: self.link_bytes_per_ns,
+            setup_ns: self.link_setup_ns,
+            max_in_flight: c.kv_transfer.max_in_flight_transfers.max(1),
+            in_flight: 0,
+            queue: VecDeque::new(),
+            v: 0.0,
+            last_ns: 0,
+            active: BinaryHeap::new(),
+            wake_gen: 0,
+            seq: 0,
+        }
+    }
+
+    pub(super) fn new_gen_worker(&self, c: &ClusterConfig) -> GenWorker {
+        GenWorker {
+            busy: false,
+            step_start: 0,
+            step: 0,
+            cap_tok: self.gen_cap_tok,
+            used_tok: 0,
+            running: Vec::new(),
+            running_ctx: 0,
+            waiting: VecDeque::new(),
+            ready: Vec::new(),
+            prefilling: VecDeque::new(),
+            incoming: 0,
+            finish: BinaryHeap::new(),
+            busy_ns: 0,
+            max_batch: self.gen_max_batch,
+            chunk_budget_tok: self.gen_chunk_tok,
+            step_b: 0,
+            prefill_first: c.mode == Mode::Aggregated && c.backend == Backend::Sglang,
+            step_decodes: true,
+            step_joiners: Vec::new(),
+            step_locals: Vec::new(),
+            zombies: false,
+            cache: new_cache(c.prefix_cache, self.gen_cap_tok),
+            queued_tok: 0,
+            rep: Replica::serving(),
+            run_ends: Vec::new(),
+            run_pos: 0,
+            run_next_ns: u64::MAX,
+            itl_batch: HistBatch::default(),
+            peak_used_tok: 0,
         }
     }
 }

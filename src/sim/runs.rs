@@ -92,9 +92,9 @@ impl Sim<'_> {
             let end = w.run_ends[0];
             let dur = end - start;
             let gaps = b - w.step_joiners.len() as u64;
-            note_step_itl(&mut self.m, &mut self.sc, &mut w.itl_batch, dur, gaps);
+            note_step_itl(&mut self.m, &mut self.obs, &mut w.itl_batch, dur, gaps);
             for &slot in &w.step_joiners {
-                note_first_token(&mut self.reqs[slot as usize], end, &mut self.m, &mut self.sc);
+                note_first_token(&mut self.reqs[slot as usize], end, &mut self.m, &mut self.obs);
             }
             w.step_joiners.clear();
             start = end;
@@ -105,9 +105,9 @@ impl Sim<'_> {
         for dur in durations.clone() {
             self.m.itl.count_batched(&mut w.itl_batch, dur, b);
         }
-        if self.sc.scrape_ns > 0 {
+        if self.obs.scrape_ns > 0 {
             for dur in durations {
-                self.sc.note_itl(dur, b);
+                self.obs.note_itl(dur, b);
             }
         }
         let last_end = w.run_ends[to - 1];

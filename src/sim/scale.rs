@@ -23,24 +23,11 @@ pub(super) struct Mark {
     out_tok: u64,
 }
 
-pub(super) struct ScaleState {
+/// What the run observes for scrapes, the autoscaler's windows and the time series.
+pub(super) struct Observations {
     /// 0 = no scrapes.
     pub scrape_ns: u64,
     pub window_ns: u64,
-    /// Arrival events in the queue.
-    pub arrivals_pending: u32,
-    // what a new worker looks like
-    pub prefill_cap_tok: u64,
-    pub link_bytes_per_ns: f64,
-    pub link_setup_ns: u64,
-    pub gen_cap_tok: u64,
-    pub gen_max_batch: u32,
-    pub gen_chunk_tok: u64,
-    pub initial: [u32; 2],
-    pub desired: [u32; 2],
-    pub last_change: [Option<u64>; 2],
-    /// The model's weights over the storage bandwidth plus the container start (same for both pools).
-    pub cold_start_ns: u64,
     /// First tokens and finished requests in the window: `(time, ns)`.
     pub win_ttft: VecDeque<(u64, u64)>,
     pub win_tpot: VecDeque<(u64, u64)>,
@@ -59,7 +46,29 @@ pub(super) struct ScaleState {
     pub ts_tpot: Vec<u64>,
     pub ts_kv: (u64, u64),
     pub scrapes: Vec<ScrapeRow>,
+}
+
+/// The autoscaler's own state: the pools' sizes it started from and wants, when it last changed
+/// them, and what it did.
+pub(super) struct AutoscalerState {
+    pub initial: [u32; 2],
+    pub desired: [u32; 2],
+    pub last_change: [Option<u64>; 2],
+    /// The model's weights over the storage bandwidth plus the container start (same for both pools).
+    pub cold_start_ns: u64,
     pub events: Vec<ScaleEvent>,
+}
+
+impl AutoscalerState {
+    pub fn new(input: &SimInput) -> AutoscalerState {
+        let c = input.cluster;
+        let initial = match c.mode {
+            Mode::Disaggregated => [c.prefill.replicas, c.decode.replicas],
+            Mode::Aggregated => [0, c.aggregated.replicas],
+        };
+        let cold = input.autoscaler.map_or(0, |a| a.cold_start.ns(input.model.weight_bytes(input.weights_dtype)));
+        AutoscalerState { initial, desired: initial, last_change: [None; 2], cold_start_ns: cold, events: Vec::new() }
+    }
 }
 
 fn idx(p: Pool) -> usize {
@@ -79,32 +88,15 @@ pub(super) fn p99(values: impl Iterator<Item = u64>) -> Option<u64> {
     Some(*v.select_nth_unstable(k).1)
 }
 
-impl ScaleState {
-    pub fn new(input: &SimInput) -> ScaleState {
+impl Observations {
+    pub fn new(input: &SimInput) -> Observations {
         let (scrape_ns, window_ns) = match input.autoscaler {
             Some(a) => (a.scrape_interval_ns, a.window_ns),
             None => (input.scrape_interval_ns, input.scrape_interval_ns * 4),
         };
-        let c = input.cluster;
-        let initial = match c.mode {
-            Mode::Disaggregated => [c.prefill.replicas, c.decode.replicas],
-            Mode::Aggregated => [0, c.aggregated.replicas],
-        };
-        let cold = input.autoscaler.map_or(0, |a| a.cold_start.ns(input.model.weight_bytes(input.weights_dtype)));
-        ScaleState {
+        Observations {
             scrape_ns,
             window_ns: window_ns.max(scrape_ns),
-            arrivals_pending: 0,
-            prefill_cap_tok: 0,
-            link_bytes_per_ns: 0.0,
-            link_setup_ns: 0,
-            gen_cap_tok: 0,
-            gen_max_batch: 0,
-            gen_chunk_tok: 0,
-            initial,
-            desired: initial,
-            last_change: [None; 2],
-            cold_start_ns: cold,
             win_ttft: VecDeque::new(),
             win_tpot: VecDeque::new(),
             marks: VecDeque::new(),
@@ -121,70 +113,6 @@ impl ScaleState {
             ts_tpot: Vec::new(),
             ts_kv: (0, 0),
             scrapes: Vec::new(),
-            events: Vec::new(),
-        }
-    }
-
-    pub fn new_prefill_worker(&self, c: &ClusterConfig) -> PrefillWorker {
-        PrefillWorker {
-            busy: false,
-            step_start: 0,
-            batch: Vec::new(),
-            held_tok: 0,
-            cap_tok: self.prefill_cap_tok,
-            busy_ns: 0,
-            cache: new_cache(c.prefix_cache, self.prefill_cap_tok),
-            queued_tok: 0,
-            rep: Replica::serving(),
-        }
-    }
-
-    pub fn new_link(&self, c: &ClusterConfig) -> Link {
-        Link {
-            bytes_per_ns: self.link_bytes_per_ns,
-            setup_ns: self.link_setup_ns,
-            max_in_flight: c.kv_transfer.max_in_flight_transfers.max(1),
-            in_flight: 0,
-            queue: VecDeque::new(),
-            v: 0.0,
-            last_ns: 0,
-            active: BinaryHeap::new(),
-            wake_gen: 0,
-            seq: 0,
-        }
-    }
-
-    pub fn new_gen_worker(&self, c: &ClusterConfig) -> GenWorker {
-        GenWorker {
-            busy: false,
-            step_start: 0,
-            step: 0,
-            cap_tok: self.gen_cap_tok,
-            used_tok: 0,
-            running: Vec::new(),
-            running_ctx: 0,
-            waiting: VecDeque::new(),
-            ready: Vec::new(),
-            prefilling: VecDeque::new(),
-            incoming: 0,
-            finish: BinaryHeap::new(),
-            busy_ns: 0,
-            max_batch: self.gen_max_batch,
-            chunk_budget_tok: self.gen_chunk_tok,
-            step_b: 0,
-            prefill_first: c.mode == Mode::Aggregated && c.backend == Backend::Sglang,
-            step_decodes: true,
-            step_joiners: Vec::new(),
-            step_locals: Vec::new(),
-            zombies: false,
-            cache: new_cache(c.prefix_cache, self.gen_cap_tok),
-            queued_tok: 0,
-            rep: Replica::serving(),
-            run_ends: Vec::new(),
-            run_pos: 0,
-            run_next_ns: u64::MAX,
-            itl_batch: HistBatch::default(),
-            peak_used_tok: 0,
         }
     }
 
@@ -238,7 +166,7 @@ impl Sim<'_> {
     /// Whether requests are in the system or still to arrive (other pending events, such as a
     /// timeout check or a replica's start, do not keep sampling going on their own).
     pub(super) fn work_left(&self) -> bool {
-        self.in_system > 0 || self.sc.arrivals_pending > 0
+        self.in_system > 0 || self.arrivals_pending > 0
     }
 
     fn mark(&self, now: u64) -> Mark {
@@ -254,10 +182,10 @@ impl Sim<'_> {
                 self.gen.iter().map(|w| w.rep.served_until(now)).sum(),
             ],
             queue: [self.prefill_queue_depth(), self.decode_queue_depth()],
-            served: [self.sc.prefill_served, self.m.completed],
+            served: [self.obs.prefill_served, self.m.completed],
             arrived: self.m.arrived,
-            in_tok: self.sc.arr_in_tok,
-            out_tok: self.sc.arr_out_tok,
+            in_tok: self.obs.arr_in_tok,
+            out_tok: self.obs.arr_out_tok,
         }
     }
 
@@ -272,13 +200,13 @@ impl Sim<'_> {
     }
 
     pub(super) fn on_scrape(&mut self, now: u64) {
-        let window = self.sc.window_ns;
+        let window = self.obs.window_ns;
         let from = now.saturating_sub(window);
-        while self.sc.win_ttft.front().is_some_and(|&(t, _)| t <= from) {
-            self.sc.win_ttft.pop_front();
+        while self.obs.win_ttft.front().is_some_and(|&(t, _)| t <= from) {
+            self.obs.win_ttft.pop_front();
         }
-        while self.sc.win_tpot.front().is_some_and(|&(t, _)| t <= from) {
-            self.sc.win_tpot.pop_front();
+        while self.obs.win_tpot.front().is_some_and(|&(t, _)| t <= from) {
+            self.obs.win_tpot.pop_front();
         }
         // draining workers whose last work ended by a timeout have had no event to notice it
         for w in 0..self.prefill.len() {
@@ -294,20 +222,20 @@ impl Sim<'_> {
             }
         }
         let cur = self.mark(now);
-        while self.sc.marks.len() > 1 && self.sc.marks[1].t <= from {
-            self.sc.marks.pop_front();
+        while self.obs.marks.len() > 1 && self.obs.marks[1].t <= from {
+            self.obs.marks.pop_front();
         }
-        let then = self.sc.marks.front().copied().unwrap_or_default();
+        let then = self.obs.marks.front().copied().unwrap_or_default();
         let dt_s = (now - then.t).max(1) as f64 / 1e9;
         let rate = (cur.arrived - then.arrived) as f64 / dt_s;
-        self.sc.rate_history.push_back((now, rate));
-        while self.sc.rate_history.front().is_some_and(|&(t, _)| t <= from) {
-            self.sc.rate_history.pop_front();
+        self.obs.rate_history.push_back((now, rate));
+        while self.obs.rate_history.front().is_some_and(|&(t, _)| t <= from) {
+            self.obs.rate_history.pop_front();
         }
         // once the last request has ended nothing is left to scale for
         if let Some(a) = self.input.autoscaler.filter(|_| self.work_left()) {
-            let ttft = p99(self.sc.win_ttft.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
-            let tpot = p99(self.sc.win_tpot.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
+            let ttft = p99(self.obs.win_ttft.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
+            let tpot = p99(self.obs.win_tpot.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
             let pools: &[Pool] = match self.input.cluster.mode {
                 Mode::Disaggregated => &[Pool::Decode, Pool::Prefill],
                 Mode::Aggregated => &[Pool::Decode],
@@ -336,8 +264,8 @@ impl Sim<'_> {
                     } else {
                         0.0
                     },
-                    last_change_ns: self.sc.last_change[i],
-                    cold_start_ns: self.sc.cold_start_ns,
+                    last_change_ns: self.scaler.last_change[i],
+                    cold_start_ns: self.scaler.cold_start_ns,
                 };
                 let (mut desired, mut reason) = match a.policy {
                     Policy::Threshold | Policy::Predictive => reactive_desired(a.policy, s, &o),
@@ -351,9 +279,9 @@ impl Sim<'_> {
                         }
                     }
                 };
-                if pool == Pool::Prefill && a.auto_match_prefill && self.sc.initial[1] > 0 {
-                    let matched = (self.sc.desired[1] as u64 * self.sc.initial[0] as u64)
-                        .div_ceil(self.sc.initial[1] as u64) as u32;
+                if pool == Pool::Prefill && a.auto_match_prefill && self.scaler.initial[1] > 0 {
+                    let matched = (self.scaler.desired[1] as u64 * self.scaler.initial[0] as u64)
+                        .div_ceil(self.scaler.initial[1] as u64) as u32;
                     let matched = matched.clamp(s.min_replicas, s.max_replicas);
                     if matched > desired {
                         (desired, reason) = (matched, Reason::Forecast);
@@ -362,11 +290,11 @@ impl Sim<'_> {
                 self.scale_to(now, pool, desired, reason);
             }
         }
-        self.sc.marks.push_back(cur);
+        self.obs.marks.push_back(cur);
         let row = self.scrape_row(now);
-        self.sc.scrapes.push(row);
+        self.obs.scrapes.push(row);
         if self.work_left() {
-            self.q.schedule(now + self.sc.scrape_ns, Ev::Scrape);
+            self.q.schedule(now + self.obs.scrape_ns, Ev::Scrape);
         }
     }
 
@@ -381,7 +309,7 @@ impl Sim<'_> {
             }
             Pool::Decode => {
                 let running: usize = self.gen.iter().map(|w| w.running.len()).sum();
-                running as f64 / (up * self.sc.gen_max_batch.max(1) as f64)
+                running as f64 / (up * self.tpl.gen_max_batch.max(1) as f64)
             }
         }
     }
@@ -397,8 +325,8 @@ impl Sim<'_> {
         now: u64,
     ) -> u32 {
         let a = self.input.autoscaler.expect("planner runs with an autoscaler");
-        let history: Vec<(u64, f64)> = self.sc.rate_history.iter().copied().collect();
-        let rate = forecast(p, &history, now + self.sc.cold_start_ns);
+        let history: Vec<(u64, f64)> = self.obs.rate_history.iter().copied().collect();
+        let rate = forecast(p, &history, now + self.scaler.cold_start_ns);
         let arrived = cur.arrived - then.arrived;
         if arrived == 0 {
             return planner_desired(s, 0.0, 1.0);
@@ -414,7 +342,7 @@ impl Sim<'_> {
                 Some(w.iter().map(|&(_, v)| v as f64).sum::<f64>() / w.len() as f64)
             }
         };
-        let (ttft_mean, tpot_mean) = (mean(&self.sc.win_ttft), mean(&self.sc.win_tpot));
+        let (ttft_mean, tpot_mean) = (mean(&self.obs.win_ttft), mean(&self.obs.win_tpot));
         match (self.input.cluster.mode, pool) {
             (Mode::Disaggregated, Pool::Prefill) => {
                 let cfg = &self.input.cluster.prefill;
@@ -442,21 +370,21 @@ impl Sim<'_> {
                     &mut self.gen_cost,
                     isl,
                     osl,
-                    self.sc.gen_max_batch,
-                    self.sc.gen_cap_tok,
+                    self.tpl.gen_max_batch,
+                    self.tpl.gen_cap_tok,
                     target,
                 );
                 planner_desired(s, rate * osl as f64, cap)
             }
             (Mode::Aggregated, _) => {
-                let budget = self.sc.gen_chunk_tok;
-                let pcap = prefill_tok_s_at_sla(&mut self.gen_cost, isl, self.sc.gen_max_batch, budget, ttft_ns);
+                let budget = self.tpl.gen_chunk_tok;
+                let pcap = prefill_tok_s_at_sla(&mut self.gen_cost, isl, self.tpl.gen_max_batch, budget, ttft_ns);
                 let dcap = decode_tok_s_at_sla(
                     &mut self.gen_cost,
                     isl,
                     osl,
-                    self.sc.gen_max_batch,
-                    self.sc.gen_cap_tok,
+                    self.tpl.gen_max_batch,
+                    self.tpl.gen_cap_tok,
                     tpot_ns,
                 );
                 // replica-seconds each request needs, prefill and decode sharing the worker
@@ -472,18 +400,18 @@ impl Sim<'_> {
         let i = idx(pool);
         let (starting, serving, _) = self.replica_counts(pool);
         let current = starting + serving;
-        self.sc.desired[i] = desired;
+        self.scaler.desired[i] = desired;
         if desired == current {
             return;
         }
-        self.sc.events.push(ScaleEvent {
+        self.scaler.events.push(ScaleEvent {
             time_s: now as f64 / 1e9,
             pool: pool.name(),
             from: current,
             to: desired,
             reason: reason.name(),
         });
-        self.sc.last_change[i] = Some(now);
+        self.scaler.last_change[i] = Some(now);
         if desired > current {
             // replicas still draining hold their GPUs: start no more than the maximum allows
             // now; later scrapes start the rest once they have left
@@ -513,17 +441,17 @@ impl Sim<'_> {
         let (starting, serving, draining) = self.replica_counts(pool);
         let i = idx(pool);
         // since the previous scrape: the last mark is this scrape's own, taken at `now`
-        let n = self.sc.marks.len();
-        let cur = self.sc.marks[n - 1];
+        let n = self.obs.marks.len();
+        let cur = self.obs.marks[n - 1];
         debug_assert_eq!(cur.t, now);
-        let then = if n >= 2 { self.sc.marks[n - 2] } else { Mark::default() };
+        let then = if n >= 2 { self.obs.marks[n - 2] } else { Mark::default() };
         let d_serve = cur.serve[i].saturating_sub(then.serve[i]);
         let gpu_utilization =
             if d_serve > 0 { cur.busy[i].saturating_sub(then.busy[i]) as f64 / d_serve as f64 } else { 0.0 };
         let kvb = self.kv_bytes_per_tok;
         match pool {
             Pool::Prefill => PoolScrape {
-                desired: self.sc.desired[0],
+                desired: self.scaler.desired[0],
                 starting,
                 serving,
                 draining,
@@ -535,13 +463,13 @@ impl Sim<'_> {
                 kv_capacity_bytes: self.prefill.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
             },
             Pool::Decode => PoolScrape {
-                desired: self.sc.desired[1],
+                desired: self.scaler.desired[1],
                 starting,
                 serving,
                 draining,
                 queue_depth: self.decode_queue_depth(),
                 batch_size: self.gen.iter().map(|w| w.running.len() as u64).sum(),
-                max_batch_size: (serving + draining) as u64 * self.sc.gen_max_batch as u64,
+                max_batch_size: (serving + draining) as u64 * self.tpl.gen_max_batch as u64,
                 gpu_utilization,
                 kv_usage_bytes: self.gen.iter().map(|w| w.used_tok).sum::<u64>() * kvb,
                 kv_capacity_bytes: self.gen.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
@@ -562,10 +490,10 @@ impl Sim<'_> {
             output_tokens: self.m.output_tok_completed,
             prefix_blocks_total: self.m.prefix_blocks_total,
             prefix_blocks_hit: self.m.prefix_blocks_hit,
-            ttft: self.sc.h_ttft,
-            tpot: self.sc.h_tpot,
-            itl: self.sc.h_itl,
-            kv_transfer: self.sc.h_kv,
+            ttft: self.obs.h_ttft,
+            tpot: self.obs.h_tpot,
+            itl: self.obs.h_itl,
+            kv_transfer: self.obs.h_kv,
             in_flight_requests: self.in_system,
         }
     }
