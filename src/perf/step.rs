@@ -487,12 +487,6 @@ impl StepTimer {
     }
 }
 
-/// The link a KV transfer takes, with its parallel lanes: each GPU of the smaller TP group moves its
-/// shard on its own NIC (RDMA, TCP) or NVLink port.
-pub fn kv_link_lanes(prefill_tp: u32, decode_tp: u32) -> u32 {
-    prefill_tp.min(decode_tp).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

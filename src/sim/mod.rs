@@ -16,10 +16,11 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use crate::core::{EventQueue, Next, SimTime};
 use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
+use crate::perf::kv_link::kv_link_rate;
 use crate::perf::memory::{
     decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
-use crate::perf::step::{kv_link_lanes, StepShape, StepTimer, WorkerCost};
+use crate::perf::step::{StepShape, StepTimer, WorkerCost};
 use crate::sim::prefix_cache::PrefixCache;
 use crate::spec::autoscaler::{AutoscalerConfig, Pool};
 use crate::spec::deployment::{Backend, ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
@@ -215,11 +216,10 @@ impl<'a> Sim<'a> {
                         max_seqs: d.max_batch_size as u64,
                     },
                 );
-                let link_spec = hw.kv_link(c.kv_transfer.backend);
-                let lanes = kv_link_lanes(p.tp, d.tp);
+                let link = kv_link_rate(hw, c.kv_transfer.backend, p.tp, d.tp);
                 tpl.prefill_cap_tok = pplan.kv_capacity_tok;
-                tpl.link_bytes_per_ns = lanes as f64 * link_spec.bytes_per_s_per_gpu / 1e9;
-                tpl.link_setup_ns = link_spec.setup_ns;
+                tpl.link_bytes_per_ns = link.bytes_per_ns;
+                tpl.link_setup_ns = link.setup_ns;
                 tpl.gen_cap_tok = dplan.kv_capacity_tok;
                 tpl.gen_max_batch = d.max_batch_size;
                 tpl.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;
