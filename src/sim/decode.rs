@@ -20,9 +20,8 @@ pub(super) struct GenWorker {
     pub(super) max_batch: u32,
     pub(super) chunk_budget_tok: u64,
     pub(super) step_b: u64,
-    /// SGLang's default scheduling: a step either prefills (waiting prompts first) or decodes, never
-    /// both (its `enable_mixed_chunk` is off by default).
-    pub(super) prefill_first: bool,
+    /// Admission, preemption victim and step composition (see [`super::batching`]).
+    pub(super) policy: BatchingPolicy,
     /// Whether the step in progress advances the running sequences.
     pub(super) step_decodes: bool,
     pub(super) step_joiners: Vec<u32>,
@@ -53,13 +52,10 @@ impl GenWorker {
     pub(super) fn load(&self) -> u64 {
         self.occupied() + self.waiting.len() as u64
     }
-    /// Whether a request needing `need_tok` of KV can join: a batch slot is free and, besides it,
-    /// the next token of every sequence in the batch, this one included, still fits (so an admitted
-    /// sequence is not preempted by the very step it joins).
+    /// Whether a request needing `need_tok` of KV can join, by the worker's batching policy.
+    #[inline]
     pub(super) fn admits(&self, need_tok: u64) -> bool {
-        let occupied = self.occupied();
-        // `+ occupied + 1 <= cap`: the batch with this sequence adds `occupied + 1` tokens next step
-        occupied < self.max_batch as u64 && self.used_tok + need_tok + occupied < self.cap_tok
+        self.policy.admits(self, need_tok)
     }
     pub(super) fn next_virtual_end(&self) -> u64 {
         if self.run_pos + 1 < self.run_ends.len() {
@@ -221,15 +217,10 @@ impl Sim<'_> {
             w.step_joiners.push(slot);
         }
         w.ready.clear();
-        // every running sequence writes one more token of KV this step; preempt newest-first
-        // until that fits (vLLM's recompute preemption)
+        // every running sequence writes one more token of KV this step; preempt the policy's
+        // victims until that fits
         while w.used_tok + w.running.len() as u64 > w.cap_tok && !w.running.is_empty() {
-            let (idx, _) = w
-                .running
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, &s)| reqs[s as usize].admit_seq)
-                .expect("running is not empty");
+            let idx = w.policy.preemption_victim(&w.running, reqs);
             let slot = w.running.swap_remove(idx);
             if idx < w.running.len() {
                 reqs[w.running[idx] as usize].run_idx = idx as u32;
@@ -248,7 +239,7 @@ impl Sim<'_> {
             w.queued_tok += r.input_tok as u64;
             w.waiting.push_front((slot, r.gen));
         }
-        let decodes = !w.prefill_first || w.prefilling.is_empty();
+        let decodes = w.policy.step_decodes(!w.prefilling.is_empty());
         let b = if decodes { w.running.len() as u64 } else { 0 };
         w.used_tok += b;
         fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);

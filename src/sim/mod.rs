@@ -75,6 +75,7 @@ pub struct SimOutput {
 }
 
 pub mod autoscaler;
+mod batching;
 mod decode;
 mod frontend;
 mod kv_link;
@@ -92,6 +93,7 @@ const NONE: u64 = u64::MAX;
 const NO_WORKER: u32 = u32::MAX;
 const NO_CLIENT: u32 = u32::MAX;
 
+use batching::BatchingPolicy;
 use decode::GenWorker;
 use kv_link::Link;
 use lifecycle::{Req, Stage};

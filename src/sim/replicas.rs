@@ -287,7 +287,7 @@ impl WorkerTemplates {
             max_batch: self.gen_max_batch,
             chunk_budget_tok: self.gen_chunk_tok,
             step_b: 0,
-            prefill_first: c.mode == Mode::Aggregated && c.backend == Backend::Sglang,
+            policy: BatchingPolicy::for_deployment(c),
             step_decodes: true,
             step_joiners: Vec::new(),
             step_locals: Vec::new(),
