@@ -101,6 +101,7 @@ use observe::{note_first_token, note_kv_usage, note_step_itl, SampleMark};
 use prefill::PrefillWorker;
 use prefix_cache::{cached_tokens, fit_cache_to_free, new_cache};
 use replicas::{Life, Replica, WorkerTemplates};
+use router::Router;
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
@@ -135,7 +136,7 @@ struct Sim<'a> {
     /// One shared FIFO queue, or one per prefill worker when the KV-aware router picks workers.
     prefill_queues: Vec<VecDeque<(u32, u32)>>,
     prefill: Vec<PrefillWorker>,
-    rng: rand_pcg::Pcg64,
+    router: Router,
     /// `prefixCache.capacity: auto`: caches live in the KV memory that requests do not hold.
     auto_cache: bool,
     links: Vec<Link>,
@@ -144,7 +145,6 @@ struct Sim<'a> {
     gen_cost: StepTimer,
     kv_bytes_per_tok: u64,
     block_bytes: u64,
-    rr_next: usize,
     admit_seq: u64,
     next_id: u64,
     in_system: u64,
@@ -288,7 +288,7 @@ impl<'a> Sim<'a> {
             prefill,
             decode_runs: input.decode_runs,
             runs: runs::RunState::new(),
-            rng: crate::core::rng::rng_stream(input.seed, 0x524f_5554_4552),
+            router: Router::new(c, input.seed),
             auto_cache: c.prefix_cache == PrefixCacheCapacity::Auto,
             links,
             gen,
@@ -296,7 +296,6 @@ impl<'a> Sim<'a> {
             gen_cost,
             kv_bytes_per_tok: model.kv_bytes_per_token(kd),
             block_bytes: c.kv_transfer.block_size_bytes.max(1),
-            rr_next: 0,
             admit_seq: 0,
             next_id: 0,
             in_system: 0,
