@@ -8,7 +8,7 @@ use crate::spec::deployment::KvBackend;
 use crate::spec::hardware::HardwareProfile;
 
 /// One prefill worker's KV link as the simulator runs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct KvLinkRate {
     /// Bytes per nanosecond when one transfer has the link to itself.
     pub bytes_per_ns: f64,

@@ -167,22 +167,18 @@ impl Sim<'_> {
                 i += 1;
             }
         }
-        w.ready.retain(|&slot| {
+        // sequences not yet in the batch hold only the KV reserved when they were admitted
+        let used_tok = &mut w.used_tok;
+        let mut keep = |&slot: &u32| {
             let r = &reqs[slot as usize];
             if r.cancelled {
-                w.used_tok -= r.reserved_tok;
+                *used_tok -= r.reserved_tok;
                 freed.push(slot);
             }
             !r.cancelled
-        });
-        w.prefilling.retain(|&slot| {
-            let r = &reqs[slot as usize];
-            if r.cancelled {
-                w.used_tok -= r.reserved_tok;
-                freed.push(slot);
-            }
-            !r.cancelled
-        });
+        };
+        w.ready.retain(&mut keep);
+        w.prefilling.retain(&mut keep);
         for slot in freed {
             self.free(slot);
         }

@@ -16,7 +16,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use crate::core::{EventQueue, Next, SimTime};
 use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
-use crate::perf::kv_link::kv_link_rate;
+use crate::perf::kv_link::{kv_link_rate, KvLinkRate};
 use crate::perf::memory::{
     decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
@@ -218,10 +218,8 @@ impl<'a> Sim<'a> {
                         max_seqs: d.max_batch_size as u64,
                     },
                 );
-                let link = kv_link_rate(hw, c.kv_transfer.backend, p.tp, d.tp);
                 tpl.prefill_cap_tok = pplan.kv_capacity_tok;
-                tpl.link_bytes_per_ns = link.bytes_per_ns;
-                tpl.link_setup_ns = link.setup_ns;
+                tpl.link = kv_link_rate(hw, c.kv_transfer.backend, p.tp, d.tp);
                 tpl.gen_cap_tok = dplan.kv_capacity_tok;
                 tpl.gen_max_batch = d.max_batch_size;
                 tpl.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;

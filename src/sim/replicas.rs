@@ -232,8 +232,8 @@ impl Sim<'_> {
 #[derive(Default)]
 pub(super) struct WorkerTemplates {
     pub(super) prefill_cap_tok: u64,
-    pub(super) link_bytes_per_ns: f64,
-    pub(super) link_setup_ns: u64,
+    /// Each prefill worker's KV link (aggregated deployments have none).
+    pub(super) link: KvLinkRate,
     pub(super) gen_cap_tok: u64,
     pub(super) gen_max_batch: u32,
     pub(super) gen_chunk_tok: u64,
@@ -256,8 +256,8 @@ impl WorkerTemplates {
 
     pub(super) fn new_link(&self, c: &ClusterConfig) -> Link {
         Link {
-            bytes_per_ns: self.link_bytes_per_ns,
-            setup_ns: self.link_setup_ns,
+            bytes_per_ns: self.link.bytes_per_ns,
+            setup_ns: self.link.setup_ns,
             max_in_flight: c.kv_transfer.max_in_flight_transfers.max(1),
             in_flight: 0,
             queue: VecDeque::new(),
