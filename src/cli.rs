@@ -149,9 +149,13 @@ struct CalibrateArgs {
     /// Write report.md, fit_points.csv and measured-vs-fitted plots here.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Profile name (default: the --out file's stem, else h100-sxm).
+    /// Profile name (default: the --out file's stem, else the GPU's name).
     #[arg(long)]
     name: Option<String>,
+    /// The GPU the data was measured on: its datasheet profile (peaks, SM count, memory, links) is
+    /// what the fits are relative to and what the written profile builds on.
+    #[arg(long, default_value = "h100-sxm")]
+    gpu: String,
     /// Also fit each backend's per-step overhead end to end on half of these measured deployments.
     #[arg(long)]
     silicon: Option<PathBuf>,
@@ -294,7 +298,9 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         .name
         .clone()
         .or_else(|| a.out.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "h100-sxm".into());
+        .unwrap_or_else(|| a.gpu.clone());
+    let base = HardwareProfile::base_gpu(&a.gpu)
+        .with_context(|| format!("--gpu {}: expected one of {}", a.gpu, HardwareProfile::BASE_GPUS.join(", ")))?;
     let started = std::time::Instant::now();
     let data = readers::load_dir(&a.data)?;
     eprintln!(
@@ -307,13 +313,10 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         data.kv_transfer.len(),
         started.elapsed().as_secs_f64()
     );
-    let mut out = fit::fit_all(&data, &a.data, &name, pdsim::spec::kernel_params::H100_PEAKS);
+    let mut out = fit::fit_all(&data, &a.data, &name, &base);
     if let Some(silicon) = &a.silicon {
         let rows = pdsim::validate::read_silicon(silicon)?;
-        let hw = HardwareProfile {
-            calibration: Some(std::sync::Arc::new(out.calibration.clone())),
-            ..HardwareProfile::h100_sxm()
-        };
+        let hw = HardwareProfile { calibration: Some(std::sync::Arc::new(out.calibration.clone())), ..base };
         let file = silicon.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let hw = pdsim::validate::fit_overheads(&rows, &hw, &file);
         out.calibration.overhead = hw.calibration.as_deref().map(|c| c.overhead.clone()).unwrap_or_default();

@@ -8,7 +8,6 @@ use common::*;
 use pdsim::calibrate::{fit, readers};
 use pdsim::spec::fitted::Calibration;
 use pdsim::spec::hardware::HardwareProfile;
-use pdsim::spec::kernel_params::H100_PEAKS;
 
 fn committed() -> String {
     std::fs::read_to_string(root().join("calibration/profiles/h100-sxm.toml")).expect("committed profile")
@@ -18,7 +17,7 @@ fn committed() -> String {
 fn committed_profile_is_reproduced_by_refitting_shared_data() {
     let Some(dir) = shared("calibration-data") else { return };
     let data = readers::load_dir(&dir).expect("shared calibration data loads");
-    let out = fit::fit_all(&data, &dir, "h100-sxm", H100_PEAKS);
+    let out = fit::fit_all(&data, &dir, "h100-sxm", &HardwareProfile::h100_sxm());
     let mut refit = out.calibration.clone();
     // the per-backend overhead is fitted end to end by `pdsim validate --fit-overhead`, not here
     refit.overhead = Calibration::from_toml(&committed(), "committed").unwrap().overhead;
@@ -85,6 +84,30 @@ fn h100_sxm_runs_on_the_committed_calibration() {
 }
 
 #[test]
+fn a_profile_builds_on_the_gpu_it_names_and_no_other() {
+    let dir = scratch("base-gpu");
+    let committed = committed();
+    // the committed profile's base is the H100 SXM: its memory, links and peaks come from there
+    let ok = write(&dir, "ok.toml", &committed);
+    let hw = HardwareProfile::by_name(&ok.display().to_string()).unwrap();
+    let h100 = HardwareProfile::h100_sxm();
+    assert_eq!((hw.gpu_memory_bytes, hw.peaks, hw.rdma.clone()), (h100.gpu_memory_bytes, h100.peaks, h100.rdma));
+    // a GPU pdsim has no datasheet profile of is an error naming the file and the GPUs it knows,
+    // not an H100 in disguise
+    let other = write(&dir, "b300.toml", &committed.replace("base_gpu = \"h100-sxm\"", "base_gpu = \"b300\""));
+    let e = HardwareProfile::by_name(&other.display().to_string()).unwrap_err().to_string();
+    assert!(e.contains("b300.toml") && e.contains("base_gpu = \"b300\"") && e.contains("h100-sxm"), "{e}");
+    // so is a profile that does not say
+    let unsaid = write(&dir, "old.toml", &committed.replace("base_gpu = \"h100-sxm\"\n", ""));
+    let e = HardwareProfile::by_name(&unsaid.display().to_string()).unwrap_err().to_string();
+    assert!(e.contains("old.toml") && e.contains("base_gpu"), "{e}");
+    // and `calibrate` refuses a GPU it cannot state
+    let o = pdsim(["calibrate", "--data", dir.to_str().unwrap(), "--gpu", "b300"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--gpu b300: expected one of h100-sxm"), "{}", stderr(&o));
+}
+
+#[test]
 fn calibrate_writes_profile_report_and_plots() {
     let dir = scratch("cal");
     let data = dir.join("data");
@@ -112,6 +135,9 @@ fn calibrate_writes_profile_report_and_plots() {
     assert!(o.status.success(), "{}", stderr(&o));
     let cal = Calibration::from_toml(&std::fs::read_to_string(&profile).unwrap(), "p").unwrap();
     assert_eq!(cal.name, "my-gpu");
+    // the profile says which GPU it was measured on, with that GPU's facts the fits are relative to
+    assert_eq!(cal.base_gpu, "h100-sxm");
+    assert_eq!(cal.peaks, HardwareProfile::h100_sxm().peaks);
     let g = cal.gemm("trtllm", "bf16").unwrap();
     assert!(g.error.holdout_median_ape < 0.05, "{:?}", g.error);
     for f in ["report.md", "fit_points.csv", "gemm.png", "gemm.svg", "allreduce.png"] {
@@ -203,7 +229,7 @@ fn committed_h100_microbench_data_fits() {
     // `step` is aiconfigurator's cached-token count: 15 .. 131071 for K/V lengths 16 .. 131072
     let ctx: std::collections::BTreeSet<u64> = data.generation_attention.iter().map(|g| g.ctx).collect();
     assert_eq!((ctx.first(), ctx.last()), (Some(&15), Some(&131_071)));
-    let cal = fit::fit_all(&data, &dir, "h100-sxm-torch", H100_PEAKS).calibration;
+    let cal = fit::fit_all(&data, &dir, "h100-sxm-torch", &HardwareProfile::h100_sxm()).calibration;
     let published = Calibration::from_toml(&committed(), "committed").unwrap();
     for dtype in ["bf16", "fp8"] {
         let g = cal.gemm("torch", dtype).unwrap();

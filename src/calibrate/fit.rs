@@ -8,8 +8,9 @@ use crate::calibrate::data::{Collective, Dataset, GemmDtype, Provenance};
 use crate::spec::fitted::{
     AllReduceFit, Calibration, ContextAttentionFit, FitError, GemmFit, GenerationAttentionFit, TransferFit,
 };
+use crate::spec::hardware::HardwareProfile;
 use crate::spec::kernel_params::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, TransferParams,
 };
 use crate::spec::model::{ModelSpec, PRESETS};
 
@@ -174,8 +175,11 @@ macro_rules! round_params {
     ($p:expr, $($f:ident),+) => {{ let mut p = $p; $( p.$f = round_sig(p.$f, 6); )+ p }};
 }
 
-/// Fits every family present in `data`. `root` is the data directory (sources are named relative to it).
-pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutput {
+/// Fits every family present in `data`, measured on the GPU of the datasheet profile `base` (its
+/// peaks and SM count are what the fitted efficiencies are relative to). `root` is the data
+/// directory (sources are named relative to it).
+pub fn fit_all(data: &Dataset, root: &Path, name: &str, base: &HardwareProfile) -> FitOutput {
+    let peaks = base.peaks;
     let mut points = Vec::new();
     let gemm_shapes = preset_gemm_shapes();
     let attn_shapes = preset_attention_shapes();
@@ -188,10 +192,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
         .map(|(fw, dt)| -> Job<'_, GemmFit> {
             Box::new(move || {
                 let rows: Vec<_> = data.gemm.iter().filter(|g| g.framework == fw && g.dtype == dt).collect();
-                let (peak, elem) = match dt {
-                    GemmDtype::Bf16 => (peaks.bf16_flops, 2.0),
-                    _ => (peaks.fp8_flops, 1.0),
-                };
+                let gpu = peaks.gemm_gpu(dt != GemmDtype::Bf16);
                 let train: Vec<(f64, f64, f64, f64)> = rows
                     .iter()
                     .filter(|g| !is_holdout(&[g.m, g.n, g.k]))
@@ -200,7 +201,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                 if train.len() < 20 {
                     return None;
                 }
-                let params = GemmParams::fit(&train, peak, peaks.hbm_bytes_per_s, elem, dt != GemmDtype::Bf16);
+                let params = GemmParams::fit(&train, &gpu, dt != GemmDtype::Bf16);
                 let params = round_params!(
                     params,
                     launch_us,
@@ -226,7 +227,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                         family: "gemm",
                         group: group.clone(),
                         measured_s: g.latency_s,
-                        fitted_s: params.time_s(peak, peaks.hbm_bytes_per_s, elem, g.m as f64, g.n as f64, g.k as f64),
+                        fitted_s: params.time_s(&gpu, g.m as f64, g.n as f64, g.k as f64),
                         holdout: is_holdout(&[g.m, g.n, g.k]),
                         preset_shape: gemm_shapes.contains(&(g.n, g.k)),
                         fallback: false,
@@ -284,7 +285,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                 if train.len() < 20 {
                     return None;
                 }
-                let params = ContextAttentionParams::fit(&train);
+                let params = ContextAttentionParams::fit(&train, peaks.sm_count);
                 let params = round_params!(
                     params,
                     floor_us,
@@ -309,6 +310,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
                         group: group.clone(),
                         measured_s: a.latency_s,
                         fitted_s: params.time_s(
+                            peaks.sm_count as f64,
                             a.batch as f64,
                             a.isl as f64,
                             a.heads as f64,
@@ -516,6 +518,7 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, peaks: Peaks) -> FitOutp
     FitOutput {
         calibration: Calibration {
             name: name.to_string(),
+            base_gpu: base.name.to_string(),
             generated_by: format!("pdsim calibrate {}", crate::VERSION),
             peaks,
             data: data_files,

@@ -5,7 +5,7 @@
 
 use crate::calibrate::lm;
 use crate::spec::kernel_params::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, TransferParams,
+    AllReduceParams, ContextAttentionParams, GemmGpu, GemmParams, GenerationAttentionParams, TransferParams,
 };
 
 fn sigmoid(x: f64) -> f64 {
@@ -92,7 +92,7 @@ impl GemmParams {
     /// Fits to `(m, n, k, seconds)` rows. fp8 kernels (`quant`) also try an unaligned-m path (m not
     /// a multiple of 16 above 16, or of 4 from 1), small/mid-m factors and the padding term,
     /// keeping the variant with the lowest error on the fitted rows.
-    pub fn fit(rows: &[(f64, f64, f64, f64)], peak_flops: f64, hbm: f64, elem_bytes: f64, quant: bool) -> GemmParams {
+    pub fn fit(rows: &[(f64, f64, f64, f64)], gpu: &GemmGpu, quant: bool) -> GemmParams {
         let plain = GemmVariant { quant, unaligned: None, m_factors: false, pad: None };
         let variants: Vec<GemmVariant> = if quant {
             let mut v = vec![
@@ -118,7 +118,7 @@ impl GemmParams {
                 |u, out| {
                     let g = GemmParams::from_free(u, v);
                     for (o, &(m, n, k, t)) in out.iter_mut().zip(rows) {
-                        *o = (g.time_s(peak_flops, hbm, elem_bytes, m, n, k) / t).ln();
+                        *o = (g.time_s(gpu, m, n, k) / t).ln();
                     }
                 },
                 rows.len(),
@@ -150,9 +150,10 @@ impl ContextAttentionParams {
         }
     }
 
-    /// Fits to `(b, s, h, kv, d, seconds)` rows, trying unpacked and GQA-packed tiling and keeping
-    /// the better.
-    pub fn fit(rows: &[[f64; 6]]) -> Self {
+    /// Fits to `(b, s, h, kv, d, seconds)` rows measured on a GPU of `sm_count` SMs, trying unpacked
+    /// and GQA-packed tiling and keeping the better.
+    pub fn fit(rows: &[[f64; 6]], sm_count: u32) -> Self {
+        let sms = sm_count as f64;
         // starts: fits of TensorRT-LLM's and vLLM's H100 kernels (floor 8-14 us, 9-17 ps per tile,
         // 10-15 ps per block, i.e. 570-800 TFLOP/s over the GPU)
         let starts = [
@@ -181,7 +182,7 @@ impl ContextAttentionParams {
         ];
         best_variant(&[false, true], &starts, rows.len(), Self::from_free, |p, out| {
             for (o, r) in out.iter_mut().zip(rows) {
-                *o = (p.time_s(r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
+                *o = (p.time_s(sms, r[0], r[1], r[2], r[3], r[4]) / r[5]).ln();
             }
         })
     }
@@ -367,6 +368,7 @@ mod tests {
 
     #[test]
     fn gemm_fit_recovers_its_own_parameters() {
+        let bf16 = crate::spec::hardware::HardwareProfile::h100_sxm().peaks.gemm_gpu(false);
         let truth = GemmParams {
             launch_us: 3.0,
             compute_eff: 0.8,
@@ -391,33 +393,34 @@ mod tests {
         for &m in &[1.0, 8.0, 64.0, 512.0, 4096.0, 16384.0] {
             for &n in &[256.0, 2048.0, 8192.0, 28672.0] {
                 for &k in &[512.0, 4096.0, 8192.0] {
-                    rows.push((m, n, k, truth.time_s(989.4e12, 3.35e12, 2.0, m, n, k)));
+                    rows.push((m, n, k, truth.time_s(&bf16, m, n, k)));
                 }
             }
         }
-        let fit = GemmParams::fit(&rows, 989.4e12, 3.35e12, 2.0, false);
+        let fit = GemmParams::fit(&rows, &bf16, false);
         for &(m, n, k, t) in &rows {
-            let e = (fit.time_s(989.4e12, 3.35e12, 2.0, m, n, k) / t - 1.0).abs();
+            let e = (fit.time_s(&bf16, m, n, k) / t - 1.0).abs();
             assert!(e < 0.02, "{m} {n} {k}: {e} {fit:?}");
         }
     }
 
     #[test]
     fn gemm_padding_term_is_fitted_where_the_kernel_has_it() {
+        let fp8 = crate::spec::hardware::HardwareProfile::h100_sxm().peaks.gemm_gpu(true);
         // an fp8 kernel whose time falls as m nears the next multiple of 128
         let truth = crate::perf::kernels::tests::fp8_padded_gemm();
         let mut rows = Vec::new();
         for &m in &[1.0, 8.0, 17.0, 64.0, 100.0, 129.0, 200.0, 256.0, 257.0, 512.0, 1025.0, 4096.0, 16384.0] {
             for &n in &[256.0, 2048.0, 8192.0, 28672.0] {
                 for &k in &[512.0, 4096.0, 8192.0] {
-                    rows.push((m, n, k, truth.time_s(1978.9e12, 3.35e12, 1.0, m, n, k)));
+                    rows.push((m, n, k, truth.time_s(&fp8, m, n, k)));
                 }
             }
         }
-        let fit = GemmParams::fit(&rows, 1978.9e12, 3.35e12, 1.0, true);
+        let fit = GemmParams::fit(&rows, &fp8, true);
         assert!(fit.pad_row_cost > 0.5, "{fit:?}");
         for &(m, n, k, t) in &rows {
-            let e = (fit.time_s(1978.9e12, 3.35e12, 1.0, m, n, k) / t - 1.0).abs();
+            let e = (fit.time_s(&fp8, m, n, k) / t - 1.0).abs();
             assert!(e < 0.03, "{m} {n} {k}: {e} {fit:?}");
         }
     }

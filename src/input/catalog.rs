@@ -23,8 +23,8 @@ fn h100_sxm_calibration() -> std::sync::Arc<fitted::Calibration> {
 
 impl HardwareProfile {
     /// `h100-sxm`: the datasheet profile with the committed calibration; `h100-sxm-spec`: the
-    /// datasheet roofline alone; a path to a `.toml` written by `pdsim calibrate`: H100 SXM memory and
-    /// links with that profile's fitted kernels.
+    /// datasheet roofline alone; a path to a `.toml` written by `pdsim calibrate`: the memory, links
+    /// and roofline of the GPU its `base_gpu` names, with that profile's fitted kernels.
     pub fn by_name(name: &str) -> Result<HardwareProfile, HardwareError> {
         match name.to_ascii_lowercase().as_str() {
             "h100-sxm" | "h100" | "h100_sxm" => {
@@ -35,7 +35,12 @@ impl HardwareProfile {
                 let text = std::fs::read_to_string(name)
                     .map_err(|source| fitted::ProfileError::Io { path: name.to_string(), source })?;
                 let cal = fitted::Calibration::from_toml(&text, name)?;
-                Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..HardwareProfile::h100_sxm() })
+                let base = HardwareProfile::base_gpu(&cal.base_gpu).ok_or_else(|| HardwareError::UnknownBase {
+                    path: name.to_string(),
+                    base: cal.base_gpu.clone(),
+                    known: HardwareProfile::BASE_GPUS.join(", "),
+                })?;
+                Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..base })
             }
             _ => Err(HardwareError::Unknown(name.to_string())),
         }

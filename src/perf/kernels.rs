@@ -3,7 +3,7 @@
 //! (`spec::kernel_params`, stored in a calibrated profile); `calibrate::models` fits them.
 
 use crate::spec::kernel_params::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, TransferParams,
+    AllReduceParams, ContextAttentionParams, GemmGpu, GemmParams, GenerationAttentionParams, TransferParams,
 };
 
 fn ramp(x: f64, half: f64) -> f64 {
@@ -64,13 +64,14 @@ impl SmoothMax {
 // ---- GEMM ----------------------------------------------------------------------------------------
 
 impl GemmParams {
-    /// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the H100's 132 SMs:
+    /// GEMM `[m x k] * [k x n]` time, counted in the kernel's CTA tiles on the GPU's `S` SMs (132 on
+    /// H100 SXM):
     ///
-    /// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/132 * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm
+    /// `t = launch + ((waves * 2 TM TN (k + k_prologue) / (peak/S * e_c))^p + (B / (hbm * e_m))^p)^(1/p) * f(m) + quant * 3mk / hbm
     ///      + pad * (128 ceil(m/128) - m) 2nk / peak   (m > pad_min_m, 64 or 128)`
     ///
     /// with tiles of `TM x TN` (`TM` 64 for m <= 64 else 128, `TN` 128), `tiles = ceil(m/TM) ceil(n/TN)`,
-    /// `waves = (1-w) tiles/132 + w ceil(tiles/132)` (how much a partial last wave costs), a per-tile
+    /// `waves = (1-w) tiles/S + w ceil(tiles/S)` (how much a partial last wave costs), a per-tile
     /// pipeline prologue of `k_prologue` k-steps, memory efficiency `e_m = mem_eff * n/(n+n_half_mem) *
     /// B/(B+bytes_half_mem)` over `B = (nk + mk) elem + 2mn` bytes, and for fp8 an activation
     /// quantisation pass (`quant`). Kernels that run a slower path when `m` is not a multiple of
@@ -83,7 +84,8 @@ impl GemmParams {
     /// at m = 129, 28.1 us at 256, 63.4 us at 257; vLLM fp8 32.0, 25.6, 50.8 us). bf16 kernels (cuBLAS)
     /// show no such step and are fitted without it; TensorRT-LLM's per-tensor fp8 kernel fits a `pad`
     /// that rounds to 0.
-    pub fn time_s(&self, peak_flops: f64, hbm: f64, elem_bytes: f64, m: f64, n: f64, k: f64) -> f64 {
+    pub fn time_s(&self, gpu: &GemmGpu, m: f64, n: f64, k: f64) -> f64 {
+        let GemmGpu { peak_flops, hbm_bytes_per_s: hbm, sms, elem_bytes } = *gpu;
         if m <= 0.0 {
             return 0.0;
         }
@@ -103,8 +105,8 @@ impl GemmParams {
         let tn = 128.0;
         let tiles = (m / tm_rows).ceil() * (n / tn).ceil();
         let w = self.wave_quantization;
-        let waves = (1.0 - w) * tiles / 132.0 + w * (tiles / 132.0).ceil();
-        let tc = waves * 2.0 * tm_rows * tn * (k + self.k_prologue) / (peak_flops / 132.0 * ec);
+        let waves = (1.0 - w) * tiles / sms + w * (tiles / sms).ceil();
+        let tc = waves * 2.0 * tm_rows * tn * (k + self.k_prologue) / (peak_flops / sms * ec);
         let bytes = (n * k + m * k) * elem_bytes + 2.0 * m * n;
         let tmem = bytes / (hbm * em * ramp(n, self.n_half_mem) * ramp(bytes, self.bytes_half_mem));
         let f = if m <= 64.0 {
@@ -151,23 +153,21 @@ impl ContextAttentionParams {
     /// longest tile). Kernels that pack the query heads sharing a KV head into one tile (`pack_gqa`, as
     /// FlashAttention-3 in vLLM does) have fewer, fuller tiles.
     ///
-    /// `t = floor*q + ((tile*q*T + block*r*Bk)^p + (crit*132*(tile*q + block*r*C))^p)^(1/p) + b s d 2 (h + w kv) / io`
+    /// `t = floor*q + ((tile*q*T + block*r*Bk)^p + (crit*S*(tile*q + block*r*C))^p)^(1/p) + b s d 2 (h + w kv) / io`
     ///
-    /// — the tiles spread over the H100's 132 SMs, or the longest tile alone when there are too few to
+    /// — the tiles spread over the GPU's `S` SMs (`sms`, 132 on H100 SXM), or the longest tile alone when there are too few to
     /// fill them (`crit`), plus streaming Q/O and K/V (`w` weighs KV against query heads). `r =
     /// (d + d_off)/(128 + d_off)` scales block work with the head dim; head dims other than 128 pay `q`
     /// (`other_head_dim_factor`) on fixed costs, as untuned kernel paths do.
-    pub fn time_s(&self, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
-        self.time_with(b, s, h, kv, d, |x, y| pnorm(x, y, self.blend_p))
+    pub fn time_s(&self, sms: f64, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
+        self.time_with(sms, b, s, h, kv, d, |x, y| pnorm(x, y, self.blend_p))
     }
 
-    /// [`Self::time_s`] with the blend tabulated (`blend` built from `blend_p`).
-    pub fn time_s_tab(&self, b: f64, s: f64, h: f64, kv: f64, d: f64, blend: &SmoothMax) -> f64 {
-        self.time_with(b, s, h, kv, d, |x, y| blend.eval(x, y))
-    }
-
+    // the kernel's five shape numbers, the GPU's SM count and the blend: bundling them would only
+    // rename the arguments at the two callers
+    #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn time_with(&self, b: f64, s: f64, h: f64, kv: f64, d: f64, blend: impl Fn(f64, f64) -> f64) -> f64 {
+    fn time_with(&self, sms: f64, b: f64, s: f64, h: f64, kv: f64, d: f64, blend: impl Fn(f64, f64) -> f64) -> f64 {
         if b <= 0.0 || s <= 0.0 {
             return 0.0;
         }
@@ -175,9 +175,28 @@ impl ContextAttentionParams {
         let q = if (d - 128.0).abs() < 0.5 { 1.0 } else { self.other_head_dim_factor };
         let r = (d + self.head_dim_offset) / (128.0 + self.head_dim_offset);
         let work = (self.tile_ns * q * tiles + self.block_ns * r * blocks) * 1e-9;
-        let crit = self.critical_path * 132.0 * (self.tile_ns * q + self.block_ns * r * longest) * 1e-9;
+        let crit = self.critical_path * sms * (self.tile_ns * q + self.block_ns * r * longest) * 1e-9;
         let io = b * s * d * 2.0 * (h + self.kv_io_weight * kv) / (self.io_gbps * 1e9);
         self.floor_us * 1e-6 * q + blend(work, crit) + io
+    }
+}
+
+/// A context-attention fit ready for the hot loop: its blend tabulated, on a GPU of `sms` SMs.
+#[derive(Debug, Clone)]
+pub struct ContextAttentionKernel {
+    params: ContextAttentionParams,
+    sms: f64,
+    blend: SmoothMax,
+}
+
+impl ContextAttentionKernel {
+    pub fn new(params: ContextAttentionParams, sm_count: u32) -> Self {
+        ContextAttentionKernel { params, sms: sm_count as f64, blend: SmoothMax::new(params.blend_p) }
+    }
+
+    /// [`ContextAttentionParams::time_s`], the blend read from the table.
+    pub fn time_s(&self, b: f64, s: f64, h: f64, kv: f64, d: f64) -> f64 {
+        self.params.time_with(self.sms, b, s, h, kv, d, |x, y| self.blend.eval(x, y))
     }
 }
 
@@ -403,7 +422,8 @@ pub(crate) mod tests {
     fn gemm_padding_term_falls_towards_the_next_tile() {
         // an fp8 kernel whose time falls as m nears the next multiple of 128
         let truth = fp8_padded_gemm();
-        let t = |p: &GemmParams, m: f64| p.time_s(1978.9e12, 3.35e12, 1.0, m, 8192.0, 5120.0);
+        let fp8 = crate::spec::hardware::HardwareProfile::h100_sxm().peaks.gemm_gpu(true);
+        let t = |p: &GemmParams, m: f64| p.time_s(&fp8, m, 8192.0, 5120.0);
         assert!(t(&truth, 129.0) > t(&truth, 256.0) && t(&truth, 257.0) > t(&truth, 256.0));
         assert_eq!(t(&truth, 128.0), t(&GemmParams { pad_row_cost: 0.0, ..truth }, 128.0));
     }

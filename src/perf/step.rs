@@ -2,11 +2,11 @@
 //! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
 //! cites its measurements; the formulas are here.
 
-use crate::perf::kernels::{GenerationBatch, SmoothMax};
+use crate::perf::kernels::{ContextAttentionKernel, GenerationBatch, SmoothMax};
 use crate::spec::deployment::Backend;
 use crate::spec::fitted::Calibration;
 use crate::spec::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
-use crate::spec::kernel_params::{AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams};
+use crate::spec::kernel_params::{AllReduceParams, GemmGpu, GemmParams, GenerationAttentionParams};
 use crate::spec::model::{Dtype, ModelSpec};
 
 /// Time of one GEMM `[m x k] * [k x n]` with weights of `weight_bytes` bytes per element:
@@ -20,8 +20,8 @@ pub fn gemm_ns(hw: &HardwareProfile, dtype: Dtype, m: u64, n: u64, k: u64) -> f6
         return 0.0;
     }
     let (peak, eff, stream) = match dtype {
-        Dtype::Bf16 => (hw.peak_bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
-        Dtype::Fp8 => (hw.peak_fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
+        Dtype::Bf16 => (hw.peaks.bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
+        Dtype::Fp8 => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
     };
     let compute = 2.0 * m as f64 * n as f64 * k as f64 / (peak * eff);
     let memory = (n * k * dtype.bytes()) as f64 / stream;
@@ -149,16 +149,14 @@ pub struct WorkerCost {
 /// The calibrated fits one worker uses; any family without a fit keeps the spec roofline.
 #[derive(Debug, Clone)]
 struct Fitted {
-    gemm: Option<(GemmParams, f64, f64)>,
-    context_attention: Option<ContextAttentionParams>,
+    gemm: Option<(GemmParams, GemmGpu)>,
+    context_attention: Option<ContextAttentionKernel>,
     generation_attention: Option<GenerationAttentionParams>,
     allreduce: Option<AllReduceParams>,
-    hbm: f64,
     overhead_ns: f64,
     kv_heads_per_gpu: f64,
     kv_elem_bytes: f64,
-    /// Tabulated blends of the attention fits, and decode attention's head-dimension factor.
-    context_blend: Option<SmoothMax>,
+    /// Tabulated blend of the decode-attention fit, and its head-dimension factor.
     generation_blend: Option<(SmoothMax, f64)>,
 }
 
@@ -174,29 +172,22 @@ impl Fitted {
     ) -> Fitted {
         let fw = Calibration::kernel_framework(backend.name());
         let peaks = cal.peaks;
-        let gemm = cal.gemm(fw, weights.name()).map(|g| {
-            let (peak, elem) = match weights {
-                Dtype::Bf16 => (peaks.bf16_flops, 2.0),
-                Dtype::Fp8 => (peaks.fp8_flops, 1.0),
-            };
-            (g.params, peak, elem)
-        });
+        let gemm = cal.gemm(fw, weights.name()).map(|g| (g.params, peaks.gemm_gpu(weights == Dtype::Fp8)));
         // the framework's own all-reduce kernel (vLLM and SGLang decode under CUDA graphs)
         let ar_kernel = match backend {
             Backend::Trtllm => "trtllm",
             Backend::Vllm | Backend::Sglang => "vllm_graph",
         };
-        let context_attention = cal.context_attention(fw, 2, kv.bytes()).map(|a| a.params);
+        let context_attention =
+            cal.context_attention(fw, 2, kv.bytes()).map(|a| ContextAttentionKernel::new(a.params, peaks.sm_count));
         let generation_attention = cal.generation_attention(fw, kv.bytes(), head_dim).map(|a| a.params);
         Fitted {
             gemm,
-            context_blend: context_attention.map(|c| SmoothMax::new(c.blend_p)),
             generation_blend: generation_attention
                 .map(|g| (SmoothMax::new(g.blend_p), g.head_dim_factor(head_dim as f64))),
             context_attention,
             generation_attention,
             allreduce: if tp > 1 { cal.allreduce(ar_kernel, tp).map(|a| a.params) } else { None },
-            hbm: peaks.hbm_bytes_per_s,
             overhead_ns: cal.step_overhead_us(backend.name()).unwrap_or(0.0) * 1e3,
             kv_heads_per_gpu: kv_heads_per_gpu as f64,
             kv_elem_bytes: kv.bytes() as f64,
@@ -267,8 +258,8 @@ impl WorkerCost {
     }
 
     fn gemm_one_ns(&self, m: u64, n: u64, k: u64) -> f64 {
-        match self.fitted.as_ref().and_then(|f| f.gemm.map(|g| (g, f.hbm))) {
-            Some(((g, peak, elem), hbm)) if m > 0 => g.time_s(peak, hbm, elem, m as f64, n as f64, k as f64) * 1e9,
+        match self.fitted.as_ref().and_then(|f| f.gemm.as_ref()) {
+            Some((g, gpu)) if m > 0 => g.time_s(gpu, m as f64, n as f64, k as f64) * 1e9,
             _ => gemm_ns(&self.hw, self.weights_dtype, m, n, k),
         }
     }
@@ -320,12 +311,11 @@ impl WorkerCost {
             }
             None => decode_attention_ns(hw, s.decode_ctx_tok, self.kv_bytes_per_tok_layer_gpu),
         };
-        let prefill = match f.and_then(|f| f.context_attention.map(|c| (c, f))) {
+        let prefill = match f.and_then(|f| f.context_attention.as_ref().map(|c| (c, f))) {
             Some((c, f)) if s.prefill_seqs > 0 && s.prefill_pairs > 0.0 => {
                 let b = s.prefill_seqs as f64;
                 let len = (2.0 * s.prefill_pairs / b).sqrt();
-                let blend = f.context_blend.as_ref().expect("built with the fit");
-                c.time_s_tab(b, len, h, f.kv_heads_per_gpu, d, blend) * 1e9
+                c.time_s(b, len, h, f.kv_heads_per_gpu, d) * 1e9
             }
             _ => prefill_attention_ns(hw, self.heads_per_gpu, self.head_dim, s.prefill_pairs),
         };

@@ -100,6 +100,9 @@ pub struct OverheadFit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub name: String,
+    /// The GPU whose datasheet profile (memory, links, roofline) this calibration completes, e.g.
+    /// `h100-sxm`: a profile file says what it was measured on rather than inheriting a default.
+    pub base_gpu: String,
     pub generated_by: String,
     pub peaks: Peaks,
     /// Data files fitted, relative to the data directory, with their row counts.
@@ -123,7 +126,17 @@ pub enum ProfileError {
 
 impl Calibration {
     pub fn from_toml(text: &str, path: &str) -> Result<Calibration, ProfileError> {
-        toml::from_str(text).map_err(|e| ProfileError::Parse { path: path.to_string(), msg: e.to_string() })
+        toml::from_str(text).map_err(|e| {
+            let mut msg = e.to_string();
+            if msg.contains("missing field `base_gpu`") {
+                // profiles written before pdsim recorded the GPU: say how to fix it, not just what is missing
+                msg.push_str(
+                    "\na profile states the GPU it was measured on, e.g. base_gpu = \"h100-sxm\"; add the line or \
+                     regenerate it with `pdsim calibrate --gpu ...`",
+                );
+            }
+            ProfileError::Parse { path: path.to_string(), msg }
+        })
     }
 
     pub fn to_toml(&self) -> String {

@@ -8,6 +8,7 @@
 use thiserror::Error;
 
 use crate::spec::fitted;
+use crate::spec::kernel_params::Peaks;
 
 use crate::spec::deployment::KvBackend;
 
@@ -29,9 +30,8 @@ pub struct KvLinkSpec {
 pub struct HardwareProfile {
     pub name: &'static str,
     pub gpu_memory_bytes: u64,
-    /// Dense bf16 Tensor Core peak (no sparsity).
-    pub peak_bf16_flops: f64,
-    pub peak_fp8_flops: f64,
+    /// Dense Tensor Core peaks (no sparsity), HBM bandwidth and SM count.
+    pub peaks: Peaks,
     /// Best measured large-GEMM share of peak, bf16 and fp8.
     pub gemm_eff_bf16: f64,
     pub gemm_eff_fp8: f64,
@@ -66,6 +66,8 @@ pub enum HardwareError {
     Unknown(String),
     #[error(transparent)]
     Profile(#[from] fitted::ProfileError),
+    #[error("{path}: base_gpu = \"{base}\" is not a GPU pdsim has a profile of: expected one of {known}")]
+    UnknownBase { path: String, base: String, known: String },
 }
 
 /// Trtllm custom all-reduce, bf16, H100 SXM 8-GPU HGX, from
@@ -123,9 +125,9 @@ impl HardwareProfile {
             // NVIDIA H100 datasheet: 80 GB HBM3; nvidia-smi reports 81559 MiB total (85.52e9 bytes),
             // the capacity frameworks budget against (vLLM's gpu_memory_utilization is a share of it).
             gpu_memory_bytes: 81_559 * 1024 * 1024,
-            // NVIDIA H100 datasheet, SXM5: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8.
-            peak_bf16_flops: 989.4e12,
-            peak_fp8_flops: 1978.9e12,
+            // NVIDIA H100 datasheet, SXM5: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8, HBM3 3.35 TB/s;
+            // NVIDIA H100 Tensor Core GPU Architecture whitepaper: the SXM5 part enables 132 SMs.
+            peaks: Peaks { bf16_flops: 989.4e12, fp8_flops: 1978.9e12, hbm_bytes_per_s: 3.35e12, sm_count: 132 },
             // aiconfigurator gemm_perf.trtllm: 8192^3 bf16 in 1.405 ms = 783 TFLOP/s (79%);
             // fp8 8192^3 in 0.885 ms = 1242 TFLOP/s (63%).
             gemm_eff_bf16: 783.0 / 989.4,
@@ -178,6 +180,18 @@ impl HardwareProfile {
             calibration: None,
         }
     }
+
+    /// The datasheet profile of a GPU by its name, the base a calibrated profile builds on
+    /// (`base_gpu` in its file). `None` for a GPU pdsim has no profile of.
+    pub fn base_gpu(name: &str) -> Option<HardwareProfile> {
+        match name {
+            "h100-sxm" => Some(HardwareProfile::h100_sxm()),
+            _ => None,
+        }
+    }
+
+    /// Names [`Self::base_gpu`] knows, for error messages.
+    pub const BASE_GPUS: &'static [&'static str] = &["h100-sxm"];
 
     /// The KV link a backend uses.
     pub fn kv_link(&self, backend: KvBackend) -> &KvLinkSpec {

@@ -4,16 +4,35 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Published peak numbers the efficiencies are relative to (NVIDIA H100 SXM datasheet).
+/// The facts of a GPU that the kernel formulas scale by: published peaks the fitted efficiencies are
+/// relative to, and the SM count the CTA tiles spread over. A calibrated profile stores the ones it
+/// was fitted against; the numbers and their sources are in `spec::hardware`'s GPU profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Peaks {
     pub bf16_flops: f64,
     pub fp8_flops: f64,
     pub hbm_bytes_per_s: f64,
+    /// Streaming multiprocessors: a wave of CTA tiles is one tile per SM.
+    pub sm_count: u32,
 }
 
-/// H100 SXM datasheet: 989.4 TFLOP/s dense bf16, 1978.9 dense fp8, HBM3 3.35 TB/s.
-pub const H100_PEAKS: Peaks = Peaks { bf16_flops: 989.4e12, fp8_flops: 1978.9e12, hbm_bytes_per_s: 3.35e12 };
+impl Peaks {
+    /// The GPU as one GEMM sees it: the Tensor Core peak and element size of its dtype (bf16 or fp8).
+    pub fn gemm_gpu(&self, fp8: bool) -> GemmGpu {
+        let (peak_flops, elem_bytes) = if fp8 { (self.fp8_flops, 1.0) } else { (self.bf16_flops, 2.0) };
+        GemmGpu { peak_flops, hbm_bytes_per_s: self.hbm_bytes_per_s, sms: self.sm_count as f64, elem_bytes }
+    }
+}
+
+/// What a GEMM's time depends on of the GPU, for one element type (see [`Peaks::gemm_gpu`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GemmGpu {
+    pub peak_flops: f64,
+    pub hbm_bytes_per_s: f64,
+    pub sms: f64,
+    /// Bytes per element of the weights and activations read.
+    pub elem_bytes: f64,
+}
 
 /// Coefficients of the GEMM time model (`GemmParams::time_s` in `perf::kernels`: the formula, what
 /// each term means and the measurements behind it).
