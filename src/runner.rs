@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::core::NS_PER_S;
+use crate::core::{SimTime, NS_PER_S};
 use crate::input::{Scenario, DEFAULT_REQUESTS};
 use crate::metrics::export::series_from_scrapes;
 use crate::promql::evaluate;
@@ -62,7 +62,7 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
         (None, None) if is_trace => u64::MAX,
         (None, None) => DEFAULT_REQUESTS,
     };
-    let stop_at_ns = limits.duration_ns.unwrap_or(u64::MAX);
+    let stop_at_ns = limits.duration_ns.map_or(SimTime::MAX, SimTime::from_ns);
     if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency }, isl, osl } = &s.workload {
         let mut sampler = LengthSampler::new(isl.clone(), osl.clone(), s.seed);
         let traffic = Traffic::Closed {
@@ -94,8 +94,9 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
     }
     let source = open_loop(&s.workload, s.seed)?;
     let status = source.trace_status();
-    let limited =
-        source.take(usize::try_from(max_requests).unwrap_or(usize::MAX)).take_while(move |r| r.arrival_ns < stop_at_ns);
+    let limited = source
+        .take(usize::try_from(max_requests).unwrap_or(usize::MAX))
+        .take_while(move |r| SimTime::from_ns(r.arrival_ns) < stop_at_ns);
     Ok((Traffic::Open(Box::new(limited)), status))
 }
 

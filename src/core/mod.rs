@@ -7,8 +7,89 @@ pub mod rng;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// Simulated time in nanoseconds since the start of the run.
-pub type SimTime = u64;
+/// An instant of simulated time: nanoseconds since the start of the run. Durations stay plain
+/// `u64` nanoseconds (`_ns` names): an instant plus a duration is an instant, the difference of two
+/// instants is a duration, and two instants do not add, so a duration cannot be stored where a time
+/// is due (or the other way round) without saying so (`from_ns`, `as_ns`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct SimTime(u64);
+
+impl SimTime {
+    /// The start of the run.
+    pub const ZERO: SimTime = SimTime(0);
+    /// Never: later than every instant a run reaches.
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    #[inline]
+    pub const fn from_ns(ns: u64) -> SimTime {
+        SimTime(ns)
+    }
+
+    /// Nanoseconds since the start of the run.
+    #[inline]
+    pub const fn as_ns(self) -> u64 {
+        self.0
+    }
+
+    /// `self + d_ns`, [`SimTime::MAX`] where it would overflow.
+    #[inline]
+    pub const fn saturating_add(self, d_ns: u64) -> SimTime {
+        SimTime(self.0.saturating_add(d_ns))
+    }
+
+    /// The duration from `earlier` to `self`, 0 when `earlier` is later.
+    #[inline]
+    pub const fn saturating_since(self, earlier: SimTime) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// `self - d_ns`, the start of the run where it would go before it.
+    #[inline]
+    pub const fn saturating_sub(self, d_ns: u64) -> SimTime {
+        SimTime(self.0.saturating_sub(d_ns))
+    }
+}
+
+impl std::ops::Add<u64> for SimTime {
+    type Output = SimTime;
+    /// An instant `d_ns` later.
+    #[inline]
+    fn add(self, d_ns: u64) -> SimTime {
+        SimTime(self.0 + d_ns)
+    }
+}
+
+impl std::ops::AddAssign<u64> for SimTime {
+    #[inline]
+    fn add_assign(&mut self, d_ns: u64) {
+        self.0 += d_ns;
+    }
+}
+
+impl std::ops::Sub for SimTime {
+    type Output = u64;
+    /// The duration between two instants (`self` not before `earlier`).
+    #[inline]
+    fn sub(self, earlier: SimTime) -> u64 {
+        self.0 - earlier.0
+    }
+}
+
+impl std::ops::Sub<u64> for SimTime {
+    type Output = SimTime;
+    /// An instant `d_ns` earlier (not before the start of the run).
+    #[inline]
+    fn sub(self, d_ns: u64) -> SimTime {
+        SimTime(self.0 - d_ns)
+    }
+}
+
+impl std::fmt::Display for SimTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ns", self.0)
+    }
+}
 
 pub const NS_PER_S: u64 = 1_000_000_000;
 pub const NS_PER_MS: u64 = 1_000_000;
@@ -116,7 +197,7 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), timers: Timers::default(), next_seq: 0, now_ns: 0, popped: 0 }
+        EventQueue { heap: BinaryHeap::new(), timers: Timers::default(), next_seq: 0, now_ns: SimTime::ZERO, popped: 0 }
     }
 
     pub fn now(&self) -> SimTime {
@@ -188,52 +269,57 @@ impl<E> EventQueue<E> {
 mod tests {
     use super::*;
 
-    fn drain(q: &mut EventQueue<char>) -> Vec<(SimTime, Next<char>)> {
-        std::iter::from_fn(|| q.pop()).collect()
+    fn t(ns: u64) -> SimTime {
+        SimTime::from_ns(ns)
+    }
+
+    /// Everything left, times in nanoseconds.
+    fn drain(q: &mut EventQueue<char>) -> Vec<(u64, Next<char>)> {
+        std::iter::from_fn(|| q.pop()).map(|(at, e)| (at.as_ns(), e)).collect()
     }
 
     #[test]
     fn pops_in_time_then_insertion_order() {
         let mut q = EventQueue::new();
-        q.schedule(5, 'a');
-        q.schedule(3, 'b');
-        q.schedule(5, 'c');
-        q.schedule(3, 'd');
+        q.schedule(t(5), 'a');
+        q.schedule(t(3), 'b');
+        q.schedule(t(5), 'c');
+        q.schedule(t(3), 'd');
         let order: Vec<Next<char>> = drain(&mut q).into_iter().map(|(_, e)| e).collect();
         assert_eq!(order, ['b', 'd', 'a', 'c'].map(Next::Event));
-        assert_eq!(q.now(), 5);
+        assert_eq!(q.now(), t(5));
         assert_eq!(q.events_processed(), 4);
     }
 
     #[test]
     fn schedule_in_is_relative_to_now() {
         let mut q = EventQueue::new();
-        q.schedule(10, 1);
+        q.schedule(t(10), 1);
         q.pop();
         q.schedule_in(7, 2);
-        assert_eq!(q.pop(), Some((17, Next::Event(2))));
+        assert_eq!(q.pop(), Some((t(17), Next::Event(2))));
     }
 
     #[test]
     fn timers_come_first_at_an_instant_by_key_and_can_move() {
         let mut q = EventQueue::new();
-        q.schedule(5, 'a');
-        q.set_timer(9, 5); // grows the tree past its first size
-        q.set_timer(2, 7);
-        q.set_timer(0, 5);
-        q.schedule(4, 'b');
-        q.set_timer(2, 3); // moved earlier: the time it replaced is gone
-        q.set_timer(4, 100);
-        q.set_timer(4, 6); // and later
+        q.schedule(t(5), 'a');
+        q.set_timer(9, t(5)); // grows the tree past its first size
+        q.set_timer(2, t(7));
+        q.set_timer(0, t(5));
+        q.schedule(t(4), 'b');
+        q.set_timer(2, t(3)); // moved earlier: the time it replaced is gone
+        q.set_timer(4, t(100));
+        q.set_timer(4, t(6)); // and later
         let got = drain(&mut q);
         use Next::*;
         assert_eq!(got, [(3, Timer(2)), (4, Event('b')), (5, Timer(0)), (5, Timer(9)), (5, Event('a')), (6, Timer(4))]);
         assert_eq!(q.events_processed(), 6);
         assert!(q.is_empty());
         // a timer that came due can be set again
-        q.set_timer(2, 8);
+        q.set_timer(2, t(8));
         assert!(q.timer_pending(2) && !q.timer_pending(3) && !q.timer_pending(1000));
-        assert_eq!(q.pop(), Some((8, Timer(2))));
+        assert_eq!(q.pop(), Some((t(8), Timer(2))));
         assert!(!q.timer_pending(2));
         assert_eq!(q.pop(), None);
     }
@@ -241,14 +327,14 @@ mod tests {
     #[test]
     fn timers_pending_survive_the_tree_growing() {
         let mut q: EventQueue<char> = EventQueue::new();
-        q.set_timer(1, 7);
-        q.set_timer(0, 9);
-        q.set_timer(2, 8); // 2 leaves -> 4
-        q.set_timer(40, 9); // 4 -> 64
-        q.schedule(9, 'e');
+        q.set_timer(1, t(7));
+        q.set_timer(0, t(9));
+        q.set_timer(2, t(8)); // 2 leaves -> 4
+        q.set_timer(40, t(9)); // 4 -> 64
+        q.schedule(t(9), 'e');
         use Next::*;
-        assert_eq!(q.pop(), Some((7, Timer(1))));
-        q.set_timer(3, 7); // due now: next
+        assert_eq!(q.pop(), Some((t(7), Timer(1))));
+        q.set_timer(3, t(7)); // due now: next
         let got = drain(&mut q);
         assert_eq!(got, [(7, Timer(3)), (8, Timer(2)), (9, Timer(0)), (9, Timer(40)), (9, Event('e'))]);
     }

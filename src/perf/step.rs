@@ -2,6 +2,7 @@
 //! takes on the hardware of a [`HardwareProfile`]. Every constant comes from the profile, which
 //! cites its measurements; the formulas are here.
 
+use crate::core::SimTime;
 use crate::perf::kernels::{ContextAttentionKernel, GenerationBatch, SmoothMax};
 use crate::spec::deployment::Backend;
 use crate::spec::fitted::Calibration;
@@ -407,7 +408,7 @@ impl StepTimer {
     /// Appends the ends of `steps` decode steps of `b` sequences, the first over `ctx_tok` tokens
     /// of context and each next over `b` more, after the last end in `ends` (which has one): each
     /// step as [`Self::step_ns`] times it, the batch's factors looked up once.
-    pub fn decode_run_ends(&mut self, b: u64, ctx_tok: u64, steps: u64, ends: &mut Vec<u64>) {
+    pub fn decode_run_ends(&mut self, b: u64, ctx_tok: u64, steps: u64, ends: &mut Vec<SimTime>) {
         let mut end = *ends.last().expect("a run starts after a step");
         let mut ctx = ctx_tok;
         if let Some((db, blend, layers)) = self.decode_batch(b) {

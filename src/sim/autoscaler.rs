@@ -2,12 +2,13 @@
 //! three policies (threshold, predictive, Dynamo's SLA planner). Their settings are plain data in
 //! [`crate::spec::autoscaler`]; the scrape events, cold starts and draining are in [`super::scale`].
 
+use crate::core::SimTime;
 use crate::spec::autoscaler::{Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
 
 /// What the autoscaler sees of one pool at a scrape.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PoolObservation {
-    pub now_ns: u64,
+    pub now_ns: SimTime,
     /// Replicas counted toward the pool's size: serving plus starting (draining ones are leaving).
     pub replicas: u32,
     pub serving: u32,
@@ -22,7 +23,7 @@ pub struct PoolObservation {
     /// Requests the pool finished per serving replica per second over the window.
     pub served_per_replica_s: f64,
     /// The pool's last replica-count change.
-    pub last_change_ns: Option<u64>,
+    pub last_change_ns: Option<SimTime>,
     pub cold_start_ns: u64,
 }
 
@@ -117,7 +118,7 @@ fn growth_replicas(o: &PoolObservation) -> u32 {
 }
 
 /// Forecasts the next value of a series sampled at scrapes: `(t_ns, value)` oldest first.
-pub fn forecast(p: Predictor, history: &[(u64, f64)], at_ns: u64) -> f64 {
+pub fn forecast(p: Predictor, history: &[(SimTime, f64)], at: SimTime) -> f64 {
     let Some(&(_, last)) = history.last() else { return 0.0 };
     match p {
         Predictor::Constant => last,
@@ -136,7 +137,7 @@ pub fn forecast(p: Predictor, history: &[(u64, f64)], at_ns: u64) -> f64 {
                 sxx += (x - mx) * (x - mx);
             }
             let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-            let x = (at_ns.saturating_sub(t0)) as f64 / 1e9;
+            let x = at.saturating_since(t0) as f64 / 1e9;
             (my + slope * (x - mx)).max(0.0)
         }
     }
@@ -163,7 +164,7 @@ mod tests {
 
     fn obs() -> PoolObservation {
         PoolObservation {
-            now_ns: 600_000_000_000,
+            now_ns: SimTime::from_ns(600_000_000_000),
             replicas: 2,
             serving: 2,
             gpu_utilization: 0.5,
@@ -211,10 +212,11 @@ mod tests {
 
     #[test]
     fn forecasts() {
-        let h = [(0, 10.0), (15_000_000_000, 20.0), (30_000_000_000, 30.0)];
-        assert_eq!(forecast(Predictor::Constant, &h, 60_000_000_000), 30.0);
-        assert!((forecast(Predictor::Linear, &h, 60_000_000_000) - 50.0).abs() < 1e-9);
-        assert_eq!(forecast(Predictor::Linear, &[], 5), 0.0);
+        let s = SimTime::from_ns;
+        let h = [(s(0), 10.0), (s(15_000_000_000), 20.0), (s(30_000_000_000), 30.0)];
+        assert_eq!(forecast(Predictor::Constant, &h, s(60_000_000_000)), 30.0);
+        assert!((forecast(Predictor::Linear, &h, s(60_000_000_000)) - 50.0).abs() < 1e-9);
+        assert_eq!(forecast(Predictor::Linear, &[], s(5)), 0.0);
         assert_eq!(planner_desired(&scaling(), 10.0, 3.0), 4);
         assert_eq!(planner_desired(&scaling(), 0.0, 3.0), 1);
     }

@@ -2,10 +2,11 @@
 //! batching steps with chunked local prefill, preemption, completion.
 
 use super::*;
+use crate::core::SimTime;
 
 pub(super) struct GenWorker {
     pub(super) busy: bool,
-    pub(super) step_start: u64,
+    pub(super) step_start: SimTime,
     pub(super) step: u64,
     pub(super) cap_tok: u64,
     pub(super) used_tok: u64,
@@ -33,11 +34,11 @@ pub(super) struct GenWorker {
     pub(super) rep: Replica,
     /// End times of the steps of the run in progress (see [`runs`]); empty or one step when the
     /// step in progress is simulated on its own.
-    pub(super) run_ends: Vec<u64>,
+    pub(super) run_ends: Vec<SimTime>,
     /// The step in progress within `run_ends`.
     pub(super) run_pos: usize,
-    /// End of the step in progress when another step of the run follows it, else `u64::MAX`.
-    pub(super) run_next_ns: u64,
+    /// End of the step in progress when another step of the run follows it, else `SimTime::MAX`.
+    pub(super) run_next_ns: SimTime,
     /// This worker's inter-token latencies not yet in the histogram (its steps take nearly equal
     /// times, the pool's several workers do not).
     pub(super) itl_batch: HistBatch,
@@ -57,11 +58,11 @@ impl GenWorker {
     pub(super) fn admits(&self, need_tok: u64) -> bool {
         self.policy.admits(self, need_tok)
     }
-    pub(super) fn next_virtual_end(&self) -> u64 {
+    pub(super) fn next_virtual_end(&self) -> SimTime {
         if self.run_pos + 1 < self.run_ends.len() {
             self.run_ends[self.run_pos]
         } else {
-            u64::MAX
+            SimTime::MAX
         }
     }
 }
@@ -69,7 +70,7 @@ impl GenWorker {
 impl Sim<'_> {
     /// Queues a request for prefill on decode-side worker `d` (aggregated mode, or conditional
     /// disaggregation).
-    pub(super) fn enqueue_local(&mut self, now: u64, d: usize, slot: u32, g: u32) {
+    pub(super) fn enqueue_local(&mut self, now: SimTime, d: usize, slot: u32, g: u32) {
         let r = &mut self.reqs[slot as usize];
         r.enter(Stage::DecodeWaiting);
         r.local_prefill = true;
@@ -80,7 +81,7 @@ impl Sim<'_> {
     }
 
     /// Admits waiting requests in FIFO order while a batch slot and their KV fit.
-    pub(super) fn try_admit(&mut self, now: u64, d: usize) {
+    pub(super) fn try_admit(&mut self, now: SimTime, d: usize) {
         if !self.gen[d].busy {
             self.purge_zombies(d);
         }
@@ -184,7 +185,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn maybe_start_step(&mut self, now: u64, d: usize) {
+    pub(super) fn maybe_start_step(&mut self, now: SimTime, d: usize) {
         if self.gen[d].busy {
             return;
         }
@@ -265,7 +266,7 @@ impl Sim<'_> {
         self.schedule_step_done(d, end);
     }
 
-    pub(super) fn on_step_done(&mut self, now: u64, d: u32) {
+    pub(super) fn on_step_done(&mut self, now: SimTime, d: u32) {
         let d = d as usize;
         let w = &mut self.gen[d];
         let dur = now - w.step_start;
@@ -338,7 +339,7 @@ impl Sim<'_> {
         self.check_drained_gen(now, d);
     }
 
-    pub(super) fn complete(&mut self, now: u64, d: usize, slot: u32) {
+    pub(super) fn complete(&mut self, now: SimTime, d: usize, slot: u32) {
         let w = &mut self.gen[d];
         let r = &self.reqs[slot as usize];
         let idx = r.run_idx as usize;

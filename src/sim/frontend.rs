@@ -4,13 +4,13 @@
 use super::*;
 
 impl Sim<'_> {
-    pub(super) fn on_arrival(&mut self, now: u64, client: u32) {
+    pub(super) fn on_arrival(&mut self, now: SimTime, client: u32) {
         let spec = match &mut self.traffic {
             Traffic::Open(it) => {
                 let Some(spec) = self.pending_open.take() else { return };
                 self.pending_open = it.next();
                 if let Some(next) = &self.pending_open {
-                    self.q.schedule(next.arrival_ns.max(now), Ev::Arrival);
+                    self.q.schedule(SimTime::from_ns(next.arrival_ns).max(now), Ev::Arrival);
                     self.arrivals_pending += 1;
                 }
                 spec
@@ -18,7 +18,7 @@ impl Sim<'_> {
             Traffic::Closed { clients, .. } => {
                 let (spec, think_ns) = clients.next_request(client);
                 self.client_think_ns[client as usize] = think_ns;
-                RequestSpec { arrival_ns: now, ..spec }
+                RequestSpec { arrival_ns: now.as_ns(), ..spec }
             }
         };
         self.m.arrived += 1;
@@ -42,7 +42,7 @@ impl Sim<'_> {
                 self.records.push(RequestRecord {
                     id,
                     outcome: Outcome::Rejected,
-                    arrival_ns: now,
+                    arrival_ns: now.as_ns(),
                     input_tok,
                     output_tok,
                     prefill_start_ns: None,
@@ -50,13 +50,13 @@ impl Sim<'_> {
                     kv_transfer_start_ns: None,
                     kv_transfer_end_ns: None,
                     first_token_ns: None,
-                    end_ns: now,
+                    end_ns: now.as_ns(),
                     prefill_worker: None,
                     decode_worker: None,
                     preemptions: 0,
                 });
             }
-            self.m.makespan_ns = self.m.makespan_ns.max(now);
+            self.m.makespan_ns = self.m.makespan_ns.max(now.as_ns());
             self.note_rejection(now);
             self.client_next(now, client, false);
             return;
@@ -106,7 +106,7 @@ impl Sim<'_> {
 
     /// Closed loop: the client whose request just ended (`ok`: completed) sends its next one, after
     /// its think time.
-    pub(super) fn client_next(&mut self, now: u64, client: u32, ok: bool) {
+    pub(super) fn client_next(&mut self, now: SimTime, client: u32, ok: bool) {
         let Traffic::Closed { concurrency, .. } = &self.traffic else { return };
         let gave_up = self.clients_gave_up(*concurrency);
         if let Traffic::Closed { max_requests, stop_at_ns, clients, .. } = &mut self.traffic {
@@ -132,7 +132,7 @@ impl Sim<'_> {
         self.zero_time_rejections.1 > 64 * concurrency.max(1) as u64
     }
 
-    pub(super) fn note_rejection(&mut self, now: u64) {
+    pub(super) fn note_rejection(&mut self, now: SimTime) {
         let (t, n) = self.zero_time_rejections;
         self.zero_time_rejections = if t == now { (t, n + 1) } else { (now, 1) };
     }
@@ -152,7 +152,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn on_timeout_check(&mut self, now: u64) {
+    pub(super) fn on_timeout_check(&mut self, now: SimTime) {
         self.timeout_armed = false;
         while let Some(&(deadline, slot, g)) = self.deadlines.front() {
             if deadline > now {
@@ -164,7 +164,7 @@ impl Sim<'_> {
         self.arm_timeout();
     }
 
-    pub(super) fn on_timeout(&mut self, now: u64, slot: u32, g: u32) {
+    pub(super) fn on_timeout(&mut self, now: SimTime, slot: u32, g: u32) {
         if !self.alive(slot, g) {
             return;
         }

@@ -2,6 +2,7 @@
 //! `maxInFlightTransfers` at once, the rest FIFO), each after its setup time.
 
 use super::*;
+use crate::core::SimTime;
 
 /// A processor-sharing link: `n` active transfers each progress at `capacity / n`.
 /// Tracked in virtual bytes `v` (bytes each active transfer has received), so arrivals and
@@ -13,14 +14,14 @@ pub(super) struct Link {
     pub(super) in_flight: u32,
     pub(super) queue: VecDeque<(u32, u32)>,
     pub(super) v: f64,
-    pub(super) last_ns: u64,
+    pub(super) last_ns: SimTime,
     pub(super) active: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
     pub(super) wake_gen: u64,
     pub(super) seq: u64,
 }
 
 impl Link {
-    pub(super) fn advance(&mut self, now: u64) {
+    pub(super) fn advance(&mut self, now: SimTime) {
         let n = self.active.len();
         if n > 0 {
             self.v += (now - self.last_ns) as f64 * self.bytes_per_ns / n as f64;
@@ -31,7 +32,7 @@ impl Link {
 
 impl Sim<'_> {
     /// Starts the transfer now if the link has a free slot and nobody queued before it, else queues.
-    pub(super) fn start_transfer(&mut self, now: u64, slot: u32) {
+    pub(super) fn start_transfer(&mut self, now: SimTime, slot: u32) {
         let r = &self.reqs[slot as usize];
         let l = r.prefill_worker as usize;
         let g = r.gen;
@@ -43,7 +44,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn begin_transfer(&mut self, now: u64, slot: u32) {
+    pub(super) fn begin_transfer(&mut self, now: SimTime, slot: u32) {
         let r = &self.reqs[slot as usize];
         let link = &mut self.links[r.prefill_worker as usize];
         link.in_flight += 1;
@@ -56,7 +57,7 @@ impl Sim<'_> {
         bytes.div_ceil(self.block_bytes) * self.block_bytes
     }
 
-    pub(super) fn on_xfer_setup(&mut self, now: u64, slot: u32, g: u32) {
+    pub(super) fn on_xfer_setup(&mut self, now: SimTime, slot: u32, g: u32) {
         debug_assert_eq!(self.reqs[slot as usize].gen, g);
         if self.reqs[slot as usize].cancelled {
             // timed out during the handshake: no bytes are sent
@@ -76,7 +77,7 @@ impl Sim<'_> {
         self.schedule_link_wake(now, l);
     }
 
-    pub(super) fn schedule_link_wake(&mut self, now: u64, l: u32) {
+    pub(super) fn schedule_link_wake(&mut self, now: SimTime, l: u32) {
         let link = &mut self.links[l as usize];
         link.wake_gen += 1;
         if let Some(Reverse((fv, ..))) = link.active.peek() {
@@ -87,7 +88,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn on_link_wake(&mut self, now: u64, l: u32, g: u64) {
+    pub(super) fn on_link_wake(&mut self, now: SimTime, l: u32, g: u64) {
         if self.links[l as usize].wake_gen != g {
             return;
         }
@@ -117,7 +118,7 @@ impl Sim<'_> {
         self.schedule_link_wake(now, l);
     }
 
-    pub(super) fn start_queued_transfers(&mut self, now: u64, l: usize) {
+    pub(super) fn start_queued_transfers(&mut self, now: SimTime, l: usize) {
         while self.links[l].in_flight < self.links[l].max_in_flight {
             let Some((slot, g)) = self.links[l].queue.pop_front() else { break };
             debug_assert_eq!(self.reqs[slot as usize].gen, g);
@@ -130,7 +131,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn on_transfer_done(&mut self, now: u64, slot: u32, g: u32) {
+    pub(super) fn on_transfer_done(&mut self, now: SimTime, slot: u32, g: u32) {
         debug_assert_eq!(self.reqs[slot as usize].gen, g);
         if self.release_prefill_hold(slot) {
             self.dispatch_prefill(now);

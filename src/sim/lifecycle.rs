@@ -11,6 +11,7 @@
 //! ```
 
 use super::*;
+use crate::core::SimTime;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Stage {
@@ -31,18 +32,18 @@ pub(super) struct Req {
     /// Ended (timed out) but still holding resources until the stage it is in lets go.
     pub(super) cancelled: bool,
     pub(super) id: u64,
-    pub(super) arrival_ns: u64,
+    pub(super) arrival_ns: SimTime,
     pub(super) input_tok: u32,
     pub(super) output_tok: u32,
     pub(super) prefill_worker: u32,
     /// The prefill worker whose queue holds the request (its own queue under KV-aware routing).
     pub(super) routed_prefill: u32,
     pub(super) decode_worker: u32,
-    pub(super) t_prefill_start: u64,
-    pub(super) t_prefill_end: u64,
-    pub(super) t_xfer_start: u64,
-    pub(super) t_xfer_end: u64,
-    pub(super) t_first: u64,
+    pub(super) t_prefill_start: SimTime,
+    pub(super) t_prefill_end: SimTime,
+    pub(super) t_xfer_start: SimTime,
+    pub(super) t_xfer_end: SimTime,
+    pub(super) t_first: SimTime,
     /// Output tokens produced as of `join_step`.
     pub(super) generated: u32,
     pub(super) join_step: u64,
@@ -98,7 +99,7 @@ impl Req {
             stage: Stage::Free,
             cancelled: false,
             id: 0,
-            arrival_ns: 0,
+            arrival_ns: SimTime::ZERO,
             input_tok: 0,
             output_tok: 0,
             prefill_worker: NO_WORKER,
@@ -168,7 +169,7 @@ impl Sim<'_> {
     }
 
     /// Records the end of a request still in the system and lets its client go on.
-    pub(super) fn end_request(&mut self, now: u64, slot: u32, outcome: Outcome) {
+    pub(super) fn end_request(&mut self, now: SimTime, slot: u32, outcome: Outcome) {
         let r = &self.reqs[slot as usize];
         match outcome {
             Outcome::Completed => {
@@ -195,12 +196,12 @@ impl Sim<'_> {
             Outcome::Rejected => self.m.rejected += 1,
         }
         if self.input.record_requests {
-            let opt = |t: u64| (t != NONE).then_some(t);
+            let opt = |t: SimTime| (t != NONE).then_some(t.as_ns());
             let w = |w: u32| (w != NO_WORKER).then_some(w);
             self.records.push(RequestRecord {
                 id: r.id,
                 outcome,
-                arrival_ns: r.arrival_ns,
+                arrival_ns: r.arrival_ns.as_ns(),
                 input_tok: r.input_tok,
                 output_tok: r.output_tok,
                 prefill_start_ns: opt(r.t_prefill_start),
@@ -208,14 +209,14 @@ impl Sim<'_> {
                 kv_transfer_start_ns: opt(r.t_xfer_start),
                 kv_transfer_end_ns: opt(r.t_xfer_end),
                 first_token_ns: opt(r.t_first),
-                end_ns: now,
+                end_ns: now.as_ns(),
                 prefill_worker: w(r.prefill_worker),
                 decode_worker: w(r.decode_worker),
                 preemptions: r.preemptions,
             });
         }
         self.in_system -= 1;
-        self.m.makespan_ns = self.m.makespan_ns.max(now);
+        self.m.makespan_ns = self.m.makespan_ns.max(now.as_ns());
         let client = r.client;
         self.client_next(now, client, outcome == Outcome::Completed);
     }

@@ -89,7 +89,7 @@ mod runs;
 mod scale;
 pub use crate::spec::scenario::SlaTargets;
 
-const NONE: u64 = u64::MAX;
+const NONE: SimTime = SimTime::MAX;
 const NO_WORKER: u32 = u32::MAX;
 const NO_CLIENT: u32 = u32::MAX;
 
@@ -159,13 +159,13 @@ struct Sim<'a> {
     client_think_ns: Vec<u64>,
     /// Scratch for the transfers a link wake completes (kept to spare an allocation per wake).
     link_done: Vec<(u32, u32)>,
-    zero_time_rejections: (u64, u64),
+    zero_time_rejections: (SimTime, u64),
     last_sample: SampleMark,
     timeout_ns: u64,
     /// `(deadline, slot, gen)` of requests in arrival order. The timeout is the same for every
     /// request, so deadlines are sorted and one pending event covers them all (instead of one heap
     /// entry per request).
-    deadlines: VecDeque<(u64, u32, u32)>,
+    deadlines: VecDeque<(SimTime, u32, u32)>,
     timeout_armed: bool,
     max_concurrent: u64,
     max_input: u32,
@@ -305,7 +305,7 @@ impl<'a> Sim<'a> {
             closed_scheduled: 0,
             client_think_ns: Vec::new(),
             link_done: Vec::new(),
-            zero_time_rejections: (0, 0),
+            zero_time_rejections: (SimTime::ZERO, 0),
             last_sample: SampleMark::default(),
             timeout_ns: c.frontend.request_timeout_ns,
             deadlines: VecDeque::new(),
@@ -321,14 +321,14 @@ impl<'a> Sim<'a> {
             Traffic::Open(it) => {
                 self.pending_open = it.next();
                 if let Some(r) = &self.pending_open {
-                    self.q.schedule(r.arrival_ns, Ev::Arrival);
+                    self.q.schedule(SimTime::from_ns(r.arrival_ns), Ev::Arrival);
                     self.arrivals_pending += 1;
                 }
             }
             Traffic::Closed { concurrency, max_requests, .. } => {
                 let n = (*concurrency as u64).min(*max_requests);
                 for c in 0..n {
-                    self.q.schedule(0, Ev::ClientArrival(c as u32));
+                    self.q.schedule(SimTime::ZERO, Ev::ClientArrival(c as u32));
                     self.arrivals_pending += 1;
                 }
                 self.client_think_ns = vec![0; n as usize];
@@ -336,10 +336,10 @@ impl<'a> Sim<'a> {
             }
         }
         if self.input.timeseries_interval_ns > 0 {
-            self.q.schedule(self.input.timeseries_interval_ns, Ev::Sample);
+            self.q.schedule(SimTime::from_ns(self.input.timeseries_interval_ns), Ev::Sample);
         }
         if self.obs.scrape_ns > 0 {
-            self.q.schedule(self.obs.scrape_ns, Ev::Scrape);
+            self.q.schedule(SimTime::from_ns(self.obs.scrape_ns), Ev::Scrape);
         }
         while let Some((now, next)) = self.q.pop() {
             self.sync_runs(now);
@@ -380,7 +380,7 @@ impl<'a> Sim<'a> {
         self.m.prefill_busy_ns = self.prefill.iter().map(|w| w.busy_ns).sum();
         self.m.decode_busy_ns = self.gen.iter().map(|w| w.busy_ns).sum();
         // replicas are paid for until the run ends
-        let end = self.m.makespan_ns;
+        let end = SimTime::from_ns(self.m.makespan_ns);
         self.m.prefill_replica_ns = self.prefill.iter().map(|w| w.rep.held_until(end)).sum();
         self.m.decode_replica_ns = self.gen.iter().map(|w| w.rep.held_until(end)).sum();
         debug_assert!(self.m.accounted());

@@ -2,10 +2,11 @@
 //! and prefix hits.
 
 use super::*;
+use crate::core::SimTime;
 
 #[derive(Default, Clone, Copy)]
 pub(super) struct SampleMark {
-    pub(super) t: u64,
+    pub(super) t: SimTime,
     pub(super) arrived: u64,
     pub(super) completed: u64,
     pub(super) rejected: u64,
@@ -33,7 +34,7 @@ pub(super) fn note_step_itl(
 }
 
 /// `r`'s first token came at `now` (unless it already had one, or timed out).
-pub(super) fn note_first_token(r: &mut Req, now: u64, m: &mut RunMetrics, obs: &mut scale::Observations) {
+pub(super) fn note_first_token(r: &mut Req, now: SimTime, m: &mut RunMetrics, obs: &mut scale::Observations) {
     if r.t_first == NONE && !r.cancelled {
         r.t_first = now;
         m.ttft.record(now - r.arrival_ns);
@@ -55,7 +56,7 @@ pub(super) fn note_kv_usage(m: &mut RunMetrics, w: &mut GenWorker) {
 }
 
 impl Sim<'_> {
-    pub(super) fn on_sample(&mut self, now: u64) {
+    pub(super) fn on_sample(&mut self, now: SimTime) {
         let prev = self.last_sample;
         // busy time up to now, including steps still running, so no interval gets more than its length
         let prefill_busy: u64 =
@@ -72,7 +73,7 @@ impl Sim<'_> {
         let tpot_p99_ms = ms(scale::p99(self.obs.ts_tpot.drain(..)));
         let (kv_sum, kv_n) = std::mem::take(&mut self.obs.ts_kv);
         let row = TimeseriesRow {
-            time_s: now as f64 / 1e9,
+            time_s: now.as_ns() as f64 / 1e9,
             arrivals: self.m.arrived - prev.arrived,
             completed: self.m.completed - prev.completed,
             rejected: self.m.rejected - prev.rejected,

@@ -2,10 +2,11 @@
 //! KV-aware routing) and hold the prompts' KV until it has left over the link.
 
 use super::*;
+use crate::core::SimTime;
 
 pub(super) struct PrefillWorker {
     pub(super) busy: bool,
-    pub(super) step_start: u64,
+    pub(super) step_start: SimTime,
     pub(super) batch: Vec<(u32, u32)>,
     pub(super) held_tok: u64,
     pub(super) cap_tok: u64,
@@ -17,7 +18,7 @@ pub(super) struct PrefillWorker {
 }
 
 impl Sim<'_> {
-    pub(super) fn dispatch_prefill(&mut self, now: u64) {
+    pub(super) fn dispatch_prefill(&mut self, now: SimTime) {
         let own_queues = self.prefill_queues.len() > 1;
         for w in 0..self.prefill.len() {
             // a draining worker still empties its own queue, never the shared one
@@ -32,7 +33,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn start_prefill_batch(&mut self, now: u64, w: usize) {
+    pub(super) fn start_prefill_batch(&mut self, now: SimTime, w: usize) {
         let cfg = &self.input.cluster.prefill;
         let mut batch = std::mem::take(&mut self.prefill[w].batch);
         batch.clear();
@@ -87,7 +88,7 @@ impl Sim<'_> {
         self.q.schedule(now + dur, Ev::PrefillDone(w as u32));
     }
 
-    pub(super) fn on_prefill_done(&mut self, now: u64, w: u32) {
+    pub(super) fn on_prefill_done(&mut self, now: SimTime, w: u32) {
         let w = w as usize;
         let pw = &mut self.prefill[w];
         pw.busy_ns += now - pw.step_start;

@@ -2,6 +2,7 @@
 //! starting, removing and retiring the replicas the autoscaler asks for.
 
 use super::*;
+use crate::core::SimTime;
 
 /// Where a worker is in its life: only `Serving` workers get new work; `Draining` ones finish what
 /// they hold; `Starting` and `Draining` ones hold their GPUs (and are paid for).
@@ -17,9 +18,9 @@ pub(super) enum Life {
 pub(super) struct Replica {
     pub(super) life: Life,
     /// When it last left `Off`.
-    pub(super) held_since: u64,
+    pub(super) held_since: SimTime,
     /// When it last became `Serving`.
-    pub(super) serve_since: u64,
+    pub(super) serve_since: SimTime,
     /// GPU-group time held (starting, serving or draining) and time serving or draining, closed
     /// intervals only.
     pub(super) held_ns: u64,
@@ -27,19 +28,19 @@ pub(super) struct Replica {
     /// Bumped at every start so a cancelled start's ready event is ignored.
     pub(super) start_gen: u32,
     /// When it last became `Off`.
-    pub(super) off_since: u64,
+    pub(super) off_since: SimTime,
 }
 
 impl Replica {
     pub(super) fn serving() -> Replica {
         Replica {
             life: Life::Serving,
-            held_since: 0,
-            serve_since: 0,
+            held_since: SimTime::ZERO,
+            serve_since: SimTime::ZERO,
             held_ns: 0,
             serve_ns: 0,
             start_gen: 0,
-            off_since: 0,
+            off_since: SimTime::ZERO,
         }
     }
     pub(super) fn off() -> Replica {
@@ -50,27 +51,27 @@ impl Replica {
     }
     /// GPU time held up to `t`. A replica that stopped after `t` (draining work of timed-out
     /// requests) is not paid for past `t`.
-    pub(super) fn held_until(&self, t: u64) -> u64 {
+    pub(super) fn held_until(&self, t: SimTime) -> u64 {
         if self.life != Life::Off {
-            self.held_ns + t.saturating_sub(self.held_since)
+            self.held_ns + t.saturating_since(self.held_since)
         } else if self.off_since > t {
             self.held_ns.saturating_sub(self.off_since - t.max(self.held_since))
         } else {
             self.held_ns
         }
     }
-    pub(super) fn served_until(&self, t: u64) -> u64 {
-        self.serve_ns + if self.up() { t.saturating_sub(self.serve_since) } else { 0 }
+    pub(super) fn served_until(&self, t: SimTime) -> u64 {
+        self.serve_ns + if self.up() { t.saturating_since(self.serve_since) } else { 0 }
     }
-    pub(super) fn set(&mut self, life: Life, now: u64) {
+    pub(super) fn set(&mut self, life: Life, now: SimTime) {
         if self.up() && !matches!(life, Life::Serving | Life::Draining) {
-            self.serve_ns += now.saturating_sub(self.serve_since);
+            self.serve_ns += now.saturating_since(self.serve_since);
         }
         if life == Life::Serving && !self.up() {
             self.serve_since = now;
         }
         if self.life != Life::Off && life == Life::Off {
-            self.held_ns += now.saturating_sub(self.held_since);
+            self.held_ns += now.saturating_since(self.held_since);
             self.off_since = now;
         }
         if self.life == Life::Off && life != Life::Off {
@@ -97,7 +98,7 @@ impl Sim<'_> {
         n
     }
 
-    pub(super) fn start_replica(&mut self, now: u64, pool: Pool) {
+    pub(super) fn start_replica(&mut self, now: SimTime, pool: Pool) {
         let c = self.input.cluster;
         let w = match pool {
             Pool::Prefill => {
@@ -143,7 +144,7 @@ impl Sim<'_> {
         self.q.schedule(now + self.scaler.cold_start_ns, Ev::ReplicaReady(pool, w.0 as u32, w.1));
     }
 
-    pub(super) fn remove_replica(&mut self, now: u64, pool: Pool) {
+    pub(super) fn remove_replica(&mut self, now: SimTime, pool: Pool) {
         let lives: Vec<Life> = match pool {
             Pool::Prefill => self.prefill.iter().map(|w| w.rep.life).collect(),
             Pool::Decode => self.gen.iter().map(|w| w.rep.life).collect(),
@@ -176,7 +177,7 @@ impl Sim<'_> {
         }
     }
 
-    pub(super) fn on_replica_ready(&mut self, now: u64, pool: Pool, w: u32, start_gen: u32) {
+    pub(super) fn on_replica_ready(&mut self, now: SimTime, pool: Pool, w: u32, start_gen: u32) {
         let w = w as usize;
         match pool {
             Pool::Prefill => {
@@ -196,7 +197,7 @@ impl Sim<'_> {
     }
 
     /// A draining prefill worker stops once its batches are done and their KV has left its link.
-    pub(super) fn check_drained_prefill(&mut self, now: u64, w: usize) {
+    pub(super) fn check_drained_prefill(&mut self, now: SimTime, w: usize) {
         let pw = &self.prefill[w];
         let link = &self.links[w];
         let own_queue_empty = self.prefill_queues.len() <= 1 || self.prefill_queues[w].is_empty();
@@ -212,7 +213,7 @@ impl Sim<'_> {
     }
 
     /// A draining decode-side worker stops once every sequence it took has finished.
-    pub(super) fn check_drained_gen(&mut self, now: u64, d: usize) {
+    pub(super) fn check_drained_gen(&mut self, now: SimTime, d: usize) {
         let w = &self.gen[d];
         if w.rep.life == Life::Draining
             && !w.busy
@@ -243,7 +244,7 @@ impl WorkerTemplates {
     pub(super) fn new_prefill_worker(&self, c: &ClusterConfig) -> PrefillWorker {
         PrefillWorker {
             busy: false,
-            step_start: 0,
+            step_start: SimTime::ZERO,
             batch: Vec::new(),
             held_tok: 0,
             cap_tok: self.prefill_cap_tok,
@@ -262,7 +263,7 @@ impl WorkerTemplates {
             in_flight: 0,
             queue: VecDeque::new(),
             v: 0.0,
-            last_ns: 0,
+            last_ns: SimTime::ZERO,
             active: BinaryHeap::new(),
             wake_gen: 0,
             seq: 0,
@@ -272,7 +273,7 @@ impl WorkerTemplates {
     pub(super) fn new_gen_worker(&self, c: &ClusterConfig) -> GenWorker {
         GenWorker {
             busy: false,
-            step_start: 0,
+            step_start: SimTime::ZERO,
             step: 0,
             cap_tok: self.gen_cap_tok,
             used_tok: 0,
@@ -297,7 +298,7 @@ impl WorkerTemplates {
             rep: Replica::serving(),
             run_ends: Vec::new(),
             run_pos: 0,
-            run_next_ns: u64::MAX,
+            run_next_ns: SimTime::MAX,
             itl_batch: HistBatch::default(),
             peak_used_tok: 0,
         }

@@ -30,6 +30,7 @@
 //! leave that order as it was.
 
 use super::*;
+use crate::core::SimTime;
 
 /// Longest run planned while a KV transfer to the worker is in flight.
 pub(super) const INCOMING_RUN_STEPS: u64 = 2;
@@ -43,25 +44,25 @@ pub(super) const MAX_RUN_STEPS: u64 = 32;
 pub(super) struct RunState {
     /// Earliest end of a step inside a run (not the last step of its run) not yet applied; no
     /// [`Sim::sync_runs`] work is needed before it.
-    pub next_virtual_ns: u64,
+    pub next_virtual_ns: SimTime,
     /// Steps completed inside runs (each would have been one step-end timer).
     pub virtual_steps: u64,
 }
 
 impl RunState {
     pub fn new() -> RunState {
-        RunState { next_virtual_ns: u64::MAX, ..RunState::default() }
+        RunState { next_virtual_ns: SimTime::MAX, ..RunState::default() }
     }
 }
 
 impl Sim<'_> {
     /// Applies every step end inside a run up to `now` (inclusive), on every worker.
     #[inline]
-    pub(super) fn sync_runs(&mut self, now: u64) {
+    pub(super) fn sync_runs(&mut self, now: SimTime) {
         if now < self.runs.next_virtual_ns {
             return;
         }
-        let mut next = u64::MAX;
+        let mut next = SimTime::MAX;
         for d in 0..self.gen.len() {
             if self.gen[d].run_next_ns <= now {
                 self.advance_run(d, now);
@@ -74,7 +75,7 @@ impl Sim<'_> {
     /// What `on_step_done` and `maybe_start_step` would have done at each step end of `d`'s run
     /// up to `now`: the step's busy time and inter-token latencies, one more token per sequence,
     /// and the next step's KV growth.
-    fn advance_run(&mut self, d: usize, now: u64) {
+    fn advance_run(&mut self, d: usize, now: SimTime) {
         let w = &mut self.gen[d];
         let from = w.run_pos;
         let mut to = from;
@@ -129,12 +130,12 @@ impl Sim<'_> {
 
     /// Plans the run that starts with the step `d` has just begun (`first_ns` long, its shape
     /// already in the worker) and returns when its last step ends.
-    pub(super) fn plan_run(&mut self, now: u64, d: usize, first_ns: u64) -> u64 {
+    pub(super) fn plan_run(&mut self, now: SimTime, d: usize, first_ns: u64) -> SimTime {
         let reqs = &self.reqs;
         let w = &mut self.gen[d];
         w.run_ends.clear();
         w.run_pos = 0;
-        w.run_next_ns = u64::MAX;
+        w.run_next_ns = SimTime::MAX;
         let end = now + first_ns;
         let b = w.step_b;
         if !self.decode_runs
@@ -199,7 +200,7 @@ impl Sim<'_> {
     /// Sets `d`'s step-end timer to `at_ns`, moving the end of a run cut short: step ends at one
     /// instant come before other events, in worker order, however long ago each was set (a run
     /// sets its end when it starts).
-    pub(super) fn schedule_step_done(&mut self, d: usize, at_ns: u64) {
+    pub(super) fn schedule_step_done(&mut self, d: usize, at_ns: SimTime) {
         self.q.set_timer(d as u32, at_ns);
     }
 }

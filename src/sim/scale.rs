@@ -7,13 +7,14 @@
 
 use super::autoscaler::{forecast, planner_desired, reactive_desired, PoolObservation, Reason};
 use super::*;
+use crate::core::SimTime;
 use crate::metrics::{PoolScrape, PromHist};
 use crate::spec::autoscaler::{Policy, PoolScaling};
 
 /// Cumulative counters at one scrape, to difference over the window.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Mark {
-    t: u64,
+    t: SimTime,
     busy: [u64; 2],
     serve: [u64; 2],
     queue: [u64; 2],
@@ -29,10 +30,10 @@ pub(super) struct Observations {
     pub scrape_ns: u64,
     pub window_ns: u64,
     /// First tokens and finished requests in the window: `(time, ns)`.
-    pub win_ttft: VecDeque<(u64, u64)>,
-    pub win_tpot: VecDeque<(u64, u64)>,
+    pub win_ttft: VecDeque<(SimTime, u64)>,
+    pub win_tpot: VecDeque<(SimTime, u64)>,
     pub marks: VecDeque<Mark>,
-    pub rate_history: VecDeque<(u64, f64)>,
+    pub rate_history: VecDeque<(SimTime, f64)>,
     pub arr_in_tok: u64,
     pub arr_out_tok: u64,
     pub prefill_served: u64,
@@ -53,7 +54,7 @@ pub(super) struct Observations {
 pub(super) struct AutoscalerState {
     pub initial: [u32; 2],
     pub desired: [u32; 2],
-    pub last_change: [Option<u64>; 2],
+    pub last_change: [Option<SimTime>; 2],
     /// The model's weights over the storage bandwidth plus the container start (same for both pools).
     pub cold_start_ns: u64,
     pub events: Vec<ScaleEvent>,
@@ -116,12 +117,12 @@ impl Observations {
         }
     }
 
-    pub fn note_ttft(&mut self, now: u64, ns: u64) {
+    pub fn note_ttft(&mut self, now: SimTime, ns: u64) {
         let on = (self.ts_on, self.scrape_ns > 0);
         note_latency(on, now, ns, &mut self.ts_ttft, &mut self.win_ttft, &mut self.h_ttft);
     }
 
-    pub fn note_tpot(&mut self, now: u64, ns: u64) {
+    pub fn note_tpot(&mut self, now: SimTime, ns: u64) {
         let on = (self.ts_on, self.scrape_ns > 0);
         note_latency(on, now, ns, &mut self.ts_tpot, &mut self.win_tpot, &mut self.h_tpot);
     }
@@ -145,10 +146,10 @@ impl Observations {
 /// each kept only when its consumer exists (`(time series, scrapes)`).
 fn note_latency(
     (ts_on, scrapes_on): (bool, bool),
-    now: u64,
+    now: SimTime,
     ns: u64,
     ts: &mut Vec<u64>,
-    window: &mut VecDeque<(u64, u64)>,
+    window: &mut VecDeque<(SimTime, u64)>,
     hist: &mut PromHist,
 ) {
     if ts_on {
@@ -169,8 +170,8 @@ impl Sim<'_> {
         self.in_system > 0 || self.arrivals_pending > 0
     }
 
-    fn mark(&self, now: u64) -> Mark {
-        let busy = |b: u64, busy: bool, start: u64| b + if busy { now - start } else { 0 };
+    fn mark(&self, now: SimTime) -> Mark {
+        let busy = |b: u64, busy: bool, start: SimTime| b + if busy { now - start } else { 0 };
         Mark {
             t: now,
             busy: [
@@ -199,7 +200,7 @@ impl Sim<'_> {
         self.gen.iter().flat_map(|w| w.waiting.iter()).filter(|&&(slot, g)| self.alive(slot, g)).count() as u64
     }
 
-    pub(super) fn on_scrape(&mut self, now: u64) {
+    pub(super) fn on_scrape(&mut self, now: SimTime) {
         let window = self.obs.window_ns;
         let from = now.saturating_sub(window);
         while self.obs.win_ttft.front().is_some_and(|&(t, _)| t <= from) {
@@ -322,10 +323,10 @@ impl Sim<'_> {
         p: crate::spec::autoscaler::Predictor,
         cur: &Mark,
         then: &Mark,
-        now: u64,
+        now: SimTime,
     ) -> u32 {
         let a = self.input.autoscaler.expect("planner runs with an autoscaler");
-        let history: Vec<(u64, f64)> = self.obs.rate_history.iter().copied().collect();
+        let history: Vec<(SimTime, f64)> = self.obs.rate_history.iter().copied().collect();
         let rate = forecast(p, &history, now + self.scaler.cold_start_ns);
         let arrived = cur.arrived - then.arrived;
         if arrived == 0 {
@@ -335,7 +336,7 @@ impl Sim<'_> {
         let osl = ((cur.out_tok - then.out_tok) / arrived).max(1);
         let ttft_ns = a.ttft_p99_ms.map(|ms| (ms * 1e6) as u64);
         let tpot_ns = a.tpot_p99_ms.map(|ms| (ms * 1e6) as u64);
-        let mean = |w: &VecDeque<(u64, u64)>| {
+        let mean = |w: &VecDeque<(SimTime, u64)>| {
             if w.is_empty() {
                 None
             } else {
@@ -396,7 +397,7 @@ impl Sim<'_> {
 
     /// Sets a pool's replica count: starts replicas (serving after their cold start) or removes them,
     /// cancelling starts first, then draining the least-loaded serving replicas.
-    pub(super) fn scale_to(&mut self, now: u64, pool: Pool, desired: u32, reason: Reason) {
+    pub(super) fn scale_to(&mut self, now: SimTime, pool: Pool, desired: u32, reason: Reason) {
         let i = idx(pool);
         let (starting, serving, _) = self.replica_counts(pool);
         let current = starting + serving;
@@ -405,7 +406,7 @@ impl Sim<'_> {
             return;
         }
         self.scaler.events.push(ScaleEvent {
-            time_s: now as f64 / 1e9,
+            time_s: now.as_ns() as f64 / 1e9,
             pool: pool.name(),
             from: current,
             to: desired,
@@ -437,7 +438,7 @@ impl Sim<'_> {
         }
     }
 
-    fn pool_scrape(&self, pool: Pool, now: u64) -> PoolScrape {
+    fn pool_scrape(&self, pool: Pool, now: SimTime) -> PoolScrape {
         let (starting, serving, draining) = self.replica_counts(pool);
         let i = idx(pool);
         // since the previous scrape: the last mark is this scrape's own, taken at `now`
@@ -477,9 +478,9 @@ impl Sim<'_> {
         }
     }
 
-    fn scrape_row(&self, now: u64) -> ScrapeRow {
+    fn scrape_row(&self, now: SimTime) -> ScrapeRow {
         ScrapeRow {
-            t_ns: now,
+            t_ns: now.as_ns(),
             prefill: (self.input.cluster.mode == Mode::Disaggregated).then(|| self.pool_scrape(Pool::Prefill, now)),
             decode: self.pool_scrape(Pool::Decode, now),
             requests_arrived: self.m.arrived,
