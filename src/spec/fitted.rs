@@ -111,6 +111,10 @@ pub struct Calibration {
     pub context_attention: Vec<ContextAttentionFit>,
     pub generation_attention: Vec<GenerationAttentionFit>,
     pub allreduce: Vec<AllReduceFit>,
+    /// KV transfers measured inside real prefill/decode serving, fitted per deployment. A check on
+    /// the profile's link specs (`HardwareProfile::kv_link`, built from the same measurements and
+    /// the source the simulator reads), not a second source: each is one system's TP8 -> TP8 path
+    /// on another GPU (H800, H20), where the link spec is per GPU and NIC pair.
     pub kv_transfer: Vec<TransferFit>,
     #[serde(default)]
     pub overhead: Vec<OverheadFit>,
