@@ -123,7 +123,7 @@ enum Ev {
 struct Sim<'a> {
     input: &'a SimInput<'a>,
     /// What scrapes, the autoscaler and the time series observe (see [`scale`]).
-    obs: scale::Observations,
+    obs: observe::Observations,
     scaler: scale::AutoscalerState,
     tpl: WorkerTemplates,
     /// Arrival events in the queue.
@@ -273,7 +273,7 @@ impl<'a> Sim<'a> {
         m.decode_replicas_max = gen.len() as u32;
         Sim {
             input,
-            obs: scale::Observations::new(input),
+            obs: observe::Observations::new(input),
             scaler: scale::AutoscalerState::new(input),
             tpl,
             arrivals_pending: 0,

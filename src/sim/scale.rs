@@ -1,53 +1,16 @@
-//! Metric scrapes and the autoscaler's decisions at them inside the simulation (replica life cycles
-//! are in [`super::replicas`], the policies' pure functions in [`super::autoscaler`]).
+//! The scrape tick and the autoscaler's decisions at it inside the simulation (what is observed is
+//! in [`super::observe`], replica life cycles in [`super::replicas`], the policies' pure functions in
+//! [`super::autoscaler`]).
 //!
 //! At every scrape the pools are observed over a trailing window (the way Prometheus-fed autoscalers
 //! see them), the configured policy picks each pool's replica count, and the difference is applied:
 //! new replicas serve after their cold start, removed ones stop taking work and leave once drained.
 
 use super::autoscaler::{forecast, planner_desired, reactive_desired, PoolObservation, Reason};
+use super::observe::{idx, p99, Mark};
 use super::*;
 use crate::core::SimTime;
-use crate::metrics::{PoolScrape, PromHist};
 use crate::spec::autoscaler::{Policy, PoolScaling};
-
-/// Cumulative counters at one scrape, to difference over the window.
-#[derive(Clone, Copy, Default)]
-pub(super) struct Mark {
-    t: SimTime,
-    busy: [u64; 2],
-    serve: [u64; 2],
-    queue: [u64; 2],
-    served: [u64; 2],
-    arrived: u64,
-    in_tok: u64,
-    out_tok: u64,
-}
-
-/// What the run observes for scrapes, the autoscaler's windows and the time series.
-pub(super) struct Observations {
-    /// 0 = no scrapes.
-    pub scrape_ns: u64,
-    pub window_ns: u64,
-    /// First tokens and finished requests in the window: `(time, ns)`.
-    pub win_ttft: VecDeque<(SimTime, u64)>,
-    pub win_tpot: VecDeque<(SimTime, u64)>,
-    pub marks: VecDeque<Mark>,
-    pub rate_history: VecDeque<(SimTime, f64)>,
-    pub arr_in_tok: u64,
-    pub arr_out_tok: u64,
-    pub prefill_served: u64,
-    pub h_ttft: PromHist,
-    pub h_tpot: PromHist,
-    pub h_itl: PromHist,
-    pub h_kv: PromHist,
-    /// Since the last time-series sample (kept only when there is a time series).
-    pub ts_on: bool,
-    pub ts_ttft: Vec<u64>,
-    pub ts_tpot: Vec<u64>,
-    pub ts_kv: (u64, u64),
-    pub scrapes: Vec<ScrapeRow>,
-}
 
 /// The autoscaler's own state: the pools' sizes it started from and wants, when it last changed
 /// them, and what it did.
@@ -72,132 +35,11 @@ impl AutoscalerState {
     }
 }
 
-fn idx(p: Pool) -> usize {
-    match p {
-        Pool::Prefill => 0,
-        Pool::Decode => 1,
-    }
-}
-
-pub(super) fn p99(values: impl Iterator<Item = u64>) -> Option<u64> {
-    let mut v: Vec<u64> = values.collect();
-    if v.is_empty() {
-        return None;
-    }
-    // nearest rank, as the HDR histograms of the summary
-    let k = ((0.99 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-    Some(*v.select_nth_unstable(k).1)
-}
-
-impl Observations {
-    pub fn new(input: &SimInput) -> Observations {
-        let (scrape_ns, window_ns) = match input.autoscaler {
-            Some(a) => (a.scrape_interval_ns, a.window_ns),
-            None => (input.scrape_interval_ns, input.scrape_interval_ns * 4),
-        };
-        Observations {
-            scrape_ns,
-            window_ns: window_ns.max(scrape_ns),
-            win_ttft: VecDeque::new(),
-            win_tpot: VecDeque::new(),
-            marks: VecDeque::new(),
-            rate_history: VecDeque::new(),
-            arr_in_tok: 0,
-            arr_out_tok: 0,
-            prefill_served: 0,
-            h_ttft: PromHist::default(),
-            h_tpot: PromHist::default(),
-            h_itl: PromHist::default(),
-            h_kv: PromHist::default(),
-            ts_on: input.timeseries_interval_ns > 0,
-            ts_ttft: Vec::new(),
-            ts_tpot: Vec::new(),
-            ts_kv: (0, 0),
-            scrapes: Vec::new(),
-        }
-    }
-
-    pub fn note_ttft(&mut self, now: SimTime, ns: u64) {
-        let on = (self.ts_on, self.scrape_ns > 0);
-        note_latency(on, now, ns, &mut self.ts_ttft, &mut self.win_ttft, &mut self.h_ttft);
-    }
-
-    pub fn note_tpot(&mut self, now: SimTime, ns: u64) {
-        let on = (self.ts_on, self.scrape_ns > 0);
-        note_latency(on, now, ns, &mut self.ts_tpot, &mut self.win_tpot, &mut self.h_tpot);
-    }
-
-    pub fn note_itl(&mut self, ns: u64, n: u64) {
-        if self.scrape_ns > 0 {
-            self.h_itl.observe_n_ns(ns, n);
-        }
-    }
-
-    pub fn note_kv_transfer(&mut self, ns: u64) {
-        self.ts_kv.0 += ns;
-        self.ts_kv.1 += 1;
-        if self.scrape_ns > 0 {
-            self.h_kv.observe_n_ns(ns, 1);
-        }
-    }
-}
-
-/// One latency into the time-series buffer, the autoscaler's window and the exported histogram,
-/// each kept only when its consumer exists (`(time series, scrapes)`).
-fn note_latency(
-    (ts_on, scrapes_on): (bool, bool),
-    now: SimTime,
-    ns: u64,
-    ts: &mut Vec<u64>,
-    window: &mut VecDeque<(SimTime, u64)>,
-    hist: &mut PromHist,
-) {
-    if ts_on {
-        ts.push(ns);
-    }
-    if scrapes_on {
-        // in time order: decode runs apply their steps' ends lazily, worker after worker
-        let at = window.iter().rposition(|&(t, _)| t <= now).map_or(0, |i| i + 1);
-        window.insert(at, (now, ns));
-        hist.observe_n_ns(ns, 1);
-    }
-}
-
 impl Sim<'_> {
     /// Whether requests are in the system or still to arrive (other pending events, such as a
     /// timeout check or a replica's start, do not keep sampling going on their own).
     pub(super) fn work_left(&self) -> bool {
         self.in_system > 0 || self.arrivals_pending > 0
-    }
-
-    fn mark(&self, now: SimTime) -> Mark {
-        let busy = |b: u64, busy: bool, start: SimTime| b + if busy { now - start } else { 0 };
-        Mark {
-            t: now,
-            busy: [
-                self.prefill.iter().map(|w| busy(w.busy_ns, w.busy, w.step_start)).sum(),
-                self.gen.iter().map(|w| busy(w.busy_ns, w.busy, w.step_start)).sum(),
-            ],
-            serve: [
-                self.prefill.iter().map(|w| w.rep.served_until(now)).sum(),
-                self.gen.iter().map(|w| w.rep.served_until(now)).sum(),
-            ],
-            queue: [self.prefill_queue_depth(), self.decode_queue_depth()],
-            served: [self.obs.prefill_served, self.m.completed],
-            arrived: self.m.arrived,
-            in_tok: self.obs.arr_in_tok,
-            out_tok: self.obs.arr_out_tok,
-        }
-    }
-
-    /// Requests waiting for prefill (entries of timed-out requests, skipped later, do not count).
-    pub(super) fn prefill_queue_depth(&self) -> u64 {
-        self.prefill_queues.iter().flatten().filter(|&&(slot, g)| self.alive(slot, g)).count() as u64
-    }
-
-    /// Requests waiting for admission on decode-side workers (live ones only).
-    pub(super) fn decode_queue_depth(&self) -> u64 {
-        self.gen.iter().flat_map(|w| w.waiting.iter()).filter(|&&(slot, g)| self.alive(slot, g)).count() as u64
     }
 
     pub(super) fn on_scrape(&mut self, now: SimTime) {
@@ -296,22 +138,6 @@ impl Sim<'_> {
         self.obs.scrapes.push(row);
         if self.work_left() {
             self.q.schedule(now + self.obs.scrape_ns, Ev::Scrape);
-        }
-    }
-
-    /// Running sequences / (maxBatchSize x serving replicas); for prefill, requests in batches.
-    pub(super) fn batch_utilization(&self, pool: Pool) -> f64 {
-        let (_, serving, draining) = self.replica_counts(pool);
-        let up = (serving + draining).max(1) as f64;
-        match pool {
-            Pool::Prefill => {
-                let in_batches: usize = self.prefill.iter().filter(|w| w.busy).map(|w| w.batch.len()).sum();
-                in_batches as f64 / (up * self.input.cluster.prefill.max_batch_size.max(1) as f64)
-            }
-            Pool::Decode => {
-                let running: usize = self.gen.iter().map(|w| w.running.len()).sum();
-                running as f64 / (up * self.tpl.gen_max_batch.max(1) as f64)
-            }
         }
     }
 
@@ -435,67 +261,6 @@ impl Sim<'_> {
         match pool {
             Pool::Prefill => self.m.prefill_replicas_max = self.m.prefill_replicas_max.max(n_held),
             Pool::Decode => self.m.decode_replicas_max = self.m.decode_replicas_max.max(n_held),
-        }
-    }
-
-    fn pool_scrape(&self, pool: Pool, now: SimTime) -> PoolScrape {
-        let (starting, serving, draining) = self.replica_counts(pool);
-        let i = idx(pool);
-        // since the previous scrape: the last mark is this scrape's own, taken at `now`
-        let n = self.obs.marks.len();
-        let cur = self.obs.marks[n - 1];
-        debug_assert_eq!(cur.t, now);
-        let then = if n >= 2 { self.obs.marks[n - 2] } else { Mark::default() };
-        let d_serve = cur.serve[i].saturating_sub(then.serve[i]);
-        let gpu_utilization =
-            if d_serve > 0 { cur.busy[i].saturating_sub(then.busy[i]) as f64 / d_serve as f64 } else { 0.0 };
-        let kvb = self.kv_bytes_per_tok;
-        match pool {
-            Pool::Prefill => PoolScrape {
-                desired: self.scaler.desired[0],
-                starting,
-                serving,
-                draining,
-                queue_depth: self.prefill_queue_depth(),
-                batch_size: self.prefill.iter().filter(|w| w.busy).map(|w| w.batch.len() as u64).sum(),
-                max_batch_size: (serving + draining) as u64 * self.input.cluster.prefill.max_batch_size as u64,
-                gpu_utilization,
-                kv_usage_bytes: self.prefill.iter().map(|w| w.held_tok).sum::<u64>() * kvb,
-                kv_capacity_bytes: self.prefill.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
-            },
-            Pool::Decode => PoolScrape {
-                desired: self.scaler.desired[1],
-                starting,
-                serving,
-                draining,
-                queue_depth: self.decode_queue_depth(),
-                batch_size: self.gen.iter().map(|w| w.running.len() as u64).sum(),
-                max_batch_size: (serving + draining) as u64 * self.tpl.gen_max_batch as u64,
-                gpu_utilization,
-                kv_usage_bytes: self.gen.iter().map(|w| w.used_tok).sum::<u64>() * kvb,
-                kv_capacity_bytes: self.gen.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
-            },
-        }
-    }
-
-    fn scrape_row(&self, now: SimTime) -> ScrapeRow {
-        ScrapeRow {
-            t_ns: now.as_ns(),
-            prefill: (self.input.cluster.mode == Mode::Disaggregated).then(|| self.pool_scrape(Pool::Prefill, now)),
-            decode: self.pool_scrape(Pool::Decode, now),
-            requests_arrived: self.m.arrived,
-            requests_completed: self.m.completed,
-            requests_rejected: self.m.rejected,
-            requests_timed_out: self.m.timed_out,
-            input_tokens: self.m.input_tok_completed,
-            output_tokens: self.m.output_tok_completed,
-            prefix_blocks_total: self.m.prefix_blocks_total,
-            prefix_blocks_hit: self.m.prefix_blocks_hit,
-            ttft: self.obs.h_ttft,
-            tpot: self.obs.h_tpot,
-            itl: self.obs.h_itl,
-            kv_transfer: self.obs.h_kv,
-            in_flight_requests: self.in_system,
         }
     }
 }
