@@ -10,7 +10,7 @@ use pdsim::input as scenario;
 use pdsim::perf::step::{StepShape, WorkerCost};
 use pdsim::report::write_run_outputs;
 use pdsim::runner::{run, RunOptions};
-use pdsim::spec::deployment::Backend;
+use pdsim::spec::deployment::{Backend, Parallelism};
 use pdsim::spec::hardware::HardwareProfile;
 use pdsim::spec::model::{Dtype, ModelSpec};
 
@@ -370,7 +370,7 @@ fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
     if a.batch == 0 || a.isl == 0 {
         bail!("--batch and --isl: expected positive integers");
     }
-    let cost = WorkerCost::new(&model, &hw, wd, kd, a.tp, backend);
+    let cost = WorkerCost::new(&model, &hw, wd, kd, Parallelism::tp(a.tp), backend);
     let mut shape = StepShape::default();
     match a.phase {
         Phase::Prefill => {

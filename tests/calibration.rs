@@ -6,6 +6,7 @@ mod common;
 use common::*;
 
 use pdsim::calibrate::{fit, readers};
+use pdsim::spec::deployment::Parallelism;
 use pdsim::spec::fitted::Calibration;
 use pdsim::spec::hardware::HardwareProfile;
 
@@ -98,8 +99,8 @@ fn rdma_link_spec_reproduces_measured_kv_transfers() {
     let link = pdsim::perf::kv_link::kv_link_rate(
         &HardwareProfile::h100_sxm(),
         pdsim::spec::deployment::KvBackend::Nixl,
-        8,
-        8,
+        Parallelism::tp(8),
+        Parallelism::tp(8),
     );
     let cal = Calibration::from_toml(&committed(), "committed").unwrap();
     let fit = cal.kv_transfer.iter().find(|t| t.path.ends_with(file)).expect("the profile fits the file");

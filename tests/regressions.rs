@@ -68,7 +68,7 @@ fn aggregated() -> Scenario {
     s.cluster.mode = Mode::Aggregated;
     let a = &mut s.cluster.aggregated;
     a.replicas = 1;
-    a.tp = 1;
+    a.parallelism.tp = 1;
     a.max_batch_size = 64;
     a.max_batch_tokens = 8192;
     a.kv_cache_memory_fraction = 0.9;

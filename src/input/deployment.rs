@@ -3,7 +3,7 @@
 
 use crate::input::Scenario;
 use crate::perf::memory::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
-use crate::spec::deployment::{Compression, Mode};
+use crate::spec::deployment::{Compression, Mode, Parallelism};
 use crate::spec::workload::{Arrival, WorkloadSpec};
 
 const GB: f64 = 1e9;
@@ -51,8 +51,14 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
              calibration data); use none",
         ));
     }
-    let check = |key: &str, tp: u32, fraction: f64, step_tok: u64, seqs: u64| -> Result<MemoryPlan, DeploymentError> {
-        let pool = PoolMemory { tp, fraction, max_step_tok: step_tok, max_seqs: seqs };
+    let check = |key: &str,
+                 parallelism: Parallelism,
+                 fraction: f64,
+                 step_tok: u64,
+                 seqs: u64|
+     -> Result<MemoryPlan, DeploymentError> {
+        let pool = PoolMemory { parallelism, fraction, max_step_tok: step_tok, max_seqs: seqs };
+        let tp = parallelism.tp;
         let plan = memory_plan(&s.model, &s.hardware, s.weights_dtype, s.kv_dtype, pool);
         if plan.kv_capacity_tok == 0 {
             return Err(err(
@@ -88,11 +94,17 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
     match c.mode {
         Mode::Disaggregated => {
             let p = &c.prefill;
-            check("prefill", p.tp, PREFILL_MEMORY_FRACTION, p.max_batch_tokens as u64, p.max_batch_size as u64)?;
+            check(
+                "prefill",
+                p.parallelism,
+                PREFILL_MEMORY_FRACTION,
+                p.max_batch_tokens as u64,
+                p.max_batch_size as u64,
+            )?;
             let d = &c.decode;
             check(
                 "decode",
-                d.tp,
+                d.parallelism,
                 d.kv_cache_memory_fraction,
                 decode_step_tok(d.max_batch_size),
                 d.max_batch_size as u64,
@@ -102,7 +114,7 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
             let a = &c.aggregated;
             check(
                 "aggregated",
-                a.tp,
+                a.parallelism,
                 a.kv_cache_memory_fraction,
                 a.max_batch_tokens.max(a.max_batch_size) as u64,
                 a.max_batch_size as u64,

@@ -21,7 +21,7 @@ use crate::spec::autoscaler::{
 };
 use crate::spec::deployment::{
     AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
-    KvRouterConfig, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
+    KvRouterConfig, KvTransferConfig, Mode, Parallelism, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
 };
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
@@ -255,14 +255,14 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     let tp = tp_size(hardware.gpus_per_node);
     let prefill = PrefillPoolConfig {
         replicas: g.or("prefill.replicas", 1, non_negative_u32)?,
-        tp: g.or("prefill.tp", 1, &tp)?,
+        parallelism: Parallelism::tp(g.or("prefill.tp", 1, &tp)?),
         max_batch_size: g.or("prefill.maxBatchSize", 8, positive_u32)?,
         max_batch_tokens: g.or("prefill.maxBatchTokens", 16_384, positive_u32)?,
         max_input_length: g.or("prefill.maxInputLength", DEFAULT_MAX_LENGTH, positive_u32)?,
     };
     let decode = DecodePoolConfig {
         replicas: g.or("decode.replicas", 1, non_negative_u32)?,
-        tp: g.or("decode.tp", 1, &tp)?,
+        parallelism: Parallelism::tp(g.or("decode.tp", 1, &tp)?),
         max_batch_size: g.or("decode.maxBatchSize", 64, positive_u32)?,
         max_output_length: g.or("decode.maxOutputLength", DEFAULT_MAX_LENGTH, positive_u32)?,
         kv_cache_memory_fraction: g.or("decode.kvCacheMemoryFraction", 0.8, fraction)?,
@@ -276,7 +276,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     };
     let aggregated = AggregatedPoolConfig {
         replicas: first("replicas", 1, &non_negative_u32)?,
-        tp: first("tp", 1, &tp)?,
+        parallelism: Parallelism::tp(first("tp", 1, &tp)?),
         max_batch_size: first("maxBatchSize", 64, &positive_u32)?,
         max_batch_tokens: first("maxBatchTokens", 8192, &positive_u32)?,
         max_input_length: first("maxInputLength", DEFAULT_MAX_LENGTH, &positive_u32)?,

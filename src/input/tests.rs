@@ -231,21 +231,21 @@ fn full_scenario_resolves_to_the_expected_cluster() {
             prefix_cache: PrefixCacheCapacity::Off,
             prefill: PrefillPoolConfig {
                 replicas: 1,
-                tp: 4,
+                parallelism: Parallelism::tp(4),
                 max_batch_size: 32,
                 max_batch_tokens: 16384,
                 max_input_length: 32768,
             },
             decode: DecodePoolConfig {
                 replicas: 3,
-                tp: 4,
+                parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
                 max_output_length: 4096,
                 kv_cache_memory_fraction: 0.92,
             },
             aggregated: AggregatedPoolConfig {
                 replicas: 3,
-                tp: 4,
+                parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
                 max_batch_tokens: 8192,
                 max_input_length: 131072,
@@ -294,13 +294,19 @@ fn defaults() {
     assert_eq!(c.frontend, FrontendConfig { max_concurrent_requests: 4096, request_timeout_ns: 600_000_000_000 });
     assert_eq!(
         c.prefill,
-        PrefillPoolConfig { replicas: 1, tp: 1, max_batch_size: 8, max_batch_tokens: 16384, max_input_length: 131072 }
+        PrefillPoolConfig {
+            replicas: 1,
+            parallelism: Parallelism::tp(1),
+            max_batch_size: 8,
+            max_batch_tokens: 16384,
+            max_input_length: 131072
+        }
     );
     assert_eq!(
         c.decode,
         DecodePoolConfig {
             replicas: 1,
-            tp: 1,
+            parallelism: Parallelism::tp(1),
             max_batch_size: 64,
             max_output_length: 131072,
             kv_cache_memory_fraction: 0.8
@@ -357,17 +363,17 @@ fn every_set_key_applies() {
         (vec!["weights_dtype=fp8"], |s| s.weights_dtype == crate::spec::model::Dtype::Fp8),
         (vec!["kv_dtype=bf16"], |s| s.kv_dtype == crate::spec::model::Dtype::Bf16),
         (vec!["prefill.replicas=2"], |s| s.cluster.prefill.replicas == 2),
-        (vec!["prefill.tp=8"], |s| s.cluster.prefill.tp == 8),
+        (vec!["prefill.tp=8"], |s| s.cluster.prefill.parallelism.tp == 8),
         (vec!["prefill.maxBatchSize=16"], |s| s.cluster.prefill.max_batch_size == 16),
         (vec!["prefill.maxBatchTokens=8192"], |s| s.cluster.prefill.max_batch_tokens == 8192),
         (vec!["prefill.maxInputLength=4096"], |s| s.cluster.prefill.max_input_length == 4096),
         (vec!["decode.replicas=5"], |s| s.cluster.decode.replicas == 5),
-        (vec!["decode.tp=8"], |s| s.cluster.decode.tp == 8),
+        (vec!["decode.tp=8"], |s| s.cluster.decode.parallelism.tp == 8),
         (vec!["decode.maxBatchSize=128"], |s| s.cluster.decode.max_batch_size == 128),
         (vec!["decode.maxOutputLength=2048"], |s| s.cluster.decode.max_output_length == 2048),
         (vec!["decode.kvCacheMemoryFraction=0.85"], |s| s.cluster.decode.kv_cache_memory_fraction == 0.85),
         (vec!["mode=aggregated", "aggregated.replicas=2"], |s| s.cluster.aggregated.replicas == 2),
-        (vec!["mode=aggregated", "aggregated.tp=8"], |s| s.cluster.aggregated.tp == 8),
+        (vec!["mode=aggregated", "aggregated.tp=8"], |s| s.cluster.aggregated.parallelism.tp == 8),
         (vec!["aggregated.maxBatchSize=32"], |s| s.cluster.aggregated.max_batch_size == 32),
         (vec!["aggregated.maxBatchTokens=4096"], |s| s.cluster.aggregated.max_batch_tokens == 4096),
         (vec!["aggregated.kvCacheMemoryFraction=0.9"], |s| s.cluster.aggregated.kv_cache_memory_fraction == 0.9),
@@ -714,7 +720,7 @@ fn negative_and_zero_sizes() {
     // tp from resources.gpu alone, and a tp that is not a power of two.
     let text = full().replace("        tensorParallelSize: 4\n        maxBatchSize: 256", "        maxBatchSize: 256");
     let s = load_strs(&[("x.yaml", &text)], &[]).unwrap();
-    assert_eq!(s.cluster.decode.tp, 4);
+    assert_eq!(s.cluster.decode.parallelism.tp, 4);
     let text = text.replace(
         "      resources:\n        gpu: 4\n      config:\n        maxBatchSize: 256",
         "      resources:\n        gpu: 12\n      config:\n        maxBatchSize: 256",
@@ -768,12 +774,12 @@ fn vllm_disaggregated_manifest() {
     let c = &s.cluster;
     assert_eq!(s.model.name, "Llama-3.1-70B");
     assert_eq!((c.mode, c.backend), (Mode::Disaggregated, Backend::Vllm));
-    assert_eq!((c.prefill.replicas, c.prefill.tp, c.prefill.max_batch_tokens), (1, 4, 8192));
+    assert_eq!((c.prefill.replicas, c.prefill.parallelism.tp, c.prefill.max_batch_tokens), (1, 4, 8192));
     assert_eq!(
         c.decode,
         DecodePoolConfig {
             replicas: 2,
-            tp: 4,
+            parallelism: Parallelism::tp(4),
             max_batch_size: 128,
             max_output_length: 131072,
             kv_cache_memory_fraction: 0.9
@@ -806,7 +812,7 @@ fn sglang_aggregated_manifest() {
         c.aggregated,
         AggregatedPoolConfig {
             replicas: 2,
-            tp: 2,
+            parallelism: Parallelism::tp(2),
             max_batch_size: 96,
             max_batch_tokens: 4096,
             max_input_length: 131072,
@@ -899,7 +905,7 @@ fn aggregated_mode() {
         s.cluster.aggregated,
         AggregatedPoolConfig {
             replicas: 4,
-            tp: 4,
+            parallelism: Parallelism::tp(4),
             max_batch_size: 100,
             max_batch_tokens: 2048,
             max_input_length: 8192,
@@ -909,7 +915,7 @@ fn aggregated_mode() {
     );
     let worker = "kind: DynamoGraphDeploymentRequest\nspec:\n  components:\n    worker: {replicas: 2, config: {tensorParallelSize: 2}}\n";
     let s = load_strs(&[("s.yaml", sc), ("d.yaml", worker)], &["aggregated.tp=2"]).unwrap();
-    assert_eq!((s.cluster.aggregated.replicas, s.cluster.aggregated.tp), (2, 2));
+    assert_eq!((s.cluster.aggregated.replicas, s.cluster.aggregated.parallelism.tp), (2, 2));
     let e = err(&[("s.yaml", sc), ("d.yaml", worker)], &["aggregated.replicas=0"]);
     assert!(
         e.contains("aggregated.replicas: expected a positive integer, got 0 (the aggregated pool is in use"),

@@ -1,5 +1,6 @@
 //! GPU memory: what is left for KV cache once weights and activations are placed.
 
+use crate::spec::deployment::Parallelism;
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
 
@@ -39,7 +40,7 @@ pub struct MemoryPlan {
 /// How one pool's workers use their GPUs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolMemory {
-    pub tp: u32,
+    pub parallelism: Parallelism,
     /// Share of each GPU's memory the framework may use.
     pub fraction: f64,
     /// Most tokens (and sequences) one step processes: sizes the activations.
@@ -50,7 +51,8 @@ pub struct PoolMemory {
 /// `KV = tp * (GPU memory * fraction - weights/tp - activations)`, in tokens of
 /// `kv_bytes_per_token` (DESIGN.md §2).
 pub fn memory_plan(model: &ModelSpec, hw: &HardwareProfile, weights: Dtype, kv: Dtype, pool: PoolMemory) -> MemoryPlan {
-    let PoolMemory { tp, fraction, max_step_tok, max_seqs } = pool;
+    let PoolMemory { parallelism, fraction, max_step_tok, max_seqs } = pool;
+    let tp = parallelism.tp;
     let t = tp.max(1) as u64;
     let weights_per_gpu = model.weight_bytes(weights).div_ceil(t);
     let act = activation_bytes(model, tp, max_step_tok, max_seqs);
@@ -72,7 +74,7 @@ mod tests {
     use super::*;
 
     fn pool(tp: u32, fraction: f64) -> PoolMemory {
-        PoolMemory { tp, fraction, max_step_tok: 256, max_seqs: 256 }
+        PoolMemory { parallelism: Parallelism::tp(tp), fraction, max_step_tok: 256, max_seqs: 256 }
     }
 
     #[test]

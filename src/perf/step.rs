@@ -4,7 +4,7 @@
 
 use crate::core::SimTime;
 use crate::perf::kernels::{ContextAttentionKernel, GenerationBatch, SmoothMax};
-use crate::spec::deployment::Backend;
+use crate::spec::deployment::{Backend, Parallelism};
 use crate::spec::fitted::Calibration;
 use crate::spec::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
 use crate::spec::kernel_params::{AllReduceParams, GemmGpu, GemmParams, GenerationAttentionParams};
@@ -131,7 +131,7 @@ pub fn step_overhead_ns(_backend: Backend) -> f64 {
 pub struct WorkerCost {
     pub hw: HardwareProfile,
     pub weights_dtype: Dtype,
-    pub tp: u32,
+    pub parallelism: Parallelism,
     pub backend: Backend,
     layers: f64,
     hidden: u64,
@@ -197,20 +197,31 @@ impl Fitted {
 }
 
 impl WorkerCost {
-    pub fn new(model: &ModelSpec, hw: &HardwareProfile, weights: Dtype, kv: Dtype, tp: u32, backend: Backend) -> Self {
-        let t = tp.max(1) as u64;
+    pub fn new(
+        model: &ModelSpec,
+        hw: &HardwareProfile,
+        weights: Dtype,
+        kv: Dtype,
+        parallelism: Parallelism,
+        backend: Backend,
+    ) -> Self {
+        // a TP of 0 is one GPU
+        let mut parallelism = parallelism;
+        parallelism.tp = parallelism.tp.max(1);
+        let tp = parallelism.tp;
+        let t = tp as u64;
         let h = model.hidden_size;
         let kv_heads_per_gpu = model.num_kv_heads.div_ceil(t);
         let act = 2; // activations stay bf16 even with fp8 weights
         let fitted = hw
             .calibration
             .as_deref()
-            .map(|cal| Fitted::new(cal, backend, weights, kv, tp.max(1), kv_heads_per_gpu, model.head_dim));
+            .map(|cal| Fitted::new(cal, backend, weights, kv, tp, kv_heads_per_gpu, model.head_dim));
         WorkerCost {
             fitted,
             hw: hw.clone(),
             weights_dtype: weights,
-            tp: tp.max(1),
+            parallelism,
             backend,
             layers: model.num_layers as f64,
             hidden: h,
@@ -276,13 +287,13 @@ impl WorkerCost {
 
     /// Two all-reduces of `m` tokens' bf16 activations per layer.
     fn layer_allreduce_ns(&self, m: u64) -> f64 {
-        if self.tp <= 1 {
+        if self.parallelism.tp <= 1 {
             return 0.0;
         }
         let bytes = m * self.hidden * 2;
         match self.fitted.as_ref().and_then(|f| f.allreduce) {
             Some(ar) => 2.0 * ar.time_s(bytes as f64) * 1e9,
-            None => 2.0 * allreduce_ns(&self.hw, self.tp, bytes),
+            None => 2.0 * allreduce_ns(&self.hw, self.parallelism.tp, bytes),
         }
     }
 
@@ -538,7 +549,7 @@ mod tests {
         for (backend, kv) in
             [(Backend::Vllm, Dtype::Fp8), (Backend::Trtllm, Dtype::Fp8), (Backend::Trtllm, Dtype::Bf16)]
         {
-            let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, kv, 2, backend);
+            let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, kv, Parallelism::tp(2), backend);
             let mut t = StepTimer::new(w.clone());
             for (seqs, ctx, pre) in [(1, 10, 0), (64, 64_000, 0), (3, 900, 2000), (0, 0, 70_000), (256, 500_000, 100)] {
                 let mut s = StepShape { decode_seqs: seqs, decode_ctx_tok: ctx, ..Default::default() };
@@ -556,7 +567,7 @@ mod tests {
     fn decode_is_memory_bound_and_prefill_compute_bound() {
         let m = ModelSpec::preset("llama-3.1-70b").unwrap();
         let hw = h100();
-        let w = WorkerCost::new(&m, &hw, Dtype::Bf16, Dtype::Bf16, 4, Backend::Trtllm);
+        let w = WorkerCost::new(&m, &hw, Dtype::Bf16, Dtype::Bf16, Parallelism::tp(4), Backend::Trtllm);
         let one = w.step(&StepShape { decode_seqs: 1, decode_ctx_tok: 1000, ..Default::default() });
         let weights_per_gpu = m.weight_bytes(Dtype::Bf16) as f64 / 4.0;
         let stream_ns = weights_per_gpu / hw.weight_stream_bf16_bytes_per_s * 1e9;

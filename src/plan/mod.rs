@@ -124,14 +124,14 @@ pub fn configure(base: &Scenario, shape: Shape, prefill: u32, decode: u32) -> Op
     match shape.mode {
         Mode::Disaggregated => {
             c.prefill.replicas = prefill;
-            c.prefill.tp = shape.prefill_tp;
+            c.prefill.parallelism.tp = shape.prefill_tp;
             c.decode.replicas = decode;
-            c.decode.tp = shape.decode_tp;
+            c.decode.parallelism.tp = shape.decode_tp;
             c.decode.max_batch_size = shape.decode_batch;
         }
         Mode::Aggregated => {
             c.aggregated.replicas = decode;
-            c.aggregated.tp = shape.decode_tp;
+            c.aggregated.parallelism.tp = shape.decode_tp;
             c.aggregated.max_batch_size = shape.decode_batch;
         }
     }

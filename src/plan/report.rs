@@ -102,14 +102,14 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
                 o,
                 "    prefill:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
                  maxBatchSize: {}\n        maxBatchTokens: {}\n        maxInputLength: {}",
-                p.replicas, p.tp, p.tp, p.max_batch_size, p.max_batch_tokens, p.max_input_length
+                p.replicas, p.parallelism.gpus(), p.parallelism.tp, p.max_batch_size, p.max_batch_tokens, p.max_input_length
             );
             let d = &c.decode;
             let _ = writeln!(
                 o,
                 "    decode:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
                  maxBatchSize: {}\n        maxOutputLength: {}\n        kvCacheMemoryFraction: {}",
-                d.replicas, d.tp, d.tp, d.max_batch_size, d.max_output_length, d.kv_cache_memory_fraction
+                d.replicas, d.parallelism.gpus(), d.parallelism.tp, d.max_batch_size, d.max_output_length, d.kv_cache_memory_fraction
             );
             let k = &c.kv_transfer;
             let _ = writeln!(
@@ -129,8 +129,8 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
                  maxBatchSize: {}\n        maxBatchTokens: {}\n        maxInputLength: {}\n        maxOutputLength: {}\n        \
                  kvCacheMemoryFraction: {}",
                 a.replicas,
-                a.tp,
-                a.tp,
+                a.parallelism.gpus(),
+                a.parallelism.tp,
                 a.max_batch_size,
                 a.max_batch_tokens,
                 a.max_input_length,

@@ -200,7 +200,7 @@ impl<'a> Sim<'a> {
                     wd,
                     kd,
                     PoolMemory {
-                        tp: p.tp,
+                        parallelism: p.parallelism,
                         fraction: PREFILL_MEMORY_FRACTION,
                         max_step_tok: p.max_batch_tokens as u64,
                         max_seqs: p.max_batch_size as u64,
@@ -212,14 +212,14 @@ impl<'a> Sim<'a> {
                     wd,
                     kd,
                     PoolMemory {
-                        tp: d.tp,
+                        parallelism: d.parallelism,
                         fraction: d.kv_cache_memory_fraction,
                         max_step_tok: decode_step_tok(d.max_batch_size),
                         max_seqs: d.max_batch_size as u64,
                     },
                 );
                 tpl.prefill_cap_tok = pplan.kv_capacity_tok;
-                tpl.link = kv_link_rate(hw, c.kv_transfer.backend, p.tp, d.tp);
+                tpl.link = kv_link_rate(hw, c.kv_transfer.backend, p.parallelism, d.parallelism);
                 tpl.gen_cap_tok = dplan.kv_capacity_tok;
                 tpl.gen_max_batch = d.max_batch_size;
                 tpl.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;
@@ -230,14 +230,14 @@ impl<'a> Sim<'a> {
                 for _ in 0..d.replicas {
                     gen.push(tpl.new_gen_worker(c));
                 }
-                prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.tp, c.backend)));
-                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.tp, c.backend));
+                prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.parallelism, c.backend)));
+                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.parallelism, c.backend));
                 max_input = p.max_input_length;
                 max_output = d.max_output_length;
                 m.prefill_replicas = p.replicas;
                 m.decode_replicas = d.replicas;
-                m.prefill_gpus = p.replicas * p.tp;
-                m.decode_gpus = d.replicas * d.tp;
+                m.prefill_gpus = p.replicas * p.parallelism.gpus();
+                m.decode_gpus = d.replicas * d.parallelism.gpus();
                 m.kv_capacity_tok_per_worker = dplan.kv_capacity_tok;
             }
             Mode::Aggregated => {
@@ -248,7 +248,7 @@ impl<'a> Sim<'a> {
                     wd,
                     kd,
                     PoolMemory {
-                        tp: a.tp,
+                        parallelism: a.parallelism,
                         fraction: a.kv_cache_memory_fraction,
                         max_step_tok: a.max_batch_tokens.max(a.max_batch_size) as u64,
                         max_seqs: a.max_batch_size as u64,
@@ -261,11 +261,11 @@ impl<'a> Sim<'a> {
                     gen.push(tpl.new_gen_worker(c));
                 }
                 prefill_cost = None;
-                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.tp, c.backend));
+                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.parallelism, c.backend));
                 max_input = a.max_input_length;
                 max_output = a.max_output_length;
                 m.decode_replicas = a.replicas;
-                m.decode_gpus = a.replicas * a.tp;
+                m.decode_gpus = a.replicas * a.parallelism.gpus();
                 m.kv_capacity_tok_per_worker = plan.kv_capacity_tok;
             }
         }
@@ -411,21 +411,21 @@ mod tests {
             prefix_cache: PrefixCacheCapacity::Auto,
             prefill: PrefillPoolConfig {
                 replicas: 1,
-                tp: 4,
+                parallelism: Parallelism::tp(4),
                 max_batch_size: 32,
                 max_batch_tokens: 16384,
                 max_input_length: 131072,
             },
             decode: DecodePoolConfig {
                 replicas: 3,
-                tp: 4,
+                parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
                 max_output_length: 131072,
                 kv_cache_memory_fraction: 0.92,
             },
             aggregated: AggregatedPoolConfig {
                 replicas: 4,
-                tp: 4,
+                parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
                 max_batch_tokens: 8192,
                 max_input_length: 131072,

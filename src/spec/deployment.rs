@@ -112,10 +112,31 @@ pub struct FrontendConfig {
     pub request_timeout_ns: u64,
 }
 
+/// How one replica's model is split over its GPUs. Tensor parallelism today: each GPU holds `1/tp`
+/// of every layer and the layer's activations are all-reduced across them (one NVLink node).
+/// Pipeline, attention-data and expert parallelism belong here too, so that the pools, the memory
+/// plan, the step cost and the KV link take one value instead of a bare TP each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Parallelism {
+    pub tp: u32,
+}
+
+impl Parallelism {
+    /// Tensor parallelism over `tp` GPUs, nothing else.
+    pub const fn tp(tp: u32) -> Parallelism {
+        Parallelism { tp }
+    }
+
+    /// GPUs one replica holds.
+    pub const fn gpus(self) -> u32 {
+        self.tp
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrefillPoolConfig {
     pub replicas: u32,
-    pub tp: u32,
+    pub parallelism: Parallelism,
     /// Most requests in one prefill batch.
     pub max_batch_size: u32,
     /// Most prompt tokens in one prefill batch (a longer single prompt still runs, alone).
@@ -127,7 +148,7 @@ pub struct PrefillPoolConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodePoolConfig {
     pub replicas: u32,
-    pub tp: u32,
+    pub parallelism: Parallelism,
     /// Most sequences in one continuous batch.
     pub max_batch_size: u32,
     /// Output is cut at this many tokens.
@@ -140,7 +161,7 @@ pub struct DecodePoolConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregatedPoolConfig {
     pub replicas: u32,
-    pub tp: u32,
+    pub parallelism: Parallelism,
     pub max_batch_size: u32,
     /// Token budget of one step (decode tokens plus the prefill chunk).
     pub max_batch_tokens: u32,
@@ -177,8 +198,11 @@ impl ClusterConfig {
     /// GPUs the deployment holds in its mode.
     pub fn total_gpus(&self) -> u32 {
         match self.mode {
-            Mode::Disaggregated => self.prefill.replicas * self.prefill.tp + self.decode.replicas * self.decode.tp,
-            Mode::Aggregated => self.aggregated.replicas * self.aggregated.tp,
+            Mode::Disaggregated => {
+                self.prefill.replicas * self.prefill.parallelism.gpus()
+                    + self.decode.replicas * self.decode.parallelism.gpus()
+            }
+            Mode::Aggregated => self.aggregated.replicas * self.aggregated.parallelism.gpus(),
         }
     }
 }
