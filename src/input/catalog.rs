@@ -8,42 +8,63 @@ use crate::spec::fitted;
 use crate::spec::hardware::{HardwareError, HardwareProfile};
 use crate::spec::model::{ModelError, ModelSpec};
 
-/// The committed H100 SXM calibration (`calibration/profiles/h100-sxm.toml`), built into the binary.
-const H100_SXM_CALIBRATION: &str = include_str!("../../calibration/profiles/h100-sxm.toml");
+/// The committed calibrations built into the binary, by the GPU they complete (their `base_gpu`):
+/// a new GPU with a committed profile adds one line here and its datasheet profile in
+/// `spec::hardware`.
+const BUILT_IN_CALIBRATIONS: &[(&str, &str, &str)] =
+    &[("h100-sxm", "calibration/profiles/h100-sxm.toml", include_str!("../../calibration/profiles/h100-sxm.toml"))];
 
-fn h100_sxm_calibration() -> std::sync::Arc<fitted::Calibration> {
-    static CELL: std::sync::OnceLock<std::sync::Arc<fitted::Calibration>> = std::sync::OnceLock::new();
-    CELL.get_or_init(|| {
-        let cal = fitted::Calibration::from_toml(H100_SXM_CALIBRATION, "calibration/profiles/h100-sxm.toml")
-            .expect("the committed profile parses (tested)");
-        std::sync::Arc::new(cal)
-    })
-    .clone()
+fn built_in_calibration(gpu: &str) -> Option<std::sync::Arc<fitted::Calibration>> {
+    type Parsed = Vec<(&'static str, std::sync::Arc<fitted::Calibration>)>;
+    static CELL: std::sync::OnceLock<Parsed> = std::sync::OnceLock::new();
+    let all = CELL.get_or_init(|| {
+        BUILT_IN_CALIBRATIONS
+            .iter()
+            .map(|&(gpu, path, text)| {
+                let cal = fitted::Calibration::from_toml(text, path).expect("the committed profiles parse (tested)");
+                (gpu, std::sync::Arc::new(cal))
+            })
+            .collect()
+    });
+    all.iter().find(|(g, _)| *g == gpu).map(|(_, c)| c.clone())
 }
 
 impl HardwareProfile {
-    /// `h100-sxm`: the datasheet profile with the committed calibration; `h100-sxm-spec`: the
-    /// datasheet roofline alone; a path to a `.toml` written by `pdsim calibrate`: the memory, links
-    /// and roofline of the GPU its `base_gpu` names, with that profile's fitted kernels.
+    /// A GPU's name (`h100-sxm`): its datasheet profile with the committed calibration, when there
+    /// is one; `<gpu>-spec`: the datasheet roofline alone; a path to a `.toml` written by `pdsim
+    /// calibrate`: the memory, links and roofline of the GPU its `base_gpu` names, with that
+    /// profile's fitted kernels.
     pub fn by_name(name: &str) -> Result<HardwareProfile, HardwareError> {
-        match name.to_ascii_lowercase().as_str() {
-            "h100-sxm" | "h100" | "h100_sxm" => {
-                Ok(HardwareProfile { calibration: Some(h100_sxm_calibration()), ..HardwareProfile::h100_sxm() })
-            }
-            "h100-sxm-spec" => Ok(HardwareProfile { name: "h100-sxm-spec", ..HardwareProfile::h100_sxm() }),
-            _ if name.ends_with(".toml") => {
-                let text = std::fs::read_to_string(name)
-                    .map_err(|source| fitted::ProfileError::Io { path: name.to_string(), source })?;
-                let cal = fitted::Calibration::from_toml(&text, name)?;
-                let base = HardwareProfile::base_gpu(&cal.base_gpu).ok_or_else(|| HardwareError::UnknownBase {
-                    path: name.to_string(),
-                    base: cal.base_gpu.clone(),
-                    known: HardwareProfile::BASE_GPUS.join(", "),
-                })?;
-                Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..base })
-            }
-            _ => Err(HardwareError::Unknown(name.to_string())),
+        if name.ends_with(".toml") {
+            let text = std::fs::read_to_string(name)
+                .map_err(|source| fitted::ProfileError::Io { path: name.to_string(), source })?;
+            let cal = fitted::Calibration::from_toml(&text, name)?;
+            let base = HardwareProfile::base_gpu(&cal.base_gpu).ok_or_else(|| HardwareError::UnknownBase {
+                path: name.to_string(),
+                base: cal.base_gpu.clone(),
+                known: HardwareProfile::BASE_GPUS.join(", "),
+            })?;
+            return Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..base });
         }
+        let norm = name.trim().to_ascii_lowercase().replace('_', "-");
+        let norm = if norm == "h100" { "h100-sxm".to_string() } else { norm };
+        if let Some(gpu) = norm.strip_suffix("-spec") {
+            if let (Some(base), Some(name)) = (HardwareProfile::base_gpu(gpu), spec_name(gpu)) {
+                return Ok(HardwareProfile { name, ..base });
+            }
+        }
+        match HardwareProfile::base_gpu(&norm) {
+            Some(base) => Ok(HardwareProfile { calibration: built_in_calibration(&norm), ..base }),
+            None => Err(HardwareError::Unknown(name.to_string())),
+        }
+    }
+}
+
+/// `<gpu>-spec`, the name of a GPU's datasheet-only profile (profile names are `'static`).
+fn spec_name(gpu: &str) -> Option<&'static str> {
+    match gpu {
+        "h100-sxm" => Some("h100-sxm-spec"),
+        _ => None,
     }
 }
 
