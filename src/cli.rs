@@ -24,6 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Simulate one scenario and print its summary.
+    #[command(after_long_help = pdsim::input::settings_help())]
     Run(RunArgs),
     /// Time one prefill batch or decode step and show where the time goes.
     Cost(CostArgs),
@@ -32,6 +33,7 @@ enum Command {
     /// Simulate measured deployments (aiconfigurator silicon_sample.csv) and report the error.
     Validate(ValidateArgs),
     /// Run many variants of a scenario (a sweep file) in parallel and find their Pareto frontier.
+    #[command(after_long_help = pdsim::input::settings_help())]
     Sweep(SweepArgs),
     /// Join the output directories of sweep shards into one result.
     Merge(MergeArgs),

@@ -251,3 +251,17 @@ fn replays_the_real_azure_and_mooncake_traces() {
         assert!(sim_s > 800.0 && sim_s < 1200.0, "{rel}: {sim_s}");
     }
 }
+
+/// `run --help` and `sweep --help` end with the settings table: every `--set` key with its doc and default.
+#[test]
+fn run_and_sweep_help_list_the_settings() {
+    for cmd in ["run", "sweep"] {
+        let o = pdsim([cmd, "--help"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let help = stdout(&o);
+        assert!(help.contains(&pdsim::input::settings_help()), "{cmd} --help lacks the settings table:\n{help}");
+        for key in pdsim::input::set_keys() {
+            assert!(help.lines().any(|l| l.trim_start().starts_with(&format!("{key} "))), "{cmd} --help lacks {key}");
+        }
+    }
+}

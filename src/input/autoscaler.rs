@@ -132,19 +132,6 @@ pub(crate) struct ColdStartDoc {
     pub container_start_seconds: Field,
 }
 
-/// Pool keys under `autoscaler.<pool>.`.
-pub(crate) const POOL_KEYS: &[&str] = &[
-    "minReplicas",
-    "maxReplicas",
-    "up.queueDepth",
-    "up.ttftP99Ms",
-    "up.batchUtilization",
-    "up.tpotP99Ms",
-    "down.gpuUtilization",
-    "down.batchUtilization",
-    "down.cooldownSeconds",
-];
-
 impl Sink<'_> {
     /// Flattens a `kind: DynamoAutoscaler` document into `autoscaler.*`.
     pub fn autoscaler(&mut self, d: &AutoscalerDoc) -> Result<(), ScenarioError> {

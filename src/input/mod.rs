@@ -4,7 +4,8 @@
 //! Layout: `raw` holds the serde shapes of `kind: Scenario` and `kind: DynamoGraphDeploymentRequest` and
 //! splits a stream by `kind`; `dgd` reads a real `DynamoGraphDeployment` manifest leniently; both flatten into
 //! `settings::Settings` (one value per setting key, with where it came from); `overrides` applies `--set`;
-//! `resolve` applies defaults, parses and checks every value and builds the `Scenario`.
+//! `resolve` applies defaults, parses and checks every value and builds the `Scenario`. `keys` is the one table
+//! of setting keys (doc, default, parser, whether `--set` accepts it) that all of these and `--help` read.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,7 @@ pub mod catalog;
 pub mod deployment;
 mod dgd;
 mod error;
+mod keys;
 mod overrides;
 mod raw;
 mod resolve;
@@ -24,7 +26,7 @@ mod tests;
 
 pub use crate::spec::scenario::{AlertSpec, RunLimits, Scenario, DEFAULT_REQUESTS};
 pub use error::{Origin, ScenarioError};
-pub use overrides::SET_KEYS;
+pub use keys::{help as settings_help, is_set_key, set_keys};
 
 use raw::{Doc, Sink, Source};
 use settings::Settings;

@@ -1,24 +1,17 @@
 //! From merged [`Settings`] to a validated [`Scenario`]: defaults, parsing of every value, range checks, then
 //! [`crate::input::deployment::validate_deployment`]. Every error names where the value came from and its field.
 //!
-//! Defaults: hardware `h100-sxm`; backend `trtllm`; mode `disaggregated` when the deployment has a prefill
-//! pool, else `aggregated`; dtypes `bf16`; router `round_robin`; frontend maxConcurrentRequests 4096,
-//! requestTimeoutMs 600000; prefill replicas 1, tp 1, maxBatchSize 8, maxBatchTokens 16384, maxInputLength
-//! 131072; decode replicas 1, tp 1, maxBatchSize 64, maxOutputLength 131072, kvCacheMemoryFraction 0.8;
-//! aggregated: each setting from `aggregated.*`, else the decode component's, else replicas 1, tp 1,
-//! maxBatchSize 64, maxBatchTokens 8192, maxInputLength 131072, maxOutputLength 131072,
-//! kvCacheMemoryFraction 0.8; kvTransfer tcp, no compression, 16 transfers in flight, 512 KiB blocks;
-//! workload kind poisson, gamma cv 1, trace speedup 1; seed 42; price from the hardware profile.
+//! Each setting's default and parser are its entry in the settings table ([`super::keys`]); the defaults that
+//! depend on other settings (mode, the aggregated pool's fallback to the decode component, the price, the
+//! autoscaler's bounds and window) are computed here, and the table says how.
 
 use std::path::PathBuf;
 
 use super::error::ScenarioError;
+use super::keys::{self as k, DefaultValue, Key, Setting};
 use super::settings::{Settings, Val, Value};
 use super::{RunLimits, Scenario};
-use crate::spec::autoscaler::{
-    AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp, DEFAULT_CONTAINER_START_NS,
-    DEFAULT_STORAGE_BYTES_PER_S, PROMETHEUS_DEFAULT_SCRAPE_NS,
-};
+use crate::spec::autoscaler::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
 use crate::spec::deployment::{
     AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
     KvRouterConfig, KvTransferConfig, Mode, Parallelism, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
@@ -27,25 +20,26 @@ use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
 use crate::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, TraceFormat, TraceOptions, WorkloadSpec};
 
-const DEFAULT_HARDWARE: &str = "h100-sxm";
-const DEFAULT_SEED: u64 = 42;
-const DEFAULT_MAX_LENGTH: u32 = 131_072;
-
 type Res<T> = Result<T, ScenarioError>;
 
-/// Typed access to the settings.
+/// Typed access to the settings, by their entries in the settings table ([`super::keys`]).
 struct Get<'a> {
     s: &'a Settings,
 }
 
 impl<'a> Get<'a> {
-    fn val(&self, key: &str) -> Option<&'a Val> {
+    fn val(&self, s: &Setting) -> Option<&'a Val> {
+        self.s.get(s.key)
+    }
+
+    /// By a key built at run time (an error's key, a pool's key).
+    fn val_of(&self, key: &str) -> Option<&'a Val> {
         self.s.get(key)
     }
 
-    /// The scalar text of `key` and its `Val`.
-    fn text(&self, key: &str) -> Res<Option<(&'a str, &'a Val)>> {
-        match self.val(key) {
+    /// The scalar text of the setting and its `Val`.
+    fn text(&self, s: &Setting) -> Res<Option<(&'a str, &'a Val)>> {
+        match self.val(s) {
             None => Ok(None),
             Some(v) => match v.text() {
                 Some(t) => Ok(Some((t, v))),
@@ -54,23 +48,43 @@ impl<'a> Get<'a> {
         }
     }
 
-    fn opt<T>(&self, key: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Res<Option<T>> {
-        match self.text(key)? {
+    /// The given value parsed by `f`, or `None`.
+    fn opt_with<T>(&self, s: &Setting, f: impl FnOnce(&str) -> Result<T, String>) -> Res<Option<T>> {
+        match self.text(s)? {
             None => Ok(None),
             Some((t, v)) => f(t).map(Some).map_err(|m| ScenarioError::invalid(&v.origin, &v.field, m)),
         }
     }
 
-    fn or<T>(&self, key: &str, default: T, f: impl FnOnce(&str) -> Result<T, String>) -> Res<T> {
-        Ok(self.opt(key, f)?.unwrap_or(default))
+    /// The given value parsed by `f`, else the table's literal default parsed by `f`.
+    fn with<T>(&self, s: &Setting, f: impl Fn(&str) -> Result<T, String>) -> Res<T> {
+        if let Some(x) = self.opt_with(s, &f)? {
+            return Ok(x);
+        }
+        let t = literal(s);
+        Ok(f(t).unwrap_or_else(|e| panic!("the default of {} ({t}) does not parse: {e}", s.key)))
     }
 
-    /// The first of `keys` that is set, parsed; else `default`.
-    fn first<T>(&self, keys: &[&str], default: T, f: impl FnOnce(&str) -> Result<T, String>) -> Res<T> {
-        match keys.iter().find(|k| self.val(k).is_some()) {
-            Some(k) => self.or(k, default, f),
-            None => Ok(default),
-        }
+    fn opt<T>(&self, k: &Key<T>) -> Res<Option<T>> {
+        self.opt_with(&k.setting, k.parse)
+    }
+
+    /// The given value, else the table's literal default.
+    fn get<T>(&self, k: &Key<T>) -> Res<T> {
+        self.with(&k.setting, k.parse)
+    }
+
+    /// The given value, else `default` (a computed default: the table says how it is computed).
+    fn or<T>(&self, k: &Key<T>, default: T) -> Res<T> {
+        Ok(self.opt(k)?.unwrap_or(default))
+    }
+}
+
+/// The literal default of `s`; a setting resolved from its literal default must have one.
+fn literal(s: &Setting) -> &'static str {
+    match s.default {
+        DefaultValue::Literal(t) => t,
+        other => panic!("{} has no literal default ({other:?})", s.key),
     }
 }
 
@@ -78,43 +92,43 @@ impl<'a> Get<'a> {
 // Value parsers: Err says what was expected and what was found.
 // ---------------------------------------------------------------------------------------------------------
 
-fn positive_u32(s: &str) -> Result<u32, String> {
+pub(super) fn positive_u32(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("expected a positive integer, got {s}")),
     }
 }
 
-fn non_negative_u32(s: &str) -> Result<u32, String> {
+pub(super) fn non_negative_u32(s: &str) -> Result<u32, String> {
     s.trim().parse::<u32>().map_err(|_| format!("expected a non-negative integer, got {s}"))
 }
 
-fn positive_u64(s: &str) -> Result<u64, String> {
+pub(super) fn positive_u64(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("expected a positive integer, got {s}")),
     }
 }
 
-fn any_u64(s: &str) -> Result<u64, String> {
+pub(super) fn any_u64(s: &str) -> Result<u64, String> {
     s.trim().parse::<u64>().map_err(|_| format!("expected a non-negative integer, got {s}"))
 }
 
-fn positive_f64(s: &str) -> Result<f64, String> {
+pub(super) fn positive_f64(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
         _ => Err(format!("expected a number > 0, got {s}")),
     }
 }
 
-fn non_negative_f64(s: &str) -> Result<f64, String> {
+pub(super) fn non_negative_f64(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
         _ => Err(format!("expected a number >= 0, got {s}")),
     }
 }
 
-fn fraction(s: &str) -> Result<f64, String> {
+pub(super) fn fraction(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
         _ => Err(format!("expected a fraction in (0, 1], got {s}")),
@@ -171,121 +185,210 @@ fn is_off(s: &str) -> bool {
     matches!(s.trim().to_ascii_lowercase().as_str(), "off" | "false" | "none" | "disabled" | "0")
 }
 
+// The parsers of the enumerated settings, named so that the settings table ([`super::keys`]) can refer to them.
+
+pub(super) fn dtype(s: &str) -> Result<Dtype, String> {
+    Dtype::parse(s).ok_or_else(|| format!("expected bf16 or fp8, got {s}"))
+}
+
+pub(super) fn backend(s: &str) -> Result<Backend, String> {
+    choice(&[("trtllm", Backend::Trtllm), ("vllm", Backend::Vllm), ("sglang", Backend::Sglang)])(s)
+}
+
+pub(super) fn mode(s: &str) -> Result<Mode, String> {
+    choice(&[("disaggregated", Mode::Disaggregated), ("aggregated", Mode::Aggregated)])(s)
+}
+
+/// `kv` is Dynamo's `--router-mode kv`.
+pub(super) fn router_policy(t: &str) -> Result<RouterPolicy, String> {
+    let norm = t.trim().to_ascii_lowercase().replace('-', "_");
+    let norm = if norm == "kv" { "kv_aware".to_string() } else { norm };
+    choice(&[
+        ("round_robin", RouterPolicy::RoundRobin),
+        ("least_loaded", RouterPolicy::LeastLoaded),
+        ("kv_aware", RouterPolicy::KvAware),
+    ])(&norm)
+}
+
+pub(super) fn prefix_capacity(t: &str) -> Result<PrefixCacheCapacity, String> {
+    let norm = t.trim().to_ascii_lowercase();
+    match norm.as_str() {
+        "auto" => Ok(PrefixCacheCapacity::Auto),
+        "unbounded" => Ok(PrefixCacheCapacity::Unbounded),
+        _ if is_off(t) => Ok(PrefixCacheCapacity::Off),
+        _ => match norm.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(PrefixCacheCapacity::Blocks(n)),
+            _ => Err(format!("expected auto, unbounded, off or a positive block count, got {t}")),
+        },
+    }
+}
+
+pub(super) fn kv_backend(s: &str) -> Result<KvBackend, String> {
+    choice(&[
+        ("nccl", KvBackend::Nccl),
+        ("nixl", KvBackend::Nixl),
+        ("tcp", KvBackend::Tcp),
+        ("nvlink", KvBackend::Nvlink),
+    ])(s)
+}
+
+pub(super) fn compression(s: &str) -> Result<Compression, String> {
+    choice(&[("none", Compression::None), ("lz4", Compression::Lz4)])(s)
+}
+
+pub(super) fn workload_kind(s: &str) -> Result<Kind, String> {
+    choice(&[
+        ("poisson", Kind::Poisson),
+        ("gamma", Kind::Gamma),
+        ("closed_loop", Kind::ClosedLoop),
+        ("offline", Kind::Offline),
+        ("trace", Kind::Trace),
+        ("diurnal", Kind::Diurnal),
+        ("step", Kind::Step),
+        ("ramp", Kind::Ramp),
+    ])(s)
+}
+
+pub(super) fn trace_format(s: &str) -> Result<TraceFormat, String> {
+    choice(&[
+        ("azure", TraceFormat::AzureCsv),
+        ("azure_csv", TraceFormat::AzureCsv),
+        ("mooncake", TraceFormat::MooncakeJsonl),
+        ("mooncake_jsonl", TraceFormat::MooncakeJsonl),
+        ("burstgpt", TraceFormat::BurstGptCsv),
+        ("burstgpt_csv", TraceFormat::BurstGptCsv),
+    ])(s)
+}
+
+pub(super) fn predictor(s: &str) -> Result<Predictor, String> {
+    choice(&[("constant", Predictor::Constant), ("linear", Predictor::Linear)])(s)
+}
+
+/// `planner` carries the predictor, so this parser is built per scenario.
+fn autoscaler_policy(predictor: Predictor) -> impl Fn(&str) -> Result<Policy, String> {
+    move |s| {
+        choice(&[
+            ("threshold", Policy::Threshold),
+            ("predictive", Policy::Predictive),
+            ("planner", Policy::Planner(predictor)),
+        ])(s)
+    }
+}
+
+/// A positive count, or `off` for none.
+pub(super) fn optional_count(t: &str) -> Result<Option<u64>, String> {
+    if is_off(t) {
+        Ok(None)
+    } else {
+        positive_u64(t).map(Some)
+    }
+}
+
+/// A duration, or `off` for none.
+pub(super) fn optional_duration(t: &str) -> Result<Option<u64>, String> {
+    if is_off(t) {
+        Ok(None)
+    } else {
+        duration_ns(t).map(Some)
+    }
+}
+
+/// `0`, or a duration.
+pub(super) fn duration_ns_or_zero(t: &str) -> Result<u64, String> {
+    if t.trim() == "0" {
+        Ok(0)
+    } else {
+        duration_ns(t)
+    }
+}
+
 /// Resolves defaults, parses and checks every setting, and checks that the deployment can run.
 pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     let g = Get { s };
 
-    let hw_name = g.text("hardware")?;
-    let hardware = match hw_name {
-        None => HardwareProfile::by_name(DEFAULT_HARDWARE).expect("the default hardware profile exists"),
+    let hardware = match g.text(&k::HARDWARE)? {
+        None => HardwareProfile::by_name(literal(&k::HARDWARE)).expect("the default hardware profile exists"),
         Some((t, v)) => {
             HardwareProfile::by_name(t).map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e.to_string()))?
         }
     };
-    let model = match g.text("model")? {
+    let model = match g.text(&k::MODEL)? {
         None => return Err(ScenarioError::document(
             &s.scenario_origin(),
             "no model: expected `model:` in the Scenario document, `spec.model` in the deployment, or --set model=...",
         )),
         Some((t, v)) => model(t, v)?,
     };
-    let dtype = |s: &str| Dtype::parse(s).ok_or_else(|| format!("expected bf16 or fp8, got {s}"));
-    let weights_dtype = g.or("weights_dtype", Dtype::Bf16, dtype)?;
-    let kv_dtype = g.or("kv_dtype", Dtype::Bf16, dtype)?;
-    let backend = g.or(
-        "backend",
-        Backend::Trtllm,
-        choice(&[("trtllm", Backend::Trtllm), ("vllm", Backend::Vllm), ("sglang", Backend::Sglang)]),
-    )?;
+    let weights_dtype = g.get(&k::WEIGHTS_DTYPE)?;
+    let kv_dtype = g.get(&k::KV_DTYPE)?;
+    let backend = g.get(&k::BACKEND)?;
     let default_mode = if s.has_prefill { Mode::Disaggregated } else { Mode::Aggregated };
-    let mode = g.or(
-        "mode",
-        default_mode,
-        choice(&[("disaggregated", Mode::Disaggregated), ("aggregated", Mode::Aggregated)]),
-    )?;
+    let mode = g.or(&k::MODE, default_mode)?;
 
     // Frontend and router.
-    g.opt("frontend.replicas", positive_u32)?;
-    let max_concurrent_requests = g.or("frontend.maxConcurrentRequests", 4096, positive_u32)?;
+    g.opt(&k::FRONTEND_REPLICAS)?;
+    let max_concurrent_requests = g.get(&k::FRONTEND_MAX_CONCURRENT_REQUESTS)?;
     // the autoscaler's SLA timeout applies when the frontend sets none
-    let timeout_key =
-        ["frontend.requestTimeoutMs", "autoscaler.sla.requestTimeoutMs"].into_iter().find(|k| g.val(k).is_some());
-    let timeout_ms = g.or(timeout_key.unwrap_or("frontend.requestTimeoutMs"), 600_000, positive_u64)?;
+    let timeout_key = if g.val(&k::FRONTEND_REQUEST_TIMEOUT_MS.setting).is_none()
+        && g.val(&k::AUTOSCALER_SLA_REQUEST_TIMEOUT_MS.setting).is_some()
+    {
+        &k::AUTOSCALER_SLA_REQUEST_TIMEOUT_MS
+    } else {
+        &k::FRONTEND_REQUEST_TIMEOUT_MS
+    };
+    let timeout_ms = g.get(timeout_key)?;
     let request_timeout_ns = timeout_ms.checked_mul(1_000_000).ok_or_else(|| {
-        let v = g.val(timeout_key.unwrap_or("frontend.requestTimeoutMs")).expect("only a given value can overflow");
+        let v = g.val(&timeout_key.setting).expect("only a given value can overflow");
         ScenarioError::invalid(
             &v.origin,
             &v.field,
             format!("expected at most {} ms, got {timeout_ms}", u64::MAX / 1_000_000),
         )
     })?;
-    let router = g.or("router.policy", RouterPolicy::RoundRobin, |t| {
-        let norm = t.trim().to_ascii_lowercase().replace('-', "_");
-        let norm = if norm == "kv" { "kv_aware".to_string() } else { norm };
-        choice(&[
-            ("round_robin", RouterPolicy::RoundRobin),
-            ("least_loaded", RouterPolicy::LeastLoaded),
-            ("kv_aware", RouterPolicy::KvAware),
-        ])(&norm)
-    })?;
-    let defaults = KvRouterConfig::default();
+    let router = g.get(&k::ROUTER_POLICY)?;
     let kv_router = KvRouterConfig {
-        overlap_weight: g.or("router.overlapWeight", defaults.overlap_weight, non_negative_f64)?,
-        temperature: g.or("router.temperature", defaults.temperature, non_negative_f64)?,
-        max_local_prefill_tok: g.or(
-            "router.maxLocalPrefillLength",
-            defaults.max_local_prefill_tok,
-            non_negative_u32,
-        )?,
+        overlap_weight: g.get(&k::ROUTER_OVERLAP_WEIGHT)?,
+        temperature: g.get(&k::ROUTER_TEMPERATURE)?,
+        max_local_prefill_tok: g.get(&k::ROUTER_MAX_LOCAL_PREFILL_LENGTH)?,
     };
-    let prefix_cache = g.or("prefixCache.capacity", PrefixCacheCapacity::Auto, |t| {
-        let norm = t.trim().to_ascii_lowercase();
-        match norm.as_str() {
-            "auto" => Ok(PrefixCacheCapacity::Auto),
-            "unbounded" => Ok(PrefixCacheCapacity::Unbounded),
-            _ if is_off(t) => Ok(PrefixCacheCapacity::Off),
-            _ => match norm.parse::<u64>() {
-                Ok(n) if n > 0 => Ok(PrefixCacheCapacity::Blocks(n)),
-                _ => Err(format!("expected auto, unbounded, off or a positive block count, got {t}")),
-            },
-        }
-    })?;
+    let prefix_cache = g.get(&k::PREFIX_CACHE_CAPACITY)?;
 
     // Pools.
     let tp = tp_size(hardware.gpus_per_node);
     let prefill = PrefillPoolConfig {
-        replicas: g.or("prefill.replicas", 1, non_negative_u32)?,
-        parallelism: Parallelism::tp(g.or("prefill.tp", 1, &tp)?),
-        max_batch_size: g.or("prefill.maxBatchSize", 8, positive_u32)?,
-        max_batch_tokens: g.or("prefill.maxBatchTokens", 16_384, positive_u32)?,
-        max_input_length: g.or("prefill.maxInputLength", DEFAULT_MAX_LENGTH, positive_u32)?,
+        replicas: g.get(&k::PREFILL_REPLICAS)?,
+        parallelism: Parallelism::tp(g.with(&k::PREFILL_TP, &tp)?),
+        max_batch_size: g.get(&k::PREFILL_MAX_BATCH_SIZE)?,
+        max_batch_tokens: g.get(&k::PREFILL_MAX_BATCH_TOKENS)?,
+        max_input_length: g.get(&k::PREFILL_MAX_INPUT_LENGTH)?,
     };
     let decode = DecodePoolConfig {
-        replicas: g.or("decode.replicas", 1, non_negative_u32)?,
-        parallelism: Parallelism::tp(g.or("decode.tp", 1, &tp)?),
-        max_batch_size: g.or("decode.maxBatchSize", 64, positive_u32)?,
-        max_output_length: g.or("decode.maxOutputLength", DEFAULT_MAX_LENGTH, positive_u32)?,
-        kv_cache_memory_fraction: g.or("decode.kvCacheMemoryFraction", 0.8, fraction)?,
+        replicas: g.get(&k::DECODE_REPLICAS)?,
+        parallelism: Parallelism::tp(g.with(&k::DECODE_TP, &tp)?),
+        max_batch_size: g.get(&k::DECODE_MAX_BATCH_SIZE)?,
+        max_output_length: g.get(&k::DECODE_MAX_OUTPUT_LENGTH)?,
+        kv_cache_memory_fraction: g.get(&k::DECODE_KV_CACHE_MEMORY_FRACTION)?,
     };
     // Decode-only keys that matter when the decode component is the aggregated pool.
-    g.opt("decode.maxBatchTokens", positive_u32)?;
-    g.opt("decode.maxInputLength", positive_u32)?;
-    let first = |k: &str, default: u32, f: &dyn Fn(&str) -> Result<u32, String>| {
-        let (a, d) = (format!("aggregated.{k}"), format!("decode.{k}"));
-        g.first(&[a.as_str(), d.as_str()], default, f)
-    };
+    g.opt(&k::DECODE_MAX_BATCH_TOKENS)?;
+    g.opt(&k::DECODE_MAX_INPUT_LENGTH)?;
+    // Each aggregated setting: its own key, else the decode component's (whose default it then takes).
+    let agg = |a: &Key<u32>, d: &Key<u32>| if g.val(&a.setting).is_some() { g.get(a) } else { g.get(d) };
     let aggregated = AggregatedPoolConfig {
-        replicas: first("replicas", 1, &non_negative_u32)?,
-        parallelism: Parallelism::tp(first("tp", 1, &tp)?),
-        max_batch_size: first("maxBatchSize", 64, &positive_u32)?,
-        max_batch_tokens: first("maxBatchTokens", 8192, &positive_u32)?,
-        max_input_length: first("maxInputLength", DEFAULT_MAX_LENGTH, &positive_u32)?,
-        max_output_length: first("maxOutputLength", DEFAULT_MAX_LENGTH, &positive_u32)?,
-        kv_cache_memory_fraction: g.first(
-            &["aggregated.kvCacheMemoryFraction", "decode.kvCacheMemoryFraction"],
-            0.8,
-            fraction,
-        )?,
+        replicas: agg(&k::AGGREGATED_REPLICAS, &k::DECODE_REPLICAS)?,
+        parallelism: Parallelism::tp(match g.val(&k::AGGREGATED_TP) {
+            Some(_) => g.with(&k::AGGREGATED_TP, &tp)?,
+            None => g.with(&k::DECODE_TP, &tp)?,
+        }),
+        max_batch_size: agg(&k::AGGREGATED_MAX_BATCH_SIZE, &k::DECODE_MAX_BATCH_SIZE)?,
+        max_batch_tokens: agg(&k::AGGREGATED_MAX_BATCH_TOKENS, &k::DECODE_MAX_BATCH_TOKENS)?,
+        max_input_length: agg(&k::AGGREGATED_MAX_INPUT_LENGTH, &k::DECODE_MAX_INPUT_LENGTH)?,
+        max_output_length: agg(&k::AGGREGATED_MAX_OUTPUT_LENGTH, &k::DECODE_MAX_OUTPUT_LENGTH)?,
+        kv_cache_memory_fraction: if g.val(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting).is_some() {
+            g.get(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION)?
+        } else {
+            g.get(&k::DECODE_KV_CACHE_MEMORY_FRACTION)?
+        },
     };
     let in_use: &[(&str, u32)] = match mode {
         Mode::Disaggregated => &[("prefill", prefill.replicas), ("decode", decode.replicas)],
@@ -294,9 +397,9 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     for (pool, replicas) in in_use {
         if *replicas == 0 {
             let key = format!("{pool}.replicas");
-            let v = [key.clone(), "decode.replicas".to_string()]
+            let v = [key.as_str(), k::DECODE_REPLICAS.key()]
                 .iter()
-                .find_map(|k| g.val(k))
+                .find_map(|k| g.val_of(k))
                 .expect("a zero count was given");
             return Err(ScenarioError::invalid(
                 &v.origin,
@@ -307,35 +410,18 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     }
 
     let kv_transfer = KvTransferConfig {
-        backend: g.or(
-            "kvTransfer.backend",
-            KvBackend::Tcp,
-            choice(&[
-                ("nccl", KvBackend::Nccl),
-                ("nixl", KvBackend::Nixl),
-                ("tcp", KvBackend::Tcp),
-                ("nvlink", KvBackend::Nvlink),
-            ]),
-        )?,
-        compression: g.or(
-            "kvTransfer.compression",
-            Compression::None,
-            choice(&[("none", Compression::None), ("lz4", Compression::Lz4)]),
-        )?,
-        max_in_flight_transfers: g.or("kvTransfer.maxInFlightTransfers", 16, positive_u32)?,
-        block_size_bytes: g.or("kvTransfer.blockSizeKB", 512, positive_u64)?.saturating_mul(1024),
+        backend: g.get(&k::KV_TRANSFER_BACKEND)?,
+        compression: g.get(&k::KV_TRANSFER_COMPRESSION)?,
+        max_in_flight_transfers: g.get(&k::KV_TRANSFER_MAX_IN_FLIGHT_TRANSFERS)?,
+        block_size_bytes: g.get(&k::KV_TRANSFER_BLOCK_SIZE_KB)?.saturating_mul(1024),
     };
 
     let workload = workload(&g, s)?;
 
-    let none_or = |f: fn(&str) -> Result<u64, String>| move |t: &str| if is_off(t) { Ok(None) } else { f(t).map(Some) };
-    let limits = RunLimits {
-        requests: g.or("requests", None, none_or(positive_u64))?,
-        duration_ns: g.or("duration", None, none_or(duration_ns))?,
-    };
-    let seed = g.or("seed", DEFAULT_SEED, any_u64)?;
-    let usd_per_gpu_hour = g.or("pricing.usd_per_gpu_hour", hardware.usd_per_gpu_hour_default, non_negative_f64)?;
-    let name = match g.text("name")? {
+    let limits = RunLimits { requests: g.or(&k::REQUESTS, None)?, duration_ns: g.or(&k::DURATION, None)? };
+    let seed = g.get(&k::SEED)?;
+    let usd_per_gpu_hour = g.or(&k::PRICING_USD_PER_GPU_HOUR, hardware.usd_per_gpu_hour_default)?;
+    let name = match g.text(&k::NAME)? {
         Some((t, _)) => t.to_string(),
         None => s.default_name.clone(),
     };
@@ -371,10 +457,10 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     crate::input::deployment::validate_deployment(&scenario).map_err(|e| {
         // Point at where the key was set; an aggregated pool may have taken it from the decode component.
         let key = e.key.as_str();
-        let origin = match g.val(key) {
+        let origin = match g.val_of(key) {
             Some(v) => v.origin.clone(),
             None if key.starts_with("aggregated.") => g
-                .val(&key.replacen("aggregated.", "decode.", 1))
+                .val_of(&key.replacen("aggregated.", "decode.", 1))
                 .map(|v| v.origin.clone())
                 .unwrap_or_else(|| s.deployment_origin()),
             None => s.deployment_origin(),
@@ -398,7 +484,7 @@ fn mode_name(m: Mode) -> &'static str {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Poisson,
     Gamma,
     ClosedLoop,
@@ -479,26 +565,13 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
             "no workload: add a `kind: Scenario` document with workload: (e.g. {kind: poisson, rate: 5, isl: 1024, osl: 128})",
         ));
     }
-    let kind = g.or(
-        "workload.kind",
-        Kind::Poisson,
-        choice(&[
-            ("poisson", Kind::Poisson),
-            ("gamma", Kind::Gamma),
-            ("closed_loop", Kind::ClosedLoop),
-            ("offline", Kind::Offline),
-            ("trace", Kind::Trace),
-            ("diurnal", Kind::Diurnal),
-            ("step", Kind::Step),
-            ("ramp", Kind::Ramp),
-        ]),
-    )?;
+    let kind = g.get(&k::WORKLOAD_KIND)?;
     // A key the kind does not use is a mistake when written next to that kind; after `--set workload.kind`
     // switched the kind, the file's other keys are simply unused.
-    let kind_from_set = g.val("workload.kind").is_some_and(|v| v.origin.is_set());
-    for k in WORKLOAD_KEYS {
-        let key = format!("workload.{k}");
-        if let (Some(v), false, false) = (g.val(&key), kind.keys().contains(k), kind_from_set) {
+    let kind_from_set = g.val(&k::WORKLOAD_KIND.setting).is_some_and(|v| v.origin.is_set());
+    for name in WORKLOAD_KEYS {
+        let key = format!("workload.{name}");
+        if let (Some(v), false, false) = (g.val_of(&key), kind.keys().contains(name), kind_from_set) {
             return Err(ScenarioError::invalid(
                 &v.origin,
                 &v.field,
@@ -514,10 +587,10 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
     let required = |key: &str, example: &str| {
         ScenarioError::invalid(&at, key, format!("missing; workload kind {} needs it (e.g. {example})", kind.name()))
     };
-    let rate = || g.opt("workload.rate", positive_f64)?.ok_or_else(|| required("workload.rate", "rate: 5"));
+    let rate = || g.opt(&k::WORKLOAD_RATE)?.ok_or_else(|| required(k::WORKLOAD_RATE.key(), "rate: 5"));
     // A preset gives isl and osl (an explicit isl or osl replaces the preset's); one without a grounded
     // source is an error.
-    let preset_lengths = match g.text("workload.preset")? {
+    let preset_lengths = match g.text(&k::WORKLOAD_PRESET)? {
         Some((t, v)) if kind.keys().contains(&"preset") => Some(
             crate::workload::presets::Preset::parse(t)
                 .and_then(|p| p.lengths())
@@ -525,13 +598,13 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
         ),
         _ => None,
     };
-    let length = |key: &str| -> Res<LengthDist> {
-        let from_preset = preset_lengths.as_ref().map(|(i, o)| if key == "workload.isl" { i } else { o });
+    let length = |key: &Setting| -> Res<LengthDist> {
+        let from_preset = preset_lengths.as_ref().map(|(i, o)| if key == &k::WORKLOAD_ISL { i } else { o });
         let v = match (g.val(key), from_preset) {
             (Some(v), _) => v,
             (None, Some(d)) => return Ok(d.clone()),
             (None, None) => {
-                return Err(required(key, "isl: 1024, isl: lognormal:mean=1000,sigma=0.8 or preset: chatbot"))
+                return Err(required(key.key, "isl: 1024, isl: lognormal:mean=1000,sigma=0.8 or preset: chatbot"))
             }
         };
         match &v.value {
@@ -540,7 +613,7 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
         }
     };
     let synthetic = |arrival: Arrival| -> Res<WorkloadSpec> {
-        let (isl, osl) = (length("workload.isl")?, length("workload.osl")?);
+        let (isl, osl) = (length(&k::WORKLOAD_ISL)?, length(&k::WORKLOAD_OSL)?);
         let prefix = prefix_spec(g, &required)?;
         if prefix.is_active() && kind.keys().contains(&"system_prompts") {
             Ok(WorkloadSpec::SyntheticPrefix { arrival, isl, osl, prefix })
@@ -550,29 +623,30 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
     };
     match kind {
         Kind::Poisson => synthetic(Arrival::Poisson { rate_per_s: rate()? }),
-        Kind::Gamma => synthetic(Arrival::Gamma { rate_per_s: rate()?, cv: g.or("workload.cv", 1.0, positive_f64)? }),
+        Kind::Gamma => synthetic(Arrival::Gamma { rate_per_s: rate()?, cv: g.get(&k::WORKLOAD_CV)? }),
         Kind::ClosedLoop => {
             let concurrency = g
-                .opt("workload.concurrency", positive_u32)?
-                .ok_or_else(|| required("workload.concurrency", "concurrency: 64"))?;
+                .opt(&k::WORKLOAD_CONCURRENCY)?
+                .ok_or_else(|| required(k::WORKLOAD_CONCURRENCY.key(), "concurrency: 64"))?;
             synthetic(Arrival::ClosedLoop { concurrency })
         }
         Kind::Offline => synthetic(Arrival::Offline),
         Kind::Diurnal => synthetic(Arrival::Diurnal {
             rate_per_s: rate()?,
-            amplitude: g.or("workload.amplitude", 0.5, super::synth::unit_interval)?,
-            period_s: g.or("workload.period", 86_400e9 as u64, duration_ns)? as f64 / 1e9,
-            phase_rad: g.or("workload.phase", 0.0, super::synth::finite)?,
+            amplitude: g.get(&k::WORKLOAD_AMPLITUDE)?,
+            period_s: g.get(&k::WORKLOAD_PERIOD)? as f64 / 1e9,
+            phase_rad: g.get(&k::WORKLOAD_PHASE)?,
         }),
         Kind::Step | Kind::Ramp => {
             let points = g
-                .opt("workload.profile", super::synth::profile)?
-                .ok_or_else(|| required("workload.profile", "profile: [[0, 10], [300s, 40]]"))?;
+                .opt(&k::WORKLOAD_PROFILE)?
+                .ok_or_else(|| required(k::WORKLOAD_PROFILE.key(), "profile: [[0, 10], [300s, 40]]"))?;
             synthetic(if kind == Kind::Step { Arrival::Step { points } } else { Arrival::Ramp { points } })
         }
         Kind::Trace => {
-            let (t, v) =
-                g.text("workload.trace")?.ok_or_else(|| required("workload.trace", "trace: traces/azure.csv"))?;
+            let (t, v) = g
+                .text(&k::WORKLOAD_TRACE)?
+                .ok_or_else(|| required(k::WORKLOAD_TRACE.key, "trace: traces/azure.csv"))?;
             let mut path = PathBuf::from(t.trim());
             if path.is_relative() {
                 if let Some(base) = &v.base_dir {
@@ -586,17 +660,7 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
                     format!("no such file: {} (a relative path is relative to the scenario file)", path.display()),
                 ));
             }
-            let format = match g.opt(
-                "workload.format",
-                choice(&[
-                    ("azure", TraceFormat::AzureCsv),
-                    ("azure_csv", TraceFormat::AzureCsv),
-                    ("mooncake", TraceFormat::MooncakeJsonl),
-                    ("mooncake_jsonl", TraceFormat::MooncakeJsonl),
-                    ("burstgpt", TraceFormat::BurstGptCsv),
-                    ("burstgpt_csv", TraceFormat::BurstGptCsv),
-                ]),
-            )? {
+            let format = match g.opt(&k::WORKLOAD_FORMAT)? {
                 Some(f) => f,
                 None => crate::workload::sniff_format(&path).ok_or_else(|| {
                     ScenarioError::invalid(
@@ -621,33 +685,26 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
 /// `--set workload.kind=trace`, a `rate` from the files (meant for a synthetic kind) is not used; only a
 /// `--set workload.rate` is.
 fn trace_options(g: &Get, kind_from_set: bool) -> Res<TraceOptions> {
-    let d = TraceOptions::default();
-    let rate = match g.val("workload.rate") {
+    let rate = match g.val(&k::WORKLOAD_RATE.setting) {
         Some(v) if kind_from_set && !v.origin.is_set() => None,
-        _ => g.opt("workload.rate", positive_f64)?,
+        _ => g.opt(&k::WORKLOAD_RATE)?,
     };
-    if let (Some(_), Some(v)) = (rate, g.val("workload.speedup")) {
+    if let (Some(_), Some(v)) = (rate, g.val(&k::WORKLOAD_SPEEDUP.setting)) {
         return Err(ScenarioError::invalid(
             &v.origin,
             &v.field,
             "set together with workload.rate, which already fixes the time scale of a trace: expected one of them",
         ));
     }
-    let start_ns = g.or("workload.start", 0, |t| if t.trim() == "0" { Ok(0) } else { duration_ns(t) })?;
-    let model = g.text("workload.trace_model")?.map(|(t, _)| t.trim().to_string()).filter(|t| !t.is_empty());
+    let start_ns = g.get(&k::WORKLOAD_START)?;
+    let model = g.text(&k::WORKLOAD_TRACE_MODEL)?.map(|(t, _)| t.trim().to_string()).filter(|t| !t.is_empty());
     Ok(TraceOptions {
-        speedup: g.or("workload.speedup", d.speedup, positive_f64)?,
+        speedup: g.get(&k::WORKLOAD_SPEEDUP)?,
         rate,
         start_ns,
-        duration_ns: g.opt("workload.duration", duration_ns)?,
-        sample: g.or("workload.sample", d.sample, fraction)?,
-        skip_bad_lines: g.or("workload.skip_bad_lines", d.skip_bad_lines, |t| {
-            match t.trim().to_ascii_lowercase().as_str() {
-                "true" | "on" | "yes" | "1" => Ok(true),
-                "false" | "off" | "no" | "0" => Ok(false),
-                _ => Err(format!("expected true or false, got {t}")),
-            }
-        })?,
+        duration_ns: g.opt(&k::WORKLOAD_DURATION)?,
+        sample: g.get(&k::WORKLOAD_SAMPLE)?,
+        skip_bad_lines: g.get(&k::WORKLOAD_SKIP_BAD_LINES)?,
         model,
     })
 }
@@ -655,32 +712,36 @@ fn trace_options(g: &Get, kind_from_set: bool) -> Res<TraceOptions> {
 /// The prefix structure of a synthetic workload (`system_prompts`, `system_prompt_tok`, `system_prompt_zipf`,
 /// `sessions.{turns,think_time}`), checked; all absent = none.
 fn prefix_spec(g: &Get, required: &dyn Fn(&str, &str) -> ScenarioError) -> Res<PrefixSpec> {
-    let system_prompts = g.or("workload.system_prompts", 0, non_negative_u32)?;
-    let system_prompt_tok = match g.opt("workload.system_prompt_tok", positive_u32)? {
+    let system_prompts = g.get(&k::WORKLOAD_SYSTEM_PROMPTS)?;
+    let system_prompt_tok = match g.opt(&k::WORKLOAD_SYSTEM_PROMPT_TOK)? {
         Some(t) => t,
-        None if system_prompts > 0 => return Err(required("workload.system_prompt_tok", "system_prompt_tok: 1024")),
+        None if system_prompts > 0 => {
+            return Err(required(k::WORKLOAD_SYSTEM_PROMPT_TOK.key(), "system_prompt_tok: 1024"))
+        }
         None => 0,
     };
-    let turns = g.opt("workload.sessions.turns", positive_f64)?;
-    let think = g.opt("workload.sessions.think_time", super::synth::duration_s_or_zero)?;
+    let turns = g.opt(&k::WORKLOAD_SESSIONS_TURNS)?;
+    let think = g.opt(&k::WORKLOAD_SESSIONS_THINK_TIME)?;
     let sessions = match (turns, think) {
         (None, None) => None,
         (Some(mean_turns), Some(think_time_s)) => Some(SessionSpec { mean_turns, think_time_s }),
-        (None, Some(_)) => return Err(required("workload.sessions.turns", "sessions: {turns: 4, think_time: 30s}")),
+        (None, Some(_)) => {
+            return Err(required(k::WORKLOAD_SESSIONS_TURNS.key(), "sessions: {turns: 4, think_time: 30s}"))
+        }
         (Some(_), None) => {
-            return Err(required("workload.sessions.think_time", "sessions: {turns: 4, think_time: 30s}"))
+            return Err(required(k::WORKLOAD_SESSIONS_THINK_TIME.key(), "sessions: {turns: 4, think_time: 30s}"))
         }
     };
     let p = PrefixSpec {
         system_prompts,
         system_prompt_tok,
-        system_prompt_zipf: g.or("workload.system_prompt_zipf", 0.0, non_negative_f64)?,
+        system_prompt_zipf: g.get(&k::WORKLOAD_SYSTEM_PROMPT_ZIPF)?,
         sessions,
     };
     p.validate().map_err(|msg| {
         // The message starts with the key it is about (`sessions.turns: ...`).
         let key = format!("workload.{}", msg.split(':').next().unwrap_or(""));
-        match g.val(&key) {
+        match g.val_of(&key) {
             Some(v) => ScenarioError::invalid(&v.origin, &v.field, msg.split_once(": ").map_or(&*msg, |x| x.1)),
             None => required(&key, &msg),
         }
@@ -696,12 +757,12 @@ fn prefix_spec(g: &Get, required: &dyn Fn(&str, &str) -> ScenarioError) -> Res<P
 /// `autoscaler.enabled` is false. Pool bounds must hold the deployment's replica counts.
 fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
     let any = g.s.values.keys().any(|k| k.starts_with("autoscaler.") && k != "autoscaler.enabled");
-    let enabled = g.or("autoscaler.enabled", any, boolean)?;
+    let enabled = g.or(&k::AUTOSCALER_ENABLED, any)?;
     if !enabled {
         return Ok(None);
     }
     if !any {
-        let v = g.val("autoscaler.enabled").expect("enabled without settings was given");
+        let v = g.val(&k::AUTOSCALER_ENABLED.setting).expect("enabled without settings was given");
         return Err(ScenarioError::invalid(
             &v.origin,
             &v.field,
@@ -710,45 +771,23 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
         ));
     }
     let origin = g.s.autoscaler.clone().unwrap_or_else(|| g.s.scenario_origin());
-    let predictor = g.or(
-        "autoscaler.predictor",
-        Predictor::Constant,
-        choice(&[("constant", Predictor::Constant), ("linear", Predictor::Linear)]),
-    )?;
-    let policy = g.or(
-        "autoscaler.policy",
-        Policy::Threshold,
-        choice(&[
-            ("threshold", Policy::Threshold),
-            ("predictive", Policy::Predictive),
-            ("planner", Policy::Planner(predictor)),
-        ]),
-    )?;
-    let scrape_interval_ns = g.or("autoscaler.scrapeInterval", PROMETHEUS_DEFAULT_SCRAPE_NS, duration_ns)?;
-    let window_ns = g.or("autoscaler.window", AutoscalerConfig::default_window_ns(scrape_interval_ns), duration_ns)?;
+    let predictor = g.get(&k::AUTOSCALER_PREDICTOR)?;
+    let policy = g.with(&k::AUTOSCALER_POLICY, autoscaler_policy(predictor))?;
+    let scrape_interval_ns = g.get(&k::AUTOSCALER_SCRAPE_INTERVAL)?;
+    let window_ns = g.or(&k::AUTOSCALER_WINDOW, AutoscalerConfig::default_window_ns(scrape_interval_ns))?;
     let cold_start = ColdStart {
-        storage_bytes_per_s: g.or(
-            "autoscaler.coldStart.storageBandwidthGBps",
-            DEFAULT_STORAGE_BYTES_PER_S / 1e9,
-            positive_f64,
-        )? * 1e9,
-        container_start_ns: (g.or(
-            "autoscaler.coldStart.containerStartSeconds",
-            DEFAULT_CONTAINER_START_NS as f64 / 1e9,
-            non_negative_f64,
-        )? * 1e9)
-            .round() as u64,
+        storage_bytes_per_s: g.get(&k::AUTOSCALER_COLD_START_STORAGE_BANDWIDTH_GBPS)? * 1e9,
+        container_start_ns: (g.get(&k::AUTOSCALER_COLD_START_CONTAINER_START_SECONDS)? * 1e9).round() as u64,
     };
     let c = &sc.cluster;
-    let pool = |name: &str, replicas: u32| -> Res<Option<PoolScaling>> {
-        let k = |f: &str| format!("autoscaler.{name}.{f}");
-        if !crate::input::autoscaler::POOL_KEYS.iter().any(|f| g.val(&k(f)).is_some()) {
+    let pool = |name: &str, keys: &k::PoolScalingKeys, replicas: u32| -> Res<Option<PoolScaling>> {
+        if !keys.all().iter().any(|s| g.val(s).is_some()) {
             return Ok(None);
         }
-        let min_replicas = g.or(&k("minReplicas"), 1, positive_u32)?;
-        let max_replicas = g.or(&k("maxReplicas"), replicas.max(min_replicas), positive_u32)?;
+        let min_replicas = g.get(&keys.min_replicas)?;
+        let max_replicas = g.or(&keys.max_replicas, replicas.max(min_replicas))?;
         if max_replicas < min_replicas {
-            let v = g.val(&k("maxReplicas")).expect("a max below the min was given");
+            let v = g.val(&keys.max_replicas.setting).expect("a max below the min was given");
             return Err(ScenarioError::invalid(
                 &v.origin,
                 &v.field,
@@ -756,8 +795,8 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
             ));
         }
         if replicas < min_replicas || replicas > max_replicas {
-            let key = if replicas < min_replicas { k("minReplicas") } else { k("maxReplicas") };
-            let v = g.val(&key).expect("a bound that excludes the replicas was given");
+            let key = if replicas < min_replicas { &keys.min_replicas } else { &keys.max_replicas };
+            let v = g.val(&key.setting).expect("a bound that excludes the replicas was given");
             return Err(ScenarioError::invalid(
                 &v.origin,
                 &v.field,
@@ -767,30 +806,29 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
                 ),
             ));
         }
-        let ms = |f: &str| g.opt(&k(f), positive_f64);
-        let share = |f: &str| g.opt(&k(f), fraction);
         Ok(Some(PoolScaling {
             min_replicas,
             max_replicas,
             up: ScaleUp {
-                queue_depth: g.opt(&k("up.queueDepth"), non_negative_f64)?,
-                ttft_p99_ms: ms("up.ttftP99Ms")?,
-                tpot_p99_ms: ms("up.tpotP99Ms")?,
-                batch_utilization: share("up.batchUtilization")?,
+                queue_depth: g.opt(&keys.up_queue_depth)?,
+                ttft_p99_ms: g.opt(&keys.up_ttft_p99_ms)?,
+                tpot_p99_ms: g.opt(&keys.up_tpot_p99_ms)?,
+                batch_utilization: g.opt(&keys.up_batch_utilization)?,
             },
             down: ScaleDown {
-                gpu_utilization: share("down.gpuUtilization")?,
-                batch_utilization: share("down.batchUtilization")?,
-                cooldown_ns: (g.or(&k("down.cooldownSeconds"), 0.0, non_negative_f64)? * 1e9).round() as u64,
+                gpu_utilization: g.opt(&keys.down_gpu_utilization)?,
+                batch_utilization: g.opt(&keys.down_batch_utilization)?,
+                cooldown_ns: (g.get(&keys.down_cooldown_seconds)? * 1e9).round() as u64,
             },
         }))
     };
     let (prefill, decode) = match c.mode {
-        Mode::Disaggregated => (pool("prefill", c.prefill.replicas)?, pool("decode", c.decode.replicas)?),
+        Mode::Disaggregated => (
+            pool("prefill", &k::AUTOSCALER_PREFILL, c.prefill.replicas)?,
+            pool("decode", &k::AUTOSCALER_DECODE, c.decode.replicas)?,
+        ),
         Mode::Aggregated => {
-            if let Some(v) =
-                crate::input::autoscaler::POOL_KEYS.iter().find_map(|f| g.val(&format!("autoscaler.prefill.{f}")))
-            {
+            if let Some(v) = k::AUTOSCALER_PREFILL.all().iter().find_map(|s| g.val(s)) {
                 return Err(ScenarioError::invalid(
                     &v.origin,
                     &v.field,
@@ -798,7 +836,7 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
                      (or `aggregated`)",
                 ));
             }
-            (None, pool("decode", c.aggregated.replicas)?)
+            (None, pool("decode", &k::AUTOSCALER_DECODE, c.aggregated.replicas)?)
         }
     };
     if prefill.is_none() && decode.is_none() {
@@ -808,9 +846,8 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
             "the DynamoAutoscaler scales no pool: expected a `prefill` or `decode` entry with minReplicas/maxReplicas",
         ));
     }
-    let sla_ms = |k: &str| g.opt(k, positive_f64);
-    let ttft_p99_ms = sla_ms("autoscaler.sla.ttftP99Ms")?;
-    let tpot_p99_ms = sla_ms("autoscaler.sla.tpotP99Ms")?;
+    let ttft_p99_ms = g.opt(&k::AUTOSCALER_SLA_TTFT_P99_MS)?;
+    let tpot_p99_ms = g.opt(&k::AUTOSCALER_SLA_TPOT_P99_MS)?;
     if matches!(policy, Policy::Planner(_)) && ttft_p99_ms.is_none() && tpot_p99_ms.is_none() {
         return Err(ScenarioError::invalid(
             &origin,
@@ -824,14 +861,14 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
         tpot_p99_ms,
         prefill,
         decode,
-        auto_match_prefill: g.or("autoscaler.autoMatchPrefill", false, boolean)?,
+        auto_match_prefill: g.get(&k::AUTOSCALER_AUTO_MATCH_PREFILL)?,
         scrape_interval_ns,
         window_ns,
         cold_start,
     }))
 }
 
-fn boolean(s: &str) -> Result<bool, String> {
+pub(super) fn boolean(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),

@@ -566,8 +566,8 @@ fn every_set_key_applies() {
         let s = load_from_strs(&[("x.yaml", &text)], Path::new("."), &args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         assert!(check(&s), "{args:?} did not apply: {s:#?}");
     }
-    for k in SET_KEYS {
-        assert!(covered.contains(*k), "--set {k} is not tested");
+    for k in set_keys() {
+        assert!(covered.contains(k), "--set {k} is not tested");
     }
     // Later --set arguments win.
     let s = load_strs(&[("x.yaml", &text)], &["seed=1", "seed=2"]).unwrap();
@@ -585,6 +585,16 @@ fn bad_set_arguments() {
         "{e}"
     );
     assert!(e.contains("decode.replicas"), "{e}");
+    assert!(e.ends_with("; did you mean `decode.replicas`?"), "{e}");
+    // A key read only from the files is named as such.
+    let e = err(&docs, &["frontend.maxConcurrentRequests=5"]);
+    assert!(
+        e.starts_with(
+            "--set frontend.maxConcurrentRequests=5: unknown key `frontend.maxConcurrentRequests` (it is read only \
+             from a scenario file): expected one of model,"
+        ),
+        "{e}"
+    );
     let e = err(&docs, &["seed"]);
     assert_eq!(e, "--set seed: expected KEY=VALUE (e.g. decode.replicas=4)");
     let e = err(&docs, &["prefill.tp=3"]);

@@ -254,7 +254,7 @@ impl SweepSpec {
         for a in &raw.axes {
             let (line, col) = (a.referenced.line() as usize, a.referenced.column() as usize);
             let v = &a.value;
-            if !crate::input::SET_KEYS.contains(&v.key.as_str()) {
+            if !crate::input::is_set_key(&v.key) {
                 return Err(err(
                     path,
                     line,
