@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::ScenarioError;
+use super::keys as k;
 use super::raw::{Field, Manifest, Sink};
 
 pub(crate) type AutoscalerDoc = Manifest<Spanned<AutoscalerSpec>>;
@@ -139,58 +140,66 @@ impl Sink<'_> {
         let Some(spec) = &d.spec else { return Ok(()) };
         self.out.autoscaler = Some(self.origin(spec));
         let s = &spec.value;
-        self.put("autoscaler.enabled", "spec.enabled", &s.enabled);
-        self.put("autoscaler.policy", "spec.policy", &s.policy);
+        self.put(&k::AUTOSCALER_ENABLED.setting, "spec.enabled", &s.enabled);
+        self.put(&k::AUTOSCALER_POLICY, "spec.policy", &s.policy);
         if let Some(p) = &s.planner {
-            self.put("autoscaler.predictor", "spec.planner.predictor", &p.predictor);
+            self.put(&k::AUTOSCALER_PREDICTOR.setting, "spec.planner.predictor", &p.predictor);
         }
         if let Some(sla) = &s.sla {
-            self.put("autoscaler.sla.ttftP99Ms", "spec.sla.ttftP99Ms", &sla.ttft_p99_ms);
-            self.put("autoscaler.sla.tpotP99Ms", "spec.sla.tpotP99Ms", &sla.tpot_p99_ms);
-            self.put("autoscaler.sla.requestTimeoutMs", "spec.sla.requestTimeoutMs", &sla.request_timeout_ms);
+            self.put(&k::AUTOSCALER_SLA_TTFT_P99_MS.setting, "spec.sla.ttftP99Ms", &sla.ttft_p99_ms);
+            self.put(&k::AUTOSCALER_SLA_TPOT_P99_MS.setting, "spec.sla.tpotP99Ms", &sla.tpot_p99_ms);
+            self.put(
+                &k::AUTOSCALER_SLA_REQUEST_TIMEOUT_MS.setting,
+                "spec.sla.requestTimeoutMs",
+                &sla.request_timeout_ms,
+            );
         }
-        if let Some(k) = &s.kv_transfer {
-            self.put("autoscaler.autoMatchPrefill", "spec.kvTransfer.autoMatchPrefill", &k.auto_match_prefill);
+        if let Some(t) = &s.kv_transfer {
+            self.put(
+                &k::AUTOSCALER_AUTO_MATCH_PREFILL.setting,
+                "spec.kvTransfer.autoMatchPrefill",
+                &t.auto_match_prefill,
+            );
         }
         if let Some(m) = &s.metrics {
-            self.put("autoscaler.scrapeInterval", "spec.metrics.scrapeInterval", &m.scrape_interval);
-            self.put("autoscaler.window", "spec.metrics.window", &m.window);
+            self.put(&k::AUTOSCALER_SCRAPE_INTERVAL.setting, "spec.metrics.scrapeInterval", &m.scrape_interval);
+            self.put(&k::AUTOSCALER_WINDOW.setting, "spec.metrics.window", &m.window);
         }
         if let Some(c) = &s.cold_start {
             self.put(
-                "autoscaler.coldStart.storageBandwidthGBps",
+                &k::AUTOSCALER_COLD_START_STORAGE_BANDWIDTH_GBPS.setting,
                 "spec.coldStart.storageBandwidthGBps",
                 &c.storage_bandwidth_gbps,
             );
             self.put(
-                "autoscaler.coldStart.containerStartSeconds",
+                &k::AUTOSCALER_COLD_START_CONTAINER_START_SECONDS.setting,
                 "spec.coldStart.containerStartSeconds",
                 &c.container_start_seconds,
             );
         }
-        for (name, key, pool) in [
-            ("prefill", "prefill", &s.prefill),
-            ("decode", "decode", &s.decode),
-            ("aggregated", "decode", &s.aggregated),
-            ("worker", "decode", &s.worker),
+        // In aggregated mode the single pool takes the `decode` keys.
+        for (name, keys, pool) in [
+            ("prefill", &k::AUTOSCALER_PREFILL, &s.prefill),
+            ("decode", &k::AUTOSCALER_DECODE, &s.decode),
+            ("aggregated", &k::AUTOSCALER_DECODE, &s.aggregated),
+            ("worker", &k::AUTOSCALER_DECODE, &s.worker),
         ] {
             let Some(p) = pool else { continue };
             let path = format!("spec.{name}");
-            let k = |f: &str| format!("autoscaler.{key}.{f}");
-            self.put(&k("minReplicas"), &format!("{path}.minReplicas"), &p.min_replicas);
-            self.put(&k("maxReplicas"), &format!("{path}.maxReplicas"), &p.max_replicas);
+            self.put(&keys.min_replicas.setting, &format!("{path}.minReplicas"), &p.min_replicas);
+            self.put(&keys.max_replicas.setting, &format!("{path}.maxReplicas"), &p.max_replicas);
             if let Some(u) = &p.scale_up {
                 let f = |n: &str| format!("{path}.scaleUpThreshold.{n}");
-                self.put(&k("up.queueDepth"), &f("queueDepth"), &u.queue_depth);
-                self.put(&k("up.ttftP99Ms"), &f("ttftP99Ms"), &u.ttft_p99_ms);
-                self.put(&k("up.batchUtilization"), &f("batchUtilization"), &u.batch_utilization);
-                self.put(&k("up.tpotP99Ms"), &f("tpotP99Ms"), &u.tpot_p99_ms);
+                self.put(&keys.up_queue_depth.setting, &f("queueDepth"), &u.queue_depth);
+                self.put(&keys.up_ttft_p99_ms.setting, &f("ttftP99Ms"), &u.ttft_p99_ms);
+                self.put(&keys.up_batch_utilization.setting, &f("batchUtilization"), &u.batch_utilization);
+                self.put(&keys.up_tpot_p99_ms.setting, &f("tpotP99Ms"), &u.tpot_p99_ms);
             }
             if let Some(dn) = &p.scale_down {
                 let f = |n: &str| format!("{path}.scaleDownThreshold.{n}");
-                self.put(&k("down.gpuUtilization"), &f("gpuUtilization"), &dn.gpu_utilization);
-                self.put(&k("down.batchUtilization"), &f("batchUtilization"), &dn.batch_utilization);
-                self.put(&k("down.cooldownSeconds"), &f("cooldownSeconds"), &dn.cooldown_seconds);
+                self.put(&keys.down_gpu_utilization.setting, &f("gpuUtilization"), &dn.gpu_utilization);
+                self.put(&keys.down_batch_utilization.setting, &f("batchUtilization"), &dn.batch_utilization);
+                self.put(&keys.down_cooldown_seconds.setting, &f("cooldownSeconds"), &dn.cooldown_seconds);
             }
         }
         Ok(())

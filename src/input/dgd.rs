@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{Origin, ScenarioError};
+use super::keys::{self as k, PoolKeys, Setting};
 use super::raw::{Field, Scalar, Sink};
 use super::settings::{Val, Value};
 
@@ -119,6 +120,14 @@ impl Role {
             Role::Prefill => "prefill",
             Role::Decode => "decode",
             Role::Aggregated => "aggregated",
+        }
+    }
+
+    fn keys(self) -> &'static PoolKeys {
+        match self {
+            Role::Prefill => &k::PREFILL_POOL,
+            Role::Decode => &k::DECODE_POOL,
+            Role::Aggregated => &k::AGGREGATED_POOL,
         }
     }
 }
@@ -251,7 +260,7 @@ pub(crate) fn flatten(sink: &mut Sink, doc: &DgdDoc, at: &Origin) -> Result<(), 
         return Err(ScenarioError::invalid(at, "spec.services", "missing; expected the deployment's services"));
     };
     if let Some(b) = spec.and_then(|s| s.backend_framework.as_ref()) {
-        sink.put("backend", "spec.backendFramework", &Some(b.clone()));
+        sink.put(&k::BACKEND.setting, "spec.backendFramework", &Some(b.clone()));
     }
     let mut seen: Vec<(Role, String, Origin)> = Vec::new();
     let mut model: Option<(String, String, Origin)> = None;
@@ -278,7 +287,7 @@ pub(crate) fn flatten(sink: &mut Sink, doc: &DgdDoc, at: &Origin) -> Result<(), 
                     field: arg_field(t, f),
                     base_dir: None,
                 };
-                sink.out.set("router.policy", v);
+                sink.out.set(&k::ROUTER_POLICY.setting, v);
             }
             continue;
         }
@@ -321,7 +330,7 @@ pub(crate) fn flatten(sink: &mut Sink, doc: &DgdDoc, at: &Origin) -> Result<(), 
                         field: format!("{base}.extraPodSpec.mainContainer"),
                         base_dir: None,
                     };
-                    sink.out.set("backend", v);
+                    sink.out.set(&k::BACKEND.setting, v);
                 }
             }
         }
@@ -339,41 +348,42 @@ pub(crate) fn flatten(sink: &mut Sink, doc: &DgdDoc, at: &Origin) -> Result<(), 
                     model = Some((m.clone(), name.clone(), t.origin.clone()));
                     let v =
                         Val { value: Value::Text(m), origin: t.origin.clone(), field: arg_field(t, f), base_dir: None };
-                    sink.out.set("model", v);
+                    sink.out.set(&k::MODEL, v);
                 }
             }
         }
 
-        let pool = role.pool();
+        let pool = role.keys();
         if role == Role::Prefill {
             sink.out.has_prefill = true;
         }
-        sink.put(&format!("{pool}.replicas"), &format!("{base}.replicas"), &s.replicas);
-        let put_flag = |sink: &mut Sink, key: &str, flags: &[&'static str]| {
+        sink.put(&pool.replicas, &format!("{base}.replicas"), &s.replicas);
+        let put_flag = |sink: &mut Sink, key: &Setting, flags: &[&'static str]| {
             if let Some((f, v, t)) = flag(&toks, flags) {
                 let v = Val { value: Value::Text(v), origin: t.origin.clone(), field: arg_field(t, f), base_dir: None };
-                sink.out.set(&format!("{pool}.{key}"), v);
+                sink.out.set(key, v);
                 true
             } else {
                 false
             }
         };
-        if !put_flag(sink, "tp", TP_FLAGS) {
+        if !put_flag(sink, &pool.tp, TP_FLAGS) {
             let res = s.resources.as_ref();
             let limits = res.and_then(|r| r.limits.as_ref()).and_then(|l| l.gpu.as_ref());
             let requests = res.and_then(|r| r.requests.as_ref()).and_then(|l| l.gpu.as_ref());
             if let Some(g) = limits {
-                sink.put(&format!("{pool}.tp"), &format!("{base}.resources.limits.gpu"), &Some(g.clone()));
+                sink.put(&pool.tp, &format!("{base}.resources.limits.gpu"), &Some(g.clone()));
             } else if let Some(g) = requests {
-                sink.put(&format!("{pool}.tp"), &format!("{base}.resources.requests.gpu"), &Some(g.clone()));
+                sink.put(&pool.tp, &format!("{base}.resources.requests.gpu"), &Some(g.clone()));
             }
         }
         let [batch, tokens_flags, memory, input] = backend_flags(b.or(backend.as_ref().map(|x| x.0)));
-        put_flag(sink, "maxBatchSize", &batch);
-        put_flag(sink, "maxBatchTokens", &tokens_flags);
-        put_flag(sink, "maxInputLength", &input);
-        if role != Role::Prefill {
-            put_flag(sink, "kvCacheMemoryFraction", &memory);
+        put_flag(sink, &pool.max_batch_size, &batch);
+        put_flag(sink, &pool.max_batch_tokens, &tokens_flags);
+        put_flag(sink, &pool.max_input_length, &input);
+        // a prefill pool has no memory-fraction key
+        if let Some(key) = &pool.kv_cache_memory_fraction {
+            put_flag(sink, key, &memory);
         }
         if let Some(t) = toks.iter().find(|t| t.text.to_ascii_lowercase().contains("nixl")) {
             let v = Val {
@@ -382,7 +392,7 @@ pub(crate) fn flatten(sink: &mut Sink, doc: &DgdDoc, at: &Origin) -> Result<(), 
                 field: format!("{base}.extraPodSpec.mainContainer.{} ({})", t.list, t.text),
                 base_dir: None,
             };
-            sink.out.set("kvTransfer.backend", v);
+            sink.out.set(&k::KV_TRANSFER_BACKEND.setting, v);
         }
     }
     if seen.is_empty() {

@@ -223,6 +223,51 @@ pub(crate) const AGGREGATED_KV_CACHE_MEMORY_FRACTION: Key<f64> = Key::set(
     fraction,
 );
 
+/// The keys of one pool, for the document readers that fill the three pools alike (a DGDR component, a
+/// DGD worker's flags).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolKeys {
+    pub replicas: Setting,
+    pub tp: Setting,
+    pub max_batch_size: Setting,
+    pub max_batch_tokens: Setting,
+    pub max_input_length: Setting,
+    /// `None` for prefill: a prefill worker produces no output tokens.
+    pub max_output_length: Option<Setting>,
+    /// `None` for prefill: its KV cache memory is not modelled separately.
+    pub kv_cache_memory_fraction: Option<Setting>,
+}
+
+pub(crate) const PREFILL_POOL: PoolKeys = PoolKeys {
+    replicas: PREFILL_REPLICAS.setting,
+    tp: PREFILL_TP,
+    max_batch_size: PREFILL_MAX_BATCH_SIZE.setting,
+    max_batch_tokens: PREFILL_MAX_BATCH_TOKENS.setting,
+    max_input_length: PREFILL_MAX_INPUT_LENGTH.setting,
+    max_output_length: None,
+    kv_cache_memory_fraction: None,
+};
+
+pub(crate) const DECODE_POOL: PoolKeys = PoolKeys {
+    replicas: DECODE_REPLICAS.setting,
+    tp: DECODE_TP,
+    max_batch_size: DECODE_MAX_BATCH_SIZE.setting,
+    max_batch_tokens: DECODE_MAX_BATCH_TOKENS.setting,
+    max_input_length: DECODE_MAX_INPUT_LENGTH.setting,
+    max_output_length: Some(DECODE_MAX_OUTPUT_LENGTH.setting),
+    kv_cache_memory_fraction: Some(DECODE_KV_CACHE_MEMORY_FRACTION.setting),
+};
+
+pub(crate) const AGGREGATED_POOL: PoolKeys = PoolKeys {
+    replicas: AGGREGATED_REPLICAS.setting,
+    tp: AGGREGATED_TP,
+    max_batch_size: AGGREGATED_MAX_BATCH_SIZE.setting,
+    max_batch_tokens: AGGREGATED_MAX_BATCH_TOKENS.setting,
+    max_input_length: AGGREGATED_MAX_INPUT_LENGTH.setting,
+    max_output_length: Some(AGGREGATED_MAX_OUTPUT_LENGTH.setting),
+    kv_cache_memory_fraction: Some(AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting),
+};
+
 // ---------------------------------------------------------------------------------------------------------
 // KV transfer
 // ---------------------------------------------------------------------------------------------------------

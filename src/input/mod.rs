@@ -73,6 +73,15 @@ fn stem(p: &Path) -> String {
 }
 
 fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let (settings, alert_spec) = merge(sources, sets)?;
+    let mut scenario = resolve::resolve(&settings)?;
+    scenario.alerts = alert_spec;
+    Ok(scenario)
+}
+
+/// Reads every document of `sources`, flattens them into one [`Settings`] (the deployment first, then the
+/// autoscaler and the `Scenario` document, whose values win) and applies `sets`; the alert rules come apart.
+fn merge(sources: &[Source], sets: &[String]) -> Result<(Settings, AlertSpec), ScenarioError> {
     let Some(first) = sources.first() else { return Err(ScenarioError::NoInput) };
     let mut scenario: Option<(Origin, usize, Box<raw::ScenarioDoc>)> = None;
     let mut deployment: Option<(Origin, usize, Doc)> = None;
@@ -148,7 +157,5 @@ fn load_sources(sources: &[Source], sets: &[String]) -> Result<Scenario, Scenari
         Sink { src: &sources[*i], out: &mut settings }.scenario(d)?;
     }
     overrides::apply(&mut settings, sets)?;
-    let mut scenario = resolve::resolve(&settings)?;
-    scenario.alerts = alert_spec;
-    Ok(scenario)
+    Ok((settings, alert_spec))
 }

@@ -17,7 +17,7 @@ pub(crate) fn apply(settings: &mut Settings, sets: &[String]) -> Result<(), Scen
             });
         };
         let key = key.trim();
-        if !keys::is_set_key(key) {
+        let Some(setting) = keys::lookup(key).filter(|s| s.set) else {
             let file_only = if keys::lookup(key).is_some() { " (it is read only from a scenario file)" } else { "" };
             let hint = keys::suggest(key).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
             let all: Vec<&str> = keys::set_keys().collect();
@@ -25,14 +25,14 @@ pub(crate) fn apply(settings: &mut Settings, sets: &[String]) -> Result<(), Scen
                 arg: arg.clone(),
                 msg: format!("unknown key `{key}`{file_only}: expected one of {}{hint}", all.join(", ")),
             });
-        }
+        };
         let v = Val {
             value: Value::Text(value.trim().to_string()),
             origin: Origin::Set(arg.clone()),
             field: key.to_string(),
             base_dir: None,
         };
-        settings.set(key, v);
+        settings.set(setting, v);
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use serde_saphyr::Spanned;
 
 use super::dgd::DgdDoc;
 use super::error::{Origin, ScenarioError};
+use super::keys::{self as k, Setting};
 use super::settings::{Settings, Val, Value};
 use crate::spec::workload::LengthDist;
 
@@ -595,15 +596,21 @@ impl Sink<'_> {
         Val { value, origin: self.origin(s), field: field.to_string(), base_dir: self.src.base_dir.clone() }
     }
 
-    /// Sets `key` from `f` when present.
-    pub fn put(&mut self, key: &str, field: &str, f: &Field) {
+    /// Sets `key` from `f` when present; `field` is where it was written.
+    pub fn put(&mut self, key: &Setting, field: &str, f: &Field) {
         if let Some(s) = f {
             let v = self.val(s, field, Value::Text(s.value.0.clone()));
             self.out.set(key, v);
         }
     }
 
-    fn put_length(&mut self, key: &str, field: &str, f: &Option<Spanned<LengthField>>) -> Result<(), ScenarioError> {
+    /// Sets `key` from `f` when present, where the field's path is the key (the `Scenario` document).
+    fn put_same(&mut self, key: &Setting, f: &Field) {
+        self.put(key, key.key, f);
+    }
+
+    fn put_length(&mut self, key: &Setting, f: &Option<Spanned<LengthField>>) -> Result<(), ScenarioError> {
+        let field = key.key;
         let Some(s) = f else { return Ok(()) };
         let value = match &s.value {
             LengthField::Scalar(t) => Value::Text(t.0.clone()),
@@ -691,81 +698,80 @@ impl Sink<'_> {
 
     /// Flattens a `kind: Scenario` document.
     pub fn scenario(&mut self, d: &ScenarioDoc) -> Result<(), ScenarioError> {
-        self.put("name", "name", &d.name);
-        self.put("model", "model", &d.model);
-        self.put("hardware", "hardware", &d.hardware);
-        self.put("backend", "backend", &d.backend);
-        self.put("mode", "mode", &d.mode);
-        self.put("weights_dtype", "weights_dtype", &d.weights_dtype);
-        self.put("kv_dtype", "kv_dtype", &d.kv_dtype);
+        self.put_same(&k::NAME, &d.name);
+        self.put_same(&k::MODEL, &d.model);
+        self.put_same(&k::HARDWARE, &d.hardware);
+        self.put_same(&k::BACKEND.setting, &d.backend);
+        self.put_same(&k::MODE.setting, &d.mode);
+        self.put_same(&k::WEIGHTS_DTYPE.setting, &d.weights_dtype);
+        self.put_same(&k::KV_DTYPE.setting, &d.kv_dtype);
         if let Some(r) = &d.router {
-            self.put("router.policy", "router.policy", &r.policy);
-            self.put("router.overlapWeight", "router.overlapWeight", &r.overlap_weight);
-            self.put("router.temperature", "router.temperature", &r.temperature);
-            self.put("router.maxLocalPrefillLength", "router.maxLocalPrefillLength", &r.max_local_prefill_length);
+            self.put_same(&k::ROUTER_POLICY.setting, &r.policy);
+            self.put_same(&k::ROUTER_OVERLAP_WEIGHT.setting, &r.overlap_weight);
+            self.put_same(&k::ROUTER_TEMPERATURE.setting, &r.temperature);
+            self.put_same(&k::ROUTER_MAX_LOCAL_PREFILL_LENGTH.setting, &r.max_local_prefill_length);
         }
         if let Some(p) = &d.prefix_cache {
-            self.put("prefixCache.capacity", "prefixCache.capacity", &p.capacity);
+            self.put_same(&k::PREFIX_CACHE_CAPACITY.setting, &p.capacity);
         }
         if let Some(a) = &d.autoscaler {
-            self.put("autoscaler.enabled", "autoscaler.enabled", &a.enabled);
+            self.put_same(&k::AUTOSCALER_ENABLED.setting, &a.enabled);
         }
         if let Some(p) = &d.pricing {
-            self.put("pricing.usd_per_gpu_hour", "pricing.usd_per_gpu_hour", &p.usd_per_gpu_hour);
+            self.put_same(&k::PRICING_USD_PER_GPU_HOUR.setting, &p.usd_per_gpu_hour);
         }
-        self.put("requests", "requests", &d.requests);
-        self.put("duration", "duration", &d.duration);
-        self.put("seed", "seed", &d.seed);
+        self.put_same(&k::REQUESTS.setting, &d.requests);
+        self.put_same(&k::DURATION.setting, &d.duration);
+        self.put_same(&k::SEED.setting, &d.seed);
         if let Some(w) = &d.workload {
             self.out.workload = Some(self.origin(w));
             let w = &w.value;
-            for (name, f) in [
-                ("kind", &w.kind),
-                ("rate", &w.rate),
-                ("cv", &w.cv),
-                ("concurrency", &w.concurrency),
-                ("trace", &w.trace),
-                ("format", &w.format),
-                ("speedup", &w.speedup),
-                ("start", &w.start),
-                ("duration", &w.duration),
-                ("sample", &w.sample),
-                ("skip_bad_lines", &w.skip_bad_lines),
-                ("trace_model", &w.trace_model),
-                ("preset", &w.preset),
-                ("amplitude", &w.amplitude),
-                ("period", &w.period),
-                ("phase", &w.phase),
-                ("system_prompts", &w.system_prompts),
-                ("system_prompt_tok", &w.system_prompt_tok),
-                ("system_prompt_zipf", &w.system_prompt_zipf),
+            for (key, f) in [
+                (&k::WORKLOAD_KIND.setting, &w.kind),
+                (&k::WORKLOAD_RATE.setting, &w.rate),
+                (&k::WORKLOAD_CV.setting, &w.cv),
+                (&k::WORKLOAD_CONCURRENCY.setting, &w.concurrency),
+                (&k::WORKLOAD_TRACE, &w.trace),
+                (&k::WORKLOAD_FORMAT.setting, &w.format),
+                (&k::WORKLOAD_SPEEDUP.setting, &w.speedup),
+                (&k::WORKLOAD_START.setting, &w.start),
+                (&k::WORKLOAD_DURATION.setting, &w.duration),
+                (&k::WORKLOAD_SAMPLE.setting, &w.sample),
+                (&k::WORKLOAD_SKIP_BAD_LINES.setting, &w.skip_bad_lines),
+                (&k::WORKLOAD_TRACE_MODEL, &w.trace_model),
+                (&k::WORKLOAD_PRESET, &w.preset),
+                (&k::WORKLOAD_AMPLITUDE.setting, &w.amplitude),
+                (&k::WORKLOAD_PERIOD.setting, &w.period),
+                (&k::WORKLOAD_PHASE.setting, &w.phase),
+                (&k::WORKLOAD_SYSTEM_PROMPTS.setting, &w.system_prompts),
+                (&k::WORKLOAD_SYSTEM_PROMPT_TOK.setting, &w.system_prompt_tok),
+                (&k::WORKLOAD_SYSTEM_PROMPT_ZIPF.setting, &w.system_prompt_zipf),
             ] {
-                let key = format!("workload.{name}");
-                self.put(&key, &key, f);
+                self.put_same(key, f);
             }
             if let Some(p) = &w.profile {
-                let v = self.val(p, "workload.profile", Value::Text(p.value.0 .0.clone()));
-                self.out.set("workload.profile", v);
+                let key = &k::WORKLOAD_PROFILE.setting;
+                let v = self.val(p, key.key, Value::Text(p.value.0 .0.clone()));
+                self.out.set(key, v);
             }
             if let Some(sess) = &w.sessions {
-                self.put("workload.sessions.turns", "workload.sessions.turns", &sess.turns);
-                self.put("workload.sessions.think_time", "workload.sessions.think_time", &sess.think_time);
+                self.put_same(&k::WORKLOAD_SESSIONS_TURNS.setting, &sess.turns);
+                self.put_same(&k::WORKLOAD_SESSIONS_THINK_TIME.setting, &sess.think_time);
             }
-            self.put_length("workload.isl", "workload.isl", &w.isl)?;
-            self.put_length("workload.osl", "workload.osl", &w.osl)?;
+            self.put_length(&k::WORKLOAD_ISL, &w.isl)?;
+            self.put_length(&k::WORKLOAD_OSL, &w.osl)?;
         }
         if let Some(a) = &d.aggregated {
-            for (name, f) in [
-                ("replicas", &a.replicas),
-                ("tp", &a.tp),
-                ("maxBatchSize", &a.max_batch_size),
-                ("maxBatchTokens", &a.max_batch_tokens),
-                ("maxInputLength", &a.max_input_length),
-                ("maxOutputLength", &a.max_output_length),
-                ("kvCacheMemoryFraction", &a.kv_cache_memory_fraction),
+            for (key, f) in [
+                (&k::AGGREGATED_REPLICAS.setting, &a.replicas),
+                (&k::AGGREGATED_TP, &a.tp),
+                (&k::AGGREGATED_MAX_BATCH_SIZE.setting, &a.max_batch_size),
+                (&k::AGGREGATED_MAX_BATCH_TOKENS.setting, &a.max_batch_tokens),
+                (&k::AGGREGATED_MAX_INPUT_LENGTH.setting, &a.max_input_length),
+                (&k::AGGREGATED_MAX_OUTPUT_LENGTH.setting, &a.max_output_length),
+                (&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting, &a.kv_cache_memory_fraction),
             ] {
-                let key = format!("aggregated.{name}");
-                self.put(&key, &key, f);
+                self.put_same(key, f);
             }
         }
         Ok(())
@@ -787,35 +793,40 @@ impl Sink<'_> {
     pub fn dgdr(&mut self, d: &DgdrDoc) -> Result<(), ScenarioError> {
         self.check_api_version(&d.api_version, "nvidia.com/v1alpha1")?;
         let Some(spec) = &d.spec else { return Ok(()) };
-        self.put("model", "spec.model", &spec.model);
-        self.put("backend", "spec.backend", &spec.backend);
+        self.put(&k::MODEL, "spec.model", &spec.model);
+        self.put(&k::BACKEND.setting, "spec.backend", &spec.backend);
         let Some(c) = &spec.components else { return Ok(()) };
         const C: &str = "spec.components";
         if let Some(f) = &c.frontend {
-            self.put("frontend.replicas", &format!("{C}.frontend.replicas"), &f.replicas);
+            self.put(&k::FRONTEND_REPLICAS.setting, &format!("{C}.frontend.replicas"), &f.replicas);
             if let Some(cfg) = &f.config {
                 let p = format!("{C}.frontend.config");
                 self.put(
-                    "frontend.maxConcurrentRequests",
+                    &k::FRONTEND_MAX_CONCURRENT_REQUESTS.setting,
                     &format!("{p}.maxConcurrentRequests"),
                     &cfg.max_concurrent_requests,
                 );
-                self.put("frontend.requestTimeoutMs", &format!("{p}.requestTimeoutMs"), &cfg.request_timeout_ms);
-                self.put("router.policy", &format!("{p}.routerPolicy"), &cfg.router_policy);
+                self.put(
+                    &k::FRONTEND_REQUEST_TIMEOUT_MS.setting,
+                    &format!("{p}.requestTimeoutMs"),
+                    &cfg.request_timeout_ms,
+                );
+                self.put(&k::ROUTER_POLICY.setting, &format!("{p}.routerPolicy"), &cfg.router_policy);
             }
         }
         if let Some(p) = &c.prefill {
             self.out.has_prefill = true;
             let path = format!("{C}.prefill");
             let w = &p.value;
-            self.put("prefill.replicas", &format!("{path}.replicas"), &w.replicas);
+            let pool = &k::PREFILL_POOL;
+            self.put(&pool.replicas, &format!("{path}.replicas"), &w.replicas);
             let cfg = w.config.as_ref();
-            self.tp("prefill.tp", &path, w, cfg.and_then(|c| c.tensor_parallel_size.as_ref()))?;
+            self.tp(&pool.tp, &path, w, cfg.and_then(|c| c.tensor_parallel_size.as_ref()))?;
             if let Some(cfg) = cfg {
                 let p = format!("{path}.config");
-                self.put("prefill.maxBatchSize", &format!("{p}.maxBatchSize"), &cfg.max_batch_size);
-                self.put("prefill.maxBatchTokens", &format!("{p}.maxBatchTokens"), &cfg.max_batch_tokens);
-                self.put("prefill.maxInputLength", &format!("{p}.maxInputLength"), &cfg.max_input_length);
+                self.put(&pool.max_batch_size, &format!("{p}.maxBatchSize"), &cfg.max_batch_size);
+                self.put(&pool.max_batch_tokens, &format!("{p}.maxBatchTokens"), &cfg.max_batch_tokens);
+                self.put(&pool.max_input_length, &format!("{p}.maxInputLength"), &cfg.max_input_length);
             }
         }
         if let (Some(w), Some(a)) = (&c.worker, &c.aggregated) {
@@ -829,39 +840,41 @@ impl Sink<'_> {
             ));
         }
         for (name, pool, comp) in [
-            ("decode", "decode", &c.decode),
-            ("worker", "aggregated", &c.worker),
-            ("aggregated", "aggregated", &c.aggregated),
+            ("decode", &k::DECODE_POOL, &c.decode),
+            ("worker", &k::AGGREGATED_POOL, &c.worker),
+            ("aggregated", &k::AGGREGATED_POOL, &c.aggregated),
         ] {
             let Some(comp) = comp else { continue };
             let path = format!("{C}.{name}");
             let w = &comp.value;
-            self.put(&format!("{pool}.replicas"), &format!("{path}.replicas"), &w.replicas);
+            self.put(&pool.replicas, &format!("{path}.replicas"), &w.replicas);
             let cfg = w.config.as_ref();
-            self.tp(&format!("{pool}.tp"), &path, w, cfg.and_then(|c| c.tensor_parallel_size.as_ref()))?;
+            self.tp(&pool.tp, &path, w, cfg.and_then(|c| c.tensor_parallel_size.as_ref()))?;
             if let Some(cfg) = cfg {
                 let p = format!("{path}.config");
-                for (k, f) in [
-                    ("maxBatchSize", &cfg.max_batch_size),
-                    ("maxBatchTokens", &cfg.max_batch_tokens),
-                    ("maxInputLength", &cfg.max_input_length),
-                    ("maxOutputLength", &cfg.max_output_length),
-                    ("kvCacheMemoryFraction", &cfg.kv_cache_memory_fraction),
+                for (key, name, f) in [
+                    (Some(pool.max_batch_size), "maxBatchSize", &cfg.max_batch_size),
+                    (Some(pool.max_batch_tokens), "maxBatchTokens", &cfg.max_batch_tokens),
+                    (Some(pool.max_input_length), "maxInputLength", &cfg.max_input_length),
+                    (pool.max_output_length, "maxOutputLength", &cfg.max_output_length),
+                    (pool.kv_cache_memory_fraction, "kvCacheMemoryFraction", &cfg.kv_cache_memory_fraction),
                 ] {
-                    self.put(&format!("{pool}.{k}"), &format!("{p}.{k}"), f);
+                    if let Some(key) = key {
+                        self.put(&key, &format!("{p}.{name}"), f);
+                    }
                 }
             }
         }
-        if let Some(k) = &c.kv_transfer {
+        if let Some(t) = &c.kv_transfer {
             let p = format!("{C}.kvTransfer");
-            self.put("kvTransfer.backend", &format!("{p}.backend"), &k.backend);
-            self.put("kvTransfer.compression", &format!("{p}.compression"), &k.compression);
+            self.put(&k::KV_TRANSFER_BACKEND.setting, &format!("{p}.backend"), &t.backend);
+            self.put(&k::KV_TRANSFER_COMPRESSION.setting, &format!("{p}.compression"), &t.compression);
             self.put(
-                "kvTransfer.maxInFlightTransfers",
+                &k::KV_TRANSFER_MAX_IN_FLIGHT_TRANSFERS.setting,
                 &format!("{p}.maxInFlightTransfers"),
-                &k.max_in_flight_transfers,
+                &t.max_in_flight_transfers,
             );
-            self.put("kvTransfer.blockSizeKB", &format!("{p}.blockSizeKB"), &k.block_size_kb);
+            self.put(&k::KV_TRANSFER_BLOCK_SIZE_KB.setting, &format!("{p}.blockSizeKB"), &t.block_size_kb);
         }
         Ok(())
     }
@@ -870,7 +883,7 @@ impl Sink<'_> {
     /// error naming both.
     fn tp<C>(
         &mut self,
-        key: &str,
+        key: &Setting,
         path: &str,
         w: &WorkerComponent<C>,
         tp: Option<&Spanned<Scalar>>,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::Origin;
+use super::keys::Setting;
 use crate::spec::workload::LengthDist;
 
 /// A raw setting value.
@@ -65,8 +66,11 @@ impl Settings {
         self.values.get(key)
     }
 
-    pub fn set(&mut self, key: &str, val: Val) {
-        self.values.insert(key.to_string(), val);
+    /// Sets a key of the settings table ([`super::keys`]): the readers name keys by its entries, so only
+    /// table keys get in.
+    pub fn set(&mut self, key: &Setting, val: Val) {
+        debug_assert_eq!(super::keys::lookup(key.key), Some(key), "{} is not the table's entry", key.key);
+        self.values.insert(key.key.to_string(), val);
     }
 
     /// The origin for errors about the scenario as a whole.

@@ -1030,3 +1030,42 @@ fn shipped_scenarios_load() {
         }
     }
 }
+
+/// Every key the document readers (`raw`, `dgd`, `autoscaler`) produce is in the settings table: they name
+/// keys by its entries, and this reads each kind of document the tests and the shipped scenarios have.
+#[test]
+fn every_key_the_readers_produce_is_in_the_table() {
+    let mut docs: Vec<(String, String)> = vec![
+        ("full.yaml".into(), full()),
+        ("vllm.yaml".into(), format!("{VLLM_DISAGG_DGD}---\n{WORKLOAD_ONLY}")),
+        ("sglang.yaml".into(), format!("{SGLANG_AGG_DGD}---\n{WORKLOAD_ONLY}")),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for e in std::fs::read_dir(&dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        if text.contains("kind: Dynamo") && p.extension().is_some_and(|x| x == "yaml") {
+            docs.push((p.display().to_string(), text));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, text) in &docs {
+        let src =
+            raw::Source { name: name.clone(), text: text.clone(), base_dir: Some(dir.clone()), path: name.into() };
+        let (settings, _) = merge(&[src], &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for key in settings.values.keys() {
+            assert!(keys::lookup(key).is_some(), "{name} produced {key}, which is not in the settings table");
+            seen.insert(key.clone());
+        }
+    }
+    // The readers really ran: keys from each kind of document.
+    for key in [
+        "prefill.tp",
+        "decode.maxBatchSize",
+        "frontend.maxConcurrentRequests",
+        "autoscaler.decode.maxReplicas",
+        "workload.isl",
+    ] {
+        assert!(seen.contains(key), "no document produced {key}");
+    }
+}
