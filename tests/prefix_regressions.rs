@@ -14,43 +14,16 @@ use pdsim::spec::workload::RequestSpec;
 
 const S: u64 = 1_000_000_000;
 
+/// Dynamo's defaults except: a frontend that never rejects, two decode workers, NCCL with 64 transfers in
+/// flight, and 0.9 of GPU memory on every worker.
 fn cluster(mode: Mode) -> ClusterConfig {
+    let d = ClusterConfig::dynamo_defaults(mode);
     ClusterConfig {
-        mode,
-        backend: Backend::Trtllm,
-        frontend: FrontendConfig { max_concurrent_requests: 100_000, request_timeout_ns: 600 * S },
-        router: RouterPolicy::RoundRobin,
-        kv_router: KvRouterConfig::default(),
-        prefix_cache: PrefixCacheCapacity::Auto,
-        prefill: PrefillPoolConfig {
-            replicas: 1,
-            parallelism: Parallelism::tp(1),
-            max_batch_size: 8,
-            max_batch_tokens: 16384,
-            max_input_length: 131072,
-        },
-        decode: DecodePoolConfig {
-            replicas: 2,
-            parallelism: Parallelism::tp(1),
-            max_batch_size: 64,
-            max_output_length: 131072,
-            kv_cache_memory_fraction: 0.9,
-        },
-        aggregated: AggregatedPoolConfig {
-            replicas: 1,
-            parallelism: Parallelism::tp(1),
-            max_batch_size: 64,
-            max_batch_tokens: 8192,
-            max_input_length: 131072,
-            max_output_length: 131072,
-            kv_cache_memory_fraction: 0.9,
-        },
-        kv_transfer: KvTransferConfig {
-            backend: KvBackend::Nccl,
-            compression: Compression::None,
-            max_in_flight_transfers: 64,
-            block_size_bytes: 512 * 1024,
-        },
+        frontend: FrontendConfig { max_concurrent_requests: 100_000, ..d.frontend },
+        decode: DecodePoolConfig { replicas: 2, kv_cache_memory_fraction: 0.9, ..d.decode },
+        aggregated: AggregatedPoolConfig { kv_cache_memory_fraction: 0.9, ..d.aggregated },
+        kv_transfer: KvTransferConfig { backend: KvBackend::Nccl, max_in_flight_transfers: 64, ..d.kv_transfer },
+        ..d
     }
 }
 

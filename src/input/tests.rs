@@ -220,21 +220,18 @@ fn full_scenario_resolves_to_the_expected_cluster() {
     assert_eq!(s.hardware.name, "h100-sxm");
     assert_eq!(s.weights_dtype, crate::spec::model::Dtype::Bf16);
     assert_eq!(s.kv_dtype, crate::spec::model::Dtype::Fp8);
+    let d = ClusterConfig::dynamo_defaults(Mode::Disaggregated);
     assert_eq!(
         s.cluster,
         ClusterConfig {
-            mode: Mode::Disaggregated,
-            backend: Backend::Trtllm,
             frontend: FrontendConfig { max_concurrent_requests: 2048, request_timeout_ns: 60_000_000_000 },
             router: RouterPolicy::LeastLoaded,
-            kv_router: KvRouterConfig::default(),
             prefix_cache: PrefixCacheCapacity::Off,
             prefill: PrefillPoolConfig {
-                replicas: 1,
                 parallelism: Parallelism::tp(4),
                 max_batch_size: 32,
-                max_batch_tokens: 16384,
                 max_input_length: 32768,
+                ..d.prefill
             },
             decode: DecodePoolConfig {
                 replicas: 3,
@@ -243,21 +240,17 @@ fn full_scenario_resolves_to_the_expected_cluster() {
                 max_output_length: 4096,
                 kv_cache_memory_fraction: 0.92,
             },
+            // the aggregated pool takes the decode component's settings
             aggregated: AggregatedPoolConfig {
                 replicas: 3,
                 parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
-                max_batch_tokens: 8192,
-                max_input_length: 131072,
                 max_output_length: 4096,
                 kv_cache_memory_fraction: 0.92,
+                ..d.aggregated
             },
-            kv_transfer: KvTransferConfig {
-                backend: KvBackend::Nccl,
-                compression: Compression::None,
-                max_in_flight_transfers: 64,
-                block_size_bytes: 512 * 1024,
-            },
+            kv_transfer: KvTransferConfig { backend: KvBackend::Nccl, max_in_flight_transfers: 64, ..d.kv_transfer },
+            ..d
         }
     );
     assert_eq!(
@@ -289,38 +282,15 @@ fn defaults() {
     assert_eq!(s.seed, 42);
     assert_eq!(s.limits, RunLimits::default());
     assert_eq!(s.usd_per_gpu_hour, s.hardware.usd_per_gpu_hour_default);
-    let c = &s.cluster;
-    assert_eq!((c.mode, c.backend, c.router), (Mode::Disaggregated, Backend::Trtllm, RouterPolicy::RoundRobin));
-    assert_eq!(c.frontend, FrontendConfig { max_concurrent_requests: 4096, request_timeout_ns: 600_000_000_000 });
-    assert_eq!(
-        c.prefill,
-        PrefillPoolConfig {
-            replicas: 1,
-            parallelism: Parallelism::tp(1),
-            max_batch_size: 8,
-            max_batch_tokens: 16384,
-            max_input_length: 131072
-        }
-    );
-    assert_eq!(
-        c.decode,
-        DecodePoolConfig {
-            replicas: 1,
-            parallelism: Parallelism::tp(1),
-            max_batch_size: 64,
-            max_output_length: 131072,
-            kv_cache_memory_fraction: 0.8
-        }
-    );
-    assert_eq!(
-        c.kv_transfer,
-        KvTransferConfig {
-            backend: KvBackend::Tcp,
-            compression: Compression::None,
-            max_in_flight_transfers: 16,
-            block_size_bytes: 524288
-        }
-    );
+    // The deployment the tests build from is what an empty one resolves to.
+    assert_eq!(s.cluster, ClusterConfig::dynamo_defaults(Mode::Disaggregated));
+    let agg = "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {decode: {}}}\n";
+    let a = load_strs(&[("dir/base.yaml", sc), ("dep.yaml", agg)], &[]).unwrap();
+    assert_eq!(a.cluster, ClusterConfig::dynamo_defaults(Mode::Aggregated));
+    // and one with no components at all
+    let empty = "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b}\n";
+    let e = load_strs(&[("dir/base.yaml", sc), ("dep.yaml", empty)], &[]).unwrap();
+    assert_eq!(e.cluster, ClusterConfig::dynamo_defaults(Mode::Aggregated));
     assert_eq!(
         s.workload,
         WorkloadSpec::Synthetic {
@@ -785,14 +755,15 @@ fn vllm_disaggregated_manifest() {
     assert_eq!(s.model.name, "Llama-3.1-70B");
     assert_eq!((c.mode, c.backend), (Mode::Disaggregated, Backend::Vllm));
     assert_eq!((c.prefill.replicas, c.prefill.parallelism.tp, c.prefill.max_batch_tokens), (1, 4, 8192));
+    let d = ClusterConfig::dynamo_defaults(Mode::Disaggregated);
     assert_eq!(
         c.decode,
         DecodePoolConfig {
             replicas: 2,
             parallelism: Parallelism::tp(4),
             max_batch_size: 128,
-            max_output_length: 131072,
-            kv_cache_memory_fraction: 0.9
+            kv_cache_memory_fraction: 0.9,
+            ..d.decode
         }
     );
     assert_eq!(c.kv_transfer.backend, KvBackend::Tcp);
@@ -818,6 +789,7 @@ fn sglang_aggregated_manifest() {
     let c = &s.cluster;
     assert_eq!(s.model.name, "Qwen3-32B");
     assert_eq!((c.mode, c.backend, c.router), (Mode::Aggregated, Backend::Sglang, RouterPolicy::RoundRobin));
+    let d = ClusterConfig::dynamo_defaults(Mode::Aggregated);
     assert_eq!(
         c.aggregated,
         AggregatedPoolConfig {
@@ -825,9 +797,8 @@ fn sglang_aggregated_manifest() {
             parallelism: Parallelism::tp(2),
             max_batch_size: 96,
             max_batch_tokens: 4096,
-            max_input_length: 131072,
-            max_output_length: 131072,
             kv_cache_memory_fraction: 0.85,
+            ..d.aggregated
         }
     );
     assert_eq!(c.total_gpus(), 4);
@@ -911,6 +882,7 @@ fn aggregated_mode() {
     let sc = "kind: Scenario\nmodel: qwen3-32b\nbackend: vllm\naggregated: {tp: 4, maxInputLength: 8192}\nworkload: {kind: offline, isl: 10, osl: 10}\n";
     let s = load_strs(&[("s.yaml", sc), ("d.yaml", dgdr)], &[]).unwrap();
     assert_eq!(s.cluster.mode, Mode::Aggregated);
+    let d = ClusterConfig::dynamo_defaults(Mode::Aggregated);
     assert_eq!(
         s.cluster.aggregated,
         AggregatedPoolConfig {
@@ -919,8 +891,7 @@ fn aggregated_mode() {
             max_batch_size: 100,
             max_batch_tokens: 2048,
             max_input_length: 8192,
-            max_output_length: 131072,
-            kv_cache_memory_fraction: 0.8,
+            ..d.aggregated
         }
     );
     let worker = "kind: DynamoGraphDeploymentRequest\nspec:\n  components:\n    worker: {replicas: 2, config: {tensorParallelSize: 2}}\n";

@@ -401,43 +401,29 @@ mod tests {
     use crate::core::NS_PER_S;
     use crate::spec::deployment::*;
 
+    /// The deployment guide's production deployment (TP 4, 1 prefill + 3 decode workers, or 4 aggregated)
+    /// over Dynamo's defaults, with a frontend that never rejects and `kv` for the KV link.
     pub(crate) fn cluster(mode: Mode, kv: KvBackend) -> ClusterConfig {
+        let d = ClusterConfig::dynamo_defaults(mode);
         ClusterConfig {
-            mode,
-            backend: Backend::Trtllm,
-            frontend: FrontendConfig { max_concurrent_requests: 100_000, request_timeout_ns: 600 * NS_PER_S },
-            router: RouterPolicy::RoundRobin,
-            kv_router: KvRouterConfig::default(),
-            prefix_cache: PrefixCacheCapacity::Auto,
-            prefill: PrefillPoolConfig {
-                replicas: 1,
-                parallelism: Parallelism::tp(4),
-                max_batch_size: 32,
-                max_batch_tokens: 16384,
-                max_input_length: 131072,
-            },
+            frontend: FrontendConfig { max_concurrent_requests: 100_000, ..d.frontend },
+            prefill: PrefillPoolConfig { parallelism: Parallelism::tp(4), max_batch_size: 32, ..d.prefill },
             decode: DecodePoolConfig {
                 replicas: 3,
                 parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
-                max_output_length: 131072,
                 kv_cache_memory_fraction: 0.92,
+                ..d.decode
             },
             aggregated: AggregatedPoolConfig {
                 replicas: 4,
                 parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
-                max_batch_tokens: 8192,
-                max_input_length: 131072,
-                max_output_length: 131072,
                 kv_cache_memory_fraction: 0.92,
+                ..d.aggregated
             },
-            kv_transfer: KvTransferConfig {
-                backend: kv,
-                compression: Compression::None,
-                max_in_flight_transfers: 64,
-                block_size_bytes: 512 * 1024,
-            },
+            kv_transfer: KvTransferConfig { backend: kv, max_in_flight_transfers: 64, ..d.kv_transfer },
+            ..d
         }
     }
 

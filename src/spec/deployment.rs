@@ -195,6 +195,50 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// The deployment that resolving a scenario which sets nothing gives in `mode`: the defaults of the
+    /// settings table (`input/keys.rs`), i.e. Dynamo's and the frameworks' defaults as pdsim reads them.
+    /// Tests build their clusters from it plus the fields they change; a test in `input` pins that it equals
+    /// what resolving an empty deployment gives, so the two cannot drift.
+    pub fn dynamo_defaults(mode: Mode) -> ClusterConfig {
+        ClusterConfig {
+            mode,
+            backend: Backend::Trtllm,
+            frontend: FrontendConfig { max_concurrent_requests: 4096, request_timeout_ns: 600_000_000_000 },
+            router: RouterPolicy::RoundRobin,
+            kv_router: KvRouterConfig::default(),
+            prefix_cache: PrefixCacheCapacity::Auto,
+            prefill: PrefillPoolConfig {
+                replicas: 1,
+                parallelism: Parallelism::tp(1),
+                max_batch_size: 8,
+                max_batch_tokens: 16_384,
+                max_input_length: 131_072,
+            },
+            decode: DecodePoolConfig {
+                replicas: 1,
+                parallelism: Parallelism::tp(1),
+                max_batch_size: 64,
+                max_output_length: 131_072,
+                kv_cache_memory_fraction: 0.8,
+            },
+            aggregated: AggregatedPoolConfig {
+                replicas: 1,
+                parallelism: Parallelism::tp(1),
+                max_batch_size: 64,
+                max_batch_tokens: 8192,
+                max_input_length: 131_072,
+                max_output_length: 131_072,
+                kv_cache_memory_fraction: 0.8,
+            },
+            kv_transfer: KvTransferConfig {
+                backend: KvBackend::Tcp,
+                compression: Compression::None,
+                max_in_flight_transfers: 16,
+                block_size_bytes: 512 * 1024,
+            },
+        }
+    }
+
     /// GPUs the deployment holds in its mode.
     pub fn total_gpus(&self) -> u32 {
         match self.mode {
