@@ -132,7 +132,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunResult, WorkloadError> 
     let wall_s = start.elapsed().as_secs_f64();
     let mut summary = Summary::new(s, &output.metrics, opts.sla, opts.wall_time_in_summary.then_some(wall_s));
     if !s.alerts.rules.is_empty() {
-        let store = series_from_scrapes(&output.scrapes, s.cluster.kv_transfer.block_size_bytes);
+        let store = series_from_scrapes(&output.scrapes, s.cluster.kv_block_size_bytes);
         let end_ns = output.scrapes.last().map_or(0, |r| r.t_ns);
         let reports = evaluate(&s.alerts.rules, &store, alert_interval_ns(s), end_ns)
             .map_err(|e| WorkloadError::InvalidSpec(format!("evaluating alert rules: {e}")))?;

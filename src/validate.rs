@@ -199,35 +199,32 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         max_output_length: row.osl.max(1),
         kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
     };
-    let cluster = ClusterConfig {
-        mode: row.mode,
-        backend: row.backend,
-        frontend: FrontendConfig { max_concurrent_requests: concurrency.max(1), request_timeout_ns: 3600 * NS_PER_S },
-        router: RouterPolicy::RoundRobin,
-        kv_router: KvRouterConfig::default(),
-        prefix_cache: PrefixCacheCapacity::Auto,
-        prefill: PrefillPoolConfig {
+    let (topology, other_topology) = Topology::both(
+        row.mode,
+        PrefillPoolConfig {
             replicas: row.prefill_workers.max(1),
             parallelism: Parallelism::tp(row.prefill_tp),
             max_batch_size: row.prefill_batch.max(1),
             max_batch_tokens: step_tok,
             max_input_length: row.isl.max(1),
         },
-        decode: DecodePoolConfig {
+        DecodePoolConfig {
             replicas: row.decode_workers.max(1),
             parallelism: Parallelism::tp(row.decode_tp),
             max_batch_size: row.decode_batch.max(1),
             max_output_length: row.osl.max(1),
             kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
         },
-        aggregated: agg,
         // Dynamo moves KV with NIXL
-        kv_transfer: KvTransferConfig {
-            backend: KvBackend::Nixl,
-            compression: Compression::None,
-            max_in_flight_transfers: 64,
-            block_size_bytes: 512 * 1024,
-        },
+        KvTransferConfig { backend: KvBackend::Nixl, compression: Compression::None, max_in_flight_transfers: 64 },
+        agg,
+    );
+    let d = ClusterConfig::dynamo_defaults(row.mode);
+    let cluster = ClusterConfig {
+        backend: row.backend,
+        frontend: FrontendConfig { max_concurrent_requests: concurrency.max(1), request_timeout_ns: 3600 * NS_PER_S },
+        topology,
+        ..d
     };
     let requests = (8 * concurrency as u64).clamp(200, 2000);
     let s = Scenario {
@@ -238,6 +235,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         kv_dtype: row.kv_dtype,
         hardware: hw.clone(),
         cluster,
+        other_topology,
         workload: WorkloadSpec::Synthetic {
             arrival: Arrival::ClosedLoop { concurrency },
             isl: LengthDist::Fixed(row.isl.max(1)),

@@ -9,7 +9,9 @@ use pdsim::input::{self as scenario, Scenario};
 use pdsim::metrics::{Outcome, RequestRecord};
 use pdsim::runner::{run, RunOptions, RunResult};
 use pdsim::spec::autoscaler::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
-use pdsim::spec::deployment::{KvBackend, Mode, PrefixCacheCapacity, RouterPolicy};
+use pdsim::spec::deployment::{
+    DecodePoolConfig, KvBackend, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy, Topology,
+};
 use pdsim::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
 use rand::{RngExt, SeedableRng};
 
@@ -17,6 +19,20 @@ fn base() -> Scenario {
     let dir = scratch("inv");
     let f = write(&dir, "small.yaml", SMALL);
     scenario::load(&[f], &[]).expect("SMALL loads")
+}
+
+/// A disaggregated scenario's pools (or, for an aggregated one, the pools the same settings give
+/// disaggregated).
+fn prefill(s: &mut Scenario) -> &mut PrefillPoolConfig {
+    s.topology_mut(Mode::Disaggregated).prefill_mut().unwrap()
+}
+
+fn decode(s: &mut Scenario) -> &mut DecodePoolConfig {
+    s.topology_mut(Mode::Disaggregated).decode_mut().unwrap()
+}
+
+fn kv_transfer(s: &mut Scenario) -> &mut KvTransferConfig {
+    s.topology_mut(Mode::Disaggregated).kv_transfer_mut().unwrap()
 }
 
 fn opts() -> RunOptions {
@@ -82,7 +98,7 @@ fn check_record(r: &RequestRecord, s: &Scenario) {
         assert!(r.first_token_ns.is_some(), "{r:?}");
         // a disaggregated request prefilled on the prefill pool had its KV moved; one prefilled on
         // its decode worker (conditional disaggregation) did not
-        if s.cluster.mode == Mode::Disaggregated && r.prefill_worker.is_some() {
+        if s.cluster.mode() == Mode::Disaggregated && r.prefill_worker.is_some() {
             assert!(r.kv_transfer_end_ns.is_some(), "{r:?}");
         }
         if r.prefill_worker.is_none() {
@@ -101,8 +117,8 @@ fn random_deployments_and_loads_keep_every_invariant() {
     let mut ran = 0;
     for case in 0..60 {
         let mut s = base();
+        let mode = if rng.random_bool(0.3) { Mode::Aggregated } else { Mode::Disaggregated };
         let c = &mut s.cluster;
-        c.mode = if rng.random_bool(0.3) { Mode::Aggregated } else { Mode::Disaggregated };
         c.router = [RouterPolicy::RoundRobin, RouterPolicy::LeastLoaded, RouterPolicy::KvAware][rng.random_range(0..3)];
         c.kv_router.temperature = if rng.random_bool(0.5) { 0.0 } else { rng.random_range(0.1..2.0) };
         c.kv_router.max_local_prefill_tok = if rng.random_bool(0.5) { 0 } else { rng.random_range(1..4096) };
@@ -112,18 +128,25 @@ fn random_deployments_and_loads_keep_every_invariant() {
             PrefixCacheCapacity::Unbounded,
             PrefixCacheCapacity::Blocks(rng.random_range(1..200)),
         ][rng.random_range(0..4)];
-        c.prefill.replicas = rng.random_range(1..=3);
-        c.prefill.max_batch_size = rng.random_range(1..=32);
-        c.prefill.max_batch_tokens = rng.random_range(256..=16384);
-        c.decode.replicas = rng.random_range(1..=3);
-        c.decode.max_batch_size = rng.random_range(1..=256);
-        c.decode.kv_cache_memory_fraction = rng.random_range(0.2..0.95);
-        c.aggregated.replicas = rng.random_range(1..=3);
-        c.aggregated.max_batch_size = rng.random_range(1..=256);
-        c.aggregated.max_batch_tokens = rng.random_range(64..=8192);
-        c.aggregated.kv_cache_memory_fraction = rng.random_range(0.2..0.95);
-        c.kv_transfer.backend = [KvBackend::Nvlink, KvBackend::Nccl, KvBackend::Tcp][rng.random_range(0..3)];
-        c.kv_transfer.max_in_flight_transfers = rng.random_range(1..=64);
+        // both modes' pools are drawn, whichever runs, so the draws do not depend on the mode
+        let p = prefill(&mut s);
+        p.replicas = rng.random_range(1..=3);
+        p.max_batch_size = rng.random_range(1..=32);
+        p.max_batch_tokens = rng.random_range(256..=16384);
+        let d = decode(&mut s);
+        d.replicas = rng.random_range(1..=3);
+        d.max_batch_size = rng.random_range(1..=256);
+        d.kv_cache_memory_fraction = rng.random_range(0.2..0.95);
+        let a = s.topology_mut(Mode::Aggregated).aggregated_mut().unwrap();
+        a.replicas = rng.random_range(1..=3);
+        a.max_batch_size = rng.random_range(1..=256);
+        a.max_batch_tokens = rng.random_range(64..=8192);
+        a.kv_cache_memory_fraction = rng.random_range(0.2..0.95);
+        let k = kv_transfer(&mut s);
+        k.backend = [KvBackend::Nvlink, KvBackend::Nccl, KvBackend::Tcp][rng.random_range(0..3)];
+        k.max_in_flight_transfers = rng.random_range(1..=64);
+        s.switch_mode(mode);
+        let c = &mut s.cluster;
         c.frontend.max_concurrent_requests = rng.random_range(10..=2000);
         // short timeouts so some requests time out in every stage
         c.frontend.request_timeout_ns = rng.random_range(200..=30_000) * NS_PER_MS;
@@ -178,9 +201,11 @@ fn random_deployments_and_loads_keep_every_invariant() {
                     cooldown_ns: rng.random_range(0..=5_000) * NS_PER_MS,
                 },
             };
-            let (prefill, decode) = match s.cluster.mode {
-                Mode::Disaggregated => (Some(pool(s.cluster.prefill.replicas)), Some(pool(s.cluster.decode.replicas))),
-                Mode::Aggregated => (None, Some(pool(s.cluster.aggregated.replicas))),
+            let (prefill, decode) = match &s.cluster.topology {
+                Topology::Disaggregated { prefill, decode, .. } => {
+                    (Some(pool(prefill.replicas)), Some(pool(decode.replicas)))
+                }
+                Topology::Aggregated(a) => (None, Some(pool(a.replicas))),
             };
             let scrape_interval_ns = rng.random_range(100..=2_000) * NS_PER_MS;
             s.autoscaler = Some(AutoscalerConfig {
@@ -244,8 +269,8 @@ fn overload_times_out_and_rejects_but_loses_nothing() {
 #[test]
 fn starved_kv_memory_preempts_and_stays_within_capacity() {
     let mut s = base();
-    s.cluster.decode.kv_cache_memory_fraction = 0.25;
-    s.cluster.decode.max_batch_size = 256;
+    decode(&mut s).kv_cache_memory_fraction = 0.25;
+    decode(&mut s).max_batch_size = 256;
     s.cluster.frontend.request_timeout_ns = 3_600_000 * NS_PER_MS;
     s.workload = WorkloadSpec::Synthetic {
         arrival: Arrival::Offline,
@@ -268,9 +293,9 @@ fn decode_runs_match_stepwise_under_kv_pressure() {
     let mut preempted = 0;
     for (case, (isl, fraction)) in [(100, 0.22), (200, 0.22), (400, 0.25), (800, 0.3)].into_iter().enumerate() {
         let mut s = base();
-        s.cluster.decode.kv_cache_memory_fraction = fraction;
-        s.cluster.decode.max_batch_size = 256;
-        s.cluster.kv_transfer.backend = KvBackend::Tcp;
+        decode(&mut s).kv_cache_memory_fraction = fraction;
+        decode(&mut s).max_batch_size = 256;
+        kv_transfer(&mut s).backend = KvBackend::Tcp;
         s.cluster.frontend.request_timeout_ns = 3_600_000 * NS_PER_MS;
         offline(&mut s, 300, isl, 3000);
         let r = run(&s, &opts()).unwrap();
@@ -327,8 +352,8 @@ fn tie_order_is_pinned() {
 /// and the router's draws depend on their order.
 fn tie_heavy(router: RouterPolicy, prefill_batch: u32, concurrency: u32, decode_replicas: u32, n: u64) -> Scenario {
     let mut s = base();
-    s.cluster.decode.replicas = decode_replicas;
-    s.cluster.prefill.max_batch_size = prefill_batch;
+    decode(&mut s).replicas = decode_replicas;
+    prefill(&mut s).max_batch_size = prefill_batch;
     s.cluster.router = router;
     s.cluster.kv_router.temperature = 1.0;
     s.workload = WorkloadSpec::Synthetic {
@@ -351,7 +376,7 @@ fn rdma_transfer_beats_tcp_by_the_measured_bandwidth_ratio() {
     let mut times = Vec::new();
     for kv in [KvBackend::Nccl, KvBackend::Tcp] {
         let mut s = base();
-        s.cluster.kv_transfer.backend = kv;
+        kv_transfer(&mut s).backend = kv;
         offline(&mut s, 1, 4096, 2);
         let r = run(&s, &opts()).unwrap();
         let link = s.hardware.kv_link(kv);
@@ -367,8 +392,8 @@ fn rdma_transfer_beats_tcp_by_the_measured_bandwidth_ratio() {
 fn larger_decode_batch_raises_saturated_throughput() {
     let tput = |batch: u32| {
         let mut s = base();
-        s.cluster.decode.max_batch_size = batch;
-        s.cluster.prefill.replicas = 2;
+        decode(&mut s).max_batch_size = batch;
+        prefill(&mut s).replicas = 2;
         offline(&mut s, 2000, 256, 512);
         run(&s, &opts()).unwrap().summary.throughput.output_tok_s
     };
@@ -380,9 +405,9 @@ fn larger_decode_batch_raises_saturated_throughput() {
 fn larger_kv_fraction_admits_more_concurrent_sequences() {
     let peak = |fraction: f64| {
         let mut s = base();
-        s.cluster.decode.kv_cache_memory_fraction = fraction;
-        s.cluster.decode.max_batch_size = 1024;
-        s.cluster.prefill.replicas = 2;
+        decode(&mut s).kv_cache_memory_fraction = fraction;
+        decode(&mut s).max_batch_size = 1024;
+        prefill(&mut s).replicas = 2;
         offline(&mut s, 1500, 8000, 1000);
         let r = run(&s, &opts()).unwrap();
         let max_batch = r.output.timeseries.iter().map(|t| t.decode_batch_size).max().unwrap();

@@ -18,13 +18,15 @@ const S: u64 = 1_000_000_000;
 /// flight, and 0.9 of GPU memory on every worker.
 fn cluster(mode: Mode) -> ClusterConfig {
     let d = ClusterConfig::dynamo_defaults(mode);
-    ClusterConfig {
-        frontend: FrontendConfig { max_concurrent_requests: 100_000, ..d.frontend },
-        decode: DecodePoolConfig { replicas: 2, kv_cache_memory_fraction: 0.9, ..d.decode },
-        aggregated: AggregatedPoolConfig { kv_cache_memory_fraction: 0.9, ..d.aggregated },
-        kv_transfer: KvTransferConfig { backend: KvBackend::Nccl, max_in_flight_transfers: 64, ..d.kv_transfer },
-        ..d
-    }
+    let topology = match d.topology {
+        Topology::Disaggregated { prefill, decode, kv_transfer } => Topology::Disaggregated {
+            prefill,
+            decode: DecodePoolConfig { replicas: 2, kv_cache_memory_fraction: 0.9, ..decode },
+            kv_transfer: KvTransferConfig { backend: KvBackend::Nccl, max_in_flight_transfers: 64, ..kv_transfer },
+        },
+        Topology::Aggregated(a) => Topology::Aggregated(AggregatedPoolConfig { kv_cache_memory_fraction: 0.9, ..a }),
+    };
+    ClusterConfig { frontend: FrontendConfig { max_concurrent_requests: 100_000, ..d.frontend }, topology, ..d }
 }
 
 fn run(c: &ClusterConfig, reqs: Vec<RequestSpec>) -> SimOutput {
@@ -109,7 +111,7 @@ fn lru_eviction_keeps_the_usable_prefix() {
 #[test]
 fn timed_out_in_prefill_queue_has_no_worker_in_record() {
     let mut c = cluster(Mode::Disaggregated);
-    c.prefill.max_batch_size = 1;
+    c.topology.prefill_mut().unwrap().max_batch_size = 1;
     c.frontend.request_timeout_ns = S / 20; // 50 ms
     let reqs: Vec<_> = (0..40u64).map(|i| req(i, 16000, 8, None)).collect();
     let mut bad = Vec::new();
@@ -163,7 +165,7 @@ fn blocks_computed_in_the_same_step_are_not_hits() {
 #[test]
 fn transfer_skips_blocks_the_decode_worker_holds() {
     let mut c = cluster(Mode::Disaggregated);
-    c.decode.replicas = 1;
+    c.topology.decode_mut().unwrap().replicas = 1;
     let blocks: Vec<u64> = (0..16).collect();
     let reqs = vec![req(0, 8192, 4, Some(blocks.clone())), req(60 * S, 8192, 4, Some(blocks))];
     let out = run(&c, reqs);
@@ -185,7 +187,7 @@ fn auto_cache_gives_way_to_running_requests() {
     reqs.push(req(11 * S, 4096, 4, Some(shared)));
     let hits = |cap: PrefixCacheCapacity| {
         let mut c = cluster(Mode::Aggregated);
-        c.aggregated.kv_cache_memory_fraction = 0.3;
+        c.topology.aggregated_mut().unwrap().kv_cache_memory_fraction = 0.3;
         c.prefix_cache = cap;
         let out = run(&c, reqs.clone());
         assert_eq!(out.metrics.completed, 14);

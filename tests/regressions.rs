@@ -65,8 +65,8 @@ fn prefill_batch_overwritten_when_cancelled_member_releases_hold() {
 
 fn aggregated() -> Scenario {
     let mut s = base();
-    s.cluster.mode = Mode::Aggregated;
-    let a = &mut s.cluster.aggregated;
+    s.switch_mode(Mode::Aggregated);
+    let a = s.cluster.topology.aggregated_mut().unwrap();
     a.replicas = 1;
     a.parallelism.tp = 1;
     a.max_batch_size = 64;
@@ -133,7 +133,7 @@ fn closed_loop_rejections_spin_forever_with_duration_limit() {
 #[test]
 fn waiting_request_starves_after_zombie_purge() {
     let mut s = base();
-    s.cluster.decode.max_batch_size = 1;
+    s.cluster.topology.decode_mut().unwrap().max_batch_size = 1;
     s.cluster.frontend.request_timeout_ns = 2000 * MS;
     // A decodes for ~12 s and times out at 2 s (mid-step); B waits for A's batch slot from ~1.01 s.
     let out = sim(&s, vec![req(0, 512, 2000), req(1000 * MS, 512, 2)], 0);

@@ -146,13 +146,12 @@ impl Summary {
         };
         let mean =
             |replica_ns: u64| if m.makespan_ns == 0 { 0.0 } else { round(replica_ns as f64 / m.makespan_ns as f64, 4) };
-        let disagg = s.cluster.mode == Mode::Disaggregated;
         Summary {
             scenario: s.name.clone(),
             model: s.model.name.clone(),
-            mode: if disagg { "disaggregated" } else { "aggregated" },
+            mode: s.cluster.mode().name(),
             backend: s.cluster.backend.name(),
-            kv_transfer_backend: if disagg { s.cluster.kv_transfer.backend.name() } else { "none" },
+            kv_transfer_backend: s.cluster.topology.kv_transfer().map_or("none", |k| k.backend.name()),
             gpus,
             requests: RequestCounts {
                 arrived: m.arrived,
@@ -179,7 +178,7 @@ impl Summary {
                 goodput_req_s: round(per_s(m.sla_met as f64), 4),
             },
             pools: Pools {
-                prefill: disagg.then(|| PoolStats {
+                prefill: (s.cluster.mode() == Mode::Disaggregated).then(|| PoolStats {
                     replicas_mean: mean(m.prefill_replica_ns),
                     replicas_max: m.prefill_replicas_max,
                     gpus: m.prefill_gpus,

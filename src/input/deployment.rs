@@ -3,7 +3,7 @@
 
 use crate::input::Scenario;
 use crate::perf::memory::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
-use crate::spec::deployment::{Compression, Mode, Parallelism};
+use crate::spec::deployment::{Compression, Parallelism, Topology};
 use crate::spec::workload::{Arrival, WorkloadSpec};
 
 const GB: f64 = 1e9;
@@ -44,7 +44,7 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
             return Err(err("autoscaler.scrapeInterval", "expected a duration > 0"));
         }
     }
-    if c.kv_transfer.compression == Compression::Lz4 && c.mode == Mode::Disaggregated {
+    if c.topology.kv_transfer().is_some_and(|k| k.compression == Compression::Lz4) {
         return Err(err(
             "kvTransfer.compression",
             "lz4 is not modelled yet (no measured compression ratio or throughput for KV caches in the \
@@ -91,9 +91,8 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
             ));
         }
     }
-    match c.mode {
-        Mode::Disaggregated => {
-            let p = &c.prefill;
+    match &c.topology {
+        Topology::Disaggregated { prefill: p, decode: d, .. } => {
             check(
                 "prefill",
                 p.parallelism,
@@ -101,7 +100,6 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
                 p.max_batch_tokens as u64,
                 p.max_batch_size as u64,
             )?;
-            let d = &c.decode;
             check(
                 "decode",
                 d.parallelism,
@@ -110,8 +108,7 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
                 d.max_batch_size as u64,
             )?;
         }
-        Mode::Aggregated => {
-            let a = &c.aggregated;
+        Topology::Aggregated(a) => {
             check(
                 "aggregated",
                 a.parallelism,

@@ -15,6 +15,7 @@ use crate::spec::autoscaler::{AutoscalerConfig, ColdStart, Policy, PoolScaling, 
 use crate::spec::deployment::{
     AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
     KvRouterConfig, KvTransferConfig, Mode, Parallelism, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
+    Topology,
 };
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
@@ -404,7 +405,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
             return Err(ScenarioError::invalid(
                 &v.origin,
                 &v.field,
-                format!("expected a positive integer, got 0 (the {pool} pool is in use in {} mode)", mode_name(mode)),
+                format!("expected a positive integer, got 0 (the {pool} pool is in use in {} mode)", mode.name()),
             ));
         }
     }
@@ -413,8 +414,9 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         backend: g.get(&k::KV_TRANSFER_BACKEND)?,
         compression: g.get(&k::KV_TRANSFER_COMPRESSION)?,
         max_in_flight_transfers: g.get(&k::KV_TRANSFER_MAX_IN_FLIGHT_TRANSFERS)?,
-        block_size_bytes: g.get(&k::KV_TRANSFER_BLOCK_SIZE_KB)?.saturating_mul(1024),
     };
+    let kv_block_size_bytes = g.get(&k::KV_TRANSFER_BLOCK_SIZE_KB)?.saturating_mul(1024);
+    let (topology, other_topology) = Topology::both(mode, prefill, decode, kv_transfer, aggregated);
 
     let workload = workload(&g, s)?;
 
@@ -434,17 +436,15 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         kv_dtype,
         hardware,
         cluster: ClusterConfig {
-            mode,
             backend,
             frontend: FrontendConfig { max_concurrent_requests, request_timeout_ns },
             router,
             kv_router,
             prefix_cache,
-            prefill,
-            decode,
-            aggregated,
-            kv_transfer,
+            kv_block_size_bytes,
+            topology,
         },
+        other_topology,
         workload,
         limits,
         seed,
@@ -474,13 +474,6 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
 /// (see [`ModelSpec::resolve`]).
 fn model(t: &str, v: &Val) -> Res<ModelSpec> {
     ModelSpec::resolve(t, v.base_dir.as_deref()).map_err(|e| ScenarioError::invalid(&v.origin, &v.field, e.to_string()))
-}
-
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Disaggregated => "disaggregated",
-        Mode::Aggregated => "aggregated",
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -822,12 +815,12 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
             },
         }))
     };
-    let (prefill, decode) = match c.mode {
-        Mode::Disaggregated => (
-            pool("prefill", &k::AUTOSCALER_PREFILL, c.prefill.replicas)?,
-            pool("decode", &k::AUTOSCALER_DECODE, c.decode.replicas)?,
+    let (prefill, decode) = match &c.topology {
+        Topology::Disaggregated { prefill, decode, .. } => (
+            pool("prefill", &k::AUTOSCALER_PREFILL, prefill.replicas)?,
+            pool("decode", &k::AUTOSCALER_DECODE, decode.replicas)?,
         ),
-        Mode::Aggregated => {
+        Topology::Aggregated(aggregated) => {
             if let Some(v) = k::AUTOSCALER_PREFILL.all().iter().find_map(|s| g.val(s)) {
                 return Err(ScenarioError::invalid(
                     &v.origin,
@@ -836,7 +829,7 @@ fn autoscaler(g: &Get, sc: &Scenario) -> Res<Option<AutoscalerConfig>> {
                      (or `aggregated`)",
                 ));
             }
-            (None, pool("decode", &k::AUTOSCALER_DECODE, c.aggregated.replicas)?)
+            (None, pool("decode", &k::AUTOSCALER_DECODE, aggregated.replicas)?)
         }
     };
     if prefill.is_none() && decode.is_none() {

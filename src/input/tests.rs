@@ -210,6 +210,42 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Every pool at its default.
+struct Pools {
+    prefill: PrefillPoolConfig,
+    decode: DecodePoolConfig,
+    kv_transfer: KvTransferConfig,
+    aggregated: AggregatedPoolConfig,
+}
+
+impl Pools {
+    fn defaults() -> Pools {
+        let Topology::Disaggregated { prefill, decode, kv_transfer } = Topology::dynamo_defaults(Mode::Disaggregated)
+        else {
+            unreachable!()
+        };
+        let Topology::Aggregated(aggregated) = Topology::dynamo_defaults(Mode::Aggregated) else { unreachable!() };
+        Pools { prefill, decode, kv_transfer, aggregated }
+    }
+}
+
+/// Every pool's settings, whether the scenario's mode runs it or not.
+fn prefill(s: &Scenario) -> &PrefillPoolConfig {
+    s.topology(Mode::Disaggregated).prefill().expect("a disaggregated layout")
+}
+
+fn decode(s: &Scenario) -> &DecodePoolConfig {
+    s.topology(Mode::Disaggregated).decode().expect("a disaggregated layout")
+}
+
+fn kv_transfer(s: &Scenario) -> &KvTransferConfig {
+    s.topology(Mode::Disaggregated).kv_transfer().expect("a disaggregated layout")
+}
+
+fn aggregated(s: &Scenario) -> &AggregatedPoolConfig {
+    s.topology(Mode::Aggregated).aggregated().expect("an aggregated layout")
+}
+
 #[test]
 fn full_scenario_resolves_to_the_expected_cluster() {
     let text = full();
@@ -221,37 +257,47 @@ fn full_scenario_resolves_to_the_expected_cluster() {
     assert_eq!(s.weights_dtype, crate::spec::model::Dtype::Bf16);
     assert_eq!(s.kv_dtype, crate::spec::model::Dtype::Fp8);
     let d = ClusterConfig::dynamo_defaults(Mode::Disaggregated);
+    let pools = Pools::defaults();
     assert_eq!(
         s.cluster,
         ClusterConfig {
             frontend: FrontendConfig { max_concurrent_requests: 2048, request_timeout_ns: 60_000_000_000 },
             router: RouterPolicy::LeastLoaded,
             prefix_cache: PrefixCacheCapacity::Off,
-            prefill: PrefillPoolConfig {
-                parallelism: Parallelism::tp(4),
-                max_batch_size: 32,
-                max_input_length: 32768,
-                ..d.prefill
+            topology: Topology::Disaggregated {
+                prefill: PrefillPoolConfig {
+                    parallelism: Parallelism::tp(4),
+                    max_batch_size: 32,
+                    max_input_length: 32768,
+                    ..pools.prefill
+                },
+                decode: DecodePoolConfig {
+                    replicas: 3,
+                    parallelism: Parallelism::tp(4),
+                    max_batch_size: 256,
+                    max_output_length: 4096,
+                    kv_cache_memory_fraction: 0.92,
+                },
+                kv_transfer: KvTransferConfig {
+                    backend: KvBackend::Nccl,
+                    max_in_flight_transfers: 64,
+                    ..pools.kv_transfer
+                },
             },
-            decode: DecodePoolConfig {
-                replicas: 3,
-                parallelism: Parallelism::tp(4),
-                max_batch_size: 256,
-                max_output_length: 4096,
-                kv_cache_memory_fraction: 0.92,
-            },
-            // the aggregated pool takes the decode component's settings
-            aggregated: AggregatedPoolConfig {
-                replicas: 3,
-                parallelism: Parallelism::tp(4),
-                max_batch_size: 256,
-                max_output_length: 4096,
-                kv_cache_memory_fraction: 0.92,
-                ..d.aggregated
-            },
-            kv_transfer: KvTransferConfig { backend: KvBackend::Nccl, max_in_flight_transfers: 64, ..d.kv_transfer },
             ..d
         }
+    );
+    // the aggregated pool takes the decode component's settings
+    assert_eq!(
+        s.other_topology,
+        Topology::Aggregated(AggregatedPoolConfig {
+            replicas: 3,
+            parallelism: Parallelism::tp(4),
+            max_batch_size: 256,
+            max_output_length: 4096,
+            kv_cache_memory_fraction: 0.92,
+            ..pools.aggregated
+        })
     );
     assert_eq!(
         s.workload,
@@ -284,9 +330,11 @@ fn defaults() {
     assert_eq!(s.usd_per_gpu_hour, s.hardware.usd_per_gpu_hour_default);
     // The deployment the tests build from is what an empty one resolves to.
     assert_eq!(s.cluster, ClusterConfig::dynamo_defaults(Mode::Disaggregated));
+    assert_eq!(s.other_topology, Topology::dynamo_defaults(Mode::Aggregated));
     let agg = "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {decode: {}}}\n";
     let a = load_strs(&[("dir/base.yaml", sc), ("dep.yaml", agg)], &[]).unwrap();
     assert_eq!(a.cluster, ClusterConfig::dynamo_defaults(Mode::Aggregated));
+    assert_eq!(a.other_topology, Topology::dynamo_defaults(Mode::Disaggregated));
     // and one with no components at all
     let empty = "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b}\n";
     let e = load_strs(&[("dir/base.yaml", sc), ("dep.yaml", empty)], &[]).unwrap();
@@ -305,7 +353,7 @@ fn defaults() {
 fn multi_file_merge() {
     let s = load_strs(&[("a/chat.yaml", SCENARIO), ("b/deploy.yaml", DGDR)], &[]).unwrap();
     assert_eq!(s.sources, vec![PathBuf::from("a/chat.yaml"), PathBuf::from("b/deploy.yaml")]);
-    assert_eq!(s.cluster.decode.replicas, 3);
+    assert_eq!(decode(&s).replicas, 3);
     assert_eq!(s.model.name, "Llama-3.1-70B");
     // Without a model in the Scenario document, the deployment's is used; without a name, the Scenario
     // document's file stem.
@@ -329,30 +377,28 @@ fn every_set_key_applies() {
         (vec!["model=llama-3.1-8b"], |s| s.model.name == "Llama-3.1-8B"),
         (vec!["hardware=H100"], |s| s.hardware.name == "h100-sxm"),
         (vec!["backend=vllm"], |s| s.cluster.backend == Backend::Vllm),
-        (vec!["mode=aggregated"], |s| s.cluster.mode == Mode::Aggregated),
+        (vec!["mode=aggregated"], |s| s.cluster.mode() == Mode::Aggregated),
         (vec!["weights_dtype=fp8"], |s| s.weights_dtype == crate::spec::model::Dtype::Fp8),
         (vec!["kv_dtype=bf16"], |s| s.kv_dtype == crate::spec::model::Dtype::Bf16),
-        (vec!["prefill.replicas=2"], |s| s.cluster.prefill.replicas == 2),
-        (vec!["prefill.tp=8"], |s| s.cluster.prefill.parallelism.tp == 8),
-        (vec!["prefill.maxBatchSize=16"], |s| s.cluster.prefill.max_batch_size == 16),
-        (vec!["prefill.maxBatchTokens=8192"], |s| s.cluster.prefill.max_batch_tokens == 8192),
-        (vec!["prefill.maxInputLength=4096"], |s| s.cluster.prefill.max_input_length == 4096),
-        (vec!["decode.replicas=5"], |s| s.cluster.decode.replicas == 5),
-        (vec!["decode.tp=8"], |s| s.cluster.decode.parallelism.tp == 8),
-        (vec!["decode.maxBatchSize=128"], |s| s.cluster.decode.max_batch_size == 128),
-        (vec!["decode.maxOutputLength=2048"], |s| s.cluster.decode.max_output_length == 2048),
-        (vec!["decode.kvCacheMemoryFraction=0.85"], |s| s.cluster.decode.kv_cache_memory_fraction == 0.85),
-        (vec!["mode=aggregated", "aggregated.replicas=2"], |s| s.cluster.aggregated.replicas == 2),
-        (vec!["mode=aggregated", "aggregated.tp=8"], |s| s.cluster.aggregated.parallelism.tp == 8),
-        (vec!["aggregated.maxBatchSize=32"], |s| s.cluster.aggregated.max_batch_size == 32),
-        (vec!["aggregated.maxBatchTokens=4096"], |s| s.cluster.aggregated.max_batch_tokens == 4096),
-        (vec!["aggregated.kvCacheMemoryFraction=0.9"], |s| s.cluster.aggregated.kv_cache_memory_fraction == 0.9),
-        (vec!["kvTransfer.backend=nixl"], |s| s.cluster.kv_transfer.backend == KvBackend::Nixl),
-        (vec!["mode=aggregated", "kvTransfer.compression=lz4"], |s| {
-            s.cluster.kv_transfer.compression == Compression::Lz4
-        }),
-        (vec!["kvTransfer.maxInFlightTransfers=8"], |s| s.cluster.kv_transfer.max_in_flight_transfers == 8),
-        (vec!["kvTransfer.blockSizeKB=256"], |s| s.cluster.kv_transfer.block_size_bytes == 262_144),
+        (vec!["prefill.replicas=2"], |s| prefill(s).replicas == 2),
+        (vec!["prefill.tp=8"], |s| prefill(s).parallelism.tp == 8),
+        (vec!["prefill.maxBatchSize=16"], |s| prefill(s).max_batch_size == 16),
+        (vec!["prefill.maxBatchTokens=8192"], |s| prefill(s).max_batch_tokens == 8192),
+        (vec!["prefill.maxInputLength=4096"], |s| prefill(s).max_input_length == 4096),
+        (vec!["decode.replicas=5"], |s| decode(s).replicas == 5),
+        (vec!["decode.tp=8"], |s| decode(s).parallelism.tp == 8),
+        (vec!["decode.maxBatchSize=128"], |s| decode(s).max_batch_size == 128),
+        (vec!["decode.maxOutputLength=2048"], |s| decode(s).max_output_length == 2048),
+        (vec!["decode.kvCacheMemoryFraction=0.85"], |s| decode(s).kv_cache_memory_fraction == 0.85),
+        (vec!["mode=aggregated", "aggregated.replicas=2"], |s| aggregated(s).replicas == 2),
+        (vec!["mode=aggregated", "aggregated.tp=8"], |s| aggregated(s).parallelism.tp == 8),
+        (vec!["aggregated.maxBatchSize=32"], |s| aggregated(s).max_batch_size == 32),
+        (vec!["aggregated.maxBatchTokens=4096"], |s| aggregated(s).max_batch_tokens == 4096),
+        (vec!["aggregated.kvCacheMemoryFraction=0.9"], |s| aggregated(s).kv_cache_memory_fraction == 0.9),
+        (vec!["kvTransfer.backend=nixl"], |s| kv_transfer(s).backend == KvBackend::Nixl),
+        (vec!["mode=aggregated", "kvTransfer.compression=lz4"], |s| kv_transfer(s).compression == Compression::Lz4),
+        (vec!["kvTransfer.maxInFlightTransfers=8"], |s| kv_transfer(s).max_in_flight_transfers == 8),
+        (vec!["kvTransfer.blockSizeKB=256"], |s| s.cluster.kv_block_size_bytes == 262_144),
         (vec!["router.policy=round-robin"], |s| s.cluster.router == RouterPolicy::RoundRobin),
         (vec!["prefixCache.capacity=off"], |s| s.cluster.prefix_cache == PrefixCacheCapacity::Off),
         (vec!["prefixCache.capacity=unbounded"], |s| s.cluster.prefix_cache == PrefixCacheCapacity::Unbounded),
@@ -700,7 +746,7 @@ fn negative_and_zero_sizes() {
     // tp from resources.gpu alone, and a tp that is not a power of two.
     let text = full().replace("        tensorParallelSize: 4\n        maxBatchSize: 256", "        maxBatchSize: 256");
     let s = load_strs(&[("x.yaml", &text)], &[]).unwrap();
-    assert_eq!(s.cluster.decode.parallelism.tp, 4);
+    assert_eq!(decode(&s).parallelism.tp, 4);
     let text = text.replace(
         "      resources:\n        gpu: 4\n      config:\n        maxBatchSize: 256",
         "      resources:\n        gpu: 12\n      config:\n        maxBatchSize: 256",
@@ -753,11 +799,11 @@ fn vllm_disaggregated_manifest() {
     let s = load_strs(&[("dgd.yaml", VLLM_DISAGG_DGD), ("s.yaml", WORKLOAD_ONLY)], &[]).unwrap();
     let c = &s.cluster;
     assert_eq!(s.model.name, "Llama-3.1-70B");
-    assert_eq!((c.mode, c.backend), (Mode::Disaggregated, Backend::Vllm));
-    assert_eq!((c.prefill.replicas, c.prefill.parallelism.tp, c.prefill.max_batch_tokens), (1, 4, 8192));
-    let d = ClusterConfig::dynamo_defaults(Mode::Disaggregated);
+    assert_eq!((c.mode(), c.backend), (Mode::Disaggregated, Backend::Vllm));
+    assert_eq!((prefill(&s).replicas, prefill(&s).parallelism.tp, prefill(&s).max_batch_tokens), (1, 4, 8192));
+    let d = Pools::defaults();
     assert_eq!(
-        c.decode,
+        *decode(&s),
         DecodePoolConfig {
             replicas: 2,
             parallelism: Parallelism::tp(4),
@@ -766,11 +812,11 @@ fn vllm_disaggregated_manifest() {
             ..d.decode
         }
     );
-    assert_eq!(c.kv_transfer.backend, KvBackend::Tcp);
+    assert_eq!(kv_transfer(&s).backend, KvBackend::Tcp);
     assert_eq!(s.name, "s");
     // --set still applies; a bad value taken from the command line points at its argument.
     let s = load_strs(&[("dgd.yaml", VLLM_DISAGG_DGD), ("s.yaml", WORKLOAD_ONLY)], &["decode.replicas=4"]).unwrap();
-    assert_eq!(s.cluster.decode.replicas, 4);
+    assert_eq!(decode(&s).replicas, 4);
     let bad = VLLM_DISAGG_DGD.replace("- \"128\"", "- \"-1\"");
     let e = err(&[("dgd.yaml", &bad), ("s.yaml", WORKLOAD_ONLY)], &[]);
     assert_eq!(
@@ -788,10 +834,10 @@ fn sglang_aggregated_manifest() {
     let s = load_strs(&[("agg.yaml", &format!("{SGLANG_AGG_DGD}---\n{WORKLOAD_ONLY}"))], &[]).unwrap();
     let c = &s.cluster;
     assert_eq!(s.model.name, "Qwen3-32B");
-    assert_eq!((c.mode, c.backend, c.router), (Mode::Aggregated, Backend::Sglang, RouterPolicy::RoundRobin));
-    let d = ClusterConfig::dynamo_defaults(Mode::Aggregated);
+    assert_eq!((c.mode(), c.backend, c.router), (Mode::Aggregated, Backend::Sglang, RouterPolicy::RoundRobin));
+    let d = Pools::defaults();
     assert_eq!(
-        c.aggregated,
+        *aggregated(&s),
         AggregatedPoolConfig {
             replicas: 2,
             parallelism: Parallelism::tp(2),
@@ -881,10 +927,10 @@ fn aggregated_mode() {
     let dgdr = "kind: DynamoGraphDeploymentRequest\nspec:\n  components:\n    decode: {replicas: 4, resources: {gpu: 2}, config: {maxBatchSize: 100, maxBatchTokens: 2048}}\n";
     let sc = "kind: Scenario\nmodel: qwen3-32b\nbackend: vllm\naggregated: {tp: 4, maxInputLength: 8192}\nworkload: {kind: offline, isl: 10, osl: 10}\n";
     let s = load_strs(&[("s.yaml", sc), ("d.yaml", dgdr)], &[]).unwrap();
-    assert_eq!(s.cluster.mode, Mode::Aggregated);
-    let d = ClusterConfig::dynamo_defaults(Mode::Aggregated);
+    assert_eq!(s.cluster.mode(), Mode::Aggregated);
+    let d = Pools::defaults();
     assert_eq!(
-        s.cluster.aggregated,
+        *aggregated(&s),
         AggregatedPoolConfig {
             replicas: 4,
             parallelism: Parallelism::tp(4),
@@ -896,7 +942,7 @@ fn aggregated_mode() {
     );
     let worker = "kind: DynamoGraphDeploymentRequest\nspec:\n  components:\n    worker: {replicas: 2, config: {tensorParallelSize: 2}}\n";
     let s = load_strs(&[("s.yaml", sc), ("d.yaml", worker)], &["aggregated.tp=2"]).unwrap();
-    assert_eq!((s.cluster.aggregated.replicas, s.cluster.aggregated.parallelism.tp), (2, 2));
+    assert_eq!((aggregated(&s).replicas, aggregated(&s).parallelism.tp), (2, 2));
     let e = err(&[("s.yaml", sc), ("d.yaml", worker)], &["aggregated.replicas=0"]);
     assert!(
         e.contains("aggregated.replicas: expected a positive integer, got 0 (the aggregated pool is in use"),
@@ -1039,4 +1085,21 @@ fn every_key_the_readers_produce_is_in_the_table() {
     ] {
         assert!(seen.contains(key), "no document produced {key}");
     }
+}
+
+#[test]
+fn a_scenario_keeps_the_other_modes_pools_and_switches_between_them() {
+    let s = load_strs(&[("x.yaml", &full())], &["aggregated.maxBatchTokens=2048"]).unwrap();
+    assert_eq!(s.cluster.mode(), Mode::Disaggregated);
+    assert!(s.cluster.topology.aggregated().is_none(), "the simulated layout holds only its own pools");
+    let mut a = s.clone();
+    a.switch_mode(Mode::Aggregated);
+    assert_eq!(a.cluster.mode(), Mode::Aggregated);
+    assert_eq!(a.cluster.topology.aggregated().unwrap().max_batch_tokens, 2048);
+    assert_eq!(a.cluster.total_gpus(), 12, "3 aggregated replicas at the decode component's tp 4");
+    assert_eq!(a.other_topology, s.cluster.topology);
+    a.switch_mode(Mode::Aggregated);
+    assert_eq!(a.cluster.mode(), Mode::Aggregated, "switching to the mode it runs changes nothing");
+    a.switch_mode(Mode::Disaggregated);
+    assert_eq!(a, s);
 }

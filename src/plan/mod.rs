@@ -17,7 +17,7 @@ use crate::input::Scenario;
 use crate::report::Summary;
 use crate::runner::{run, RunOptions};
 use crate::sim::SlaTargets;
-use crate::spec::deployment::{Backend, KvBackend, Mode};
+use crate::spec::deployment::{Backend, KvBackend, Mode, Topology};
 
 /// What the plan must meet.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,21 +118,21 @@ fn meets(s: &Summary, sla: PlanSla) -> bool {
 pub fn configure(base: &Scenario, shape: Shape, prefill: u32, decode: u32) -> Option<Scenario> {
     let mut s = base.clone();
     s.autoscaler = None;
+    s.switch_mode(shape.mode);
     let c = &mut s.cluster;
     c.backend = shape.backend;
-    c.mode = shape.mode;
-    match shape.mode {
-        Mode::Disaggregated => {
-            c.prefill.replicas = prefill;
-            c.prefill.parallelism.tp = shape.prefill_tp;
-            c.decode.replicas = decode;
-            c.decode.parallelism.tp = shape.decode_tp;
-            c.decode.max_batch_size = shape.decode_batch;
+    match &mut c.topology {
+        Topology::Disaggregated { prefill: p, decode: d, .. } => {
+            p.replicas = prefill;
+            p.parallelism.tp = shape.prefill_tp;
+            d.replicas = decode;
+            d.parallelism.tp = shape.decode_tp;
+            d.max_batch_size = shape.decode_batch;
         }
-        Mode::Aggregated => {
-            c.aggregated.replicas = decode;
-            c.aggregated.parallelism.tp = shape.decode_tp;
-            c.aggregated.max_batch_size = shape.decode_batch;
+        Topology::Aggregated(a) => {
+            a.replicas = decode;
+            a.parallelism.tp = shape.decode_tp;
+            a.max_batch_size = shape.decode_batch;
         }
     }
     crate::input::deployment::validate_deployment(&s).ok()?;
@@ -242,9 +242,9 @@ impl Search<'_> {
 /// half and double), both modes, the given backends.
 pub fn shapes(base: &Scenario, opts: &PlanOptions) -> Vec<Shape> {
     let tps: Vec<u32> = [1u32, 2, 4, 8].into_iter().filter(|&t| t <= base.hardware.gpus_per_node).collect();
-    let b0 = match base.cluster.mode {
-        Mode::Disaggregated => base.cluster.decode.max_batch_size,
-        Mode::Aggregated => base.cluster.aggregated.max_batch_size,
+    let b0 = match &base.cluster.topology {
+        Topology::Disaggregated { decode, .. } => decode.max_batch_size,
+        Topology::Aggregated(a) => a.max_batch_size,
     };
     let mut batches = vec![b0, (b0 / 2).max(8), (b0 * 2).min(1024)];
     batches.sort();
@@ -334,7 +334,7 @@ fn try_levers(s: &mut Search, c: &Candidate) -> (Vec<Lever>, Option<&'static str
         }
     }
     if disagg {
-        let kv = s.base.cluster.kv_transfer.backend;
+        let kv = s.base.topology(Mode::Disaggregated).kv_transfer().expect("a disaggregated layout").backend;
         for alt in [KvBackend::Nccl, KvBackend::Tcp] {
             if alt != kv {
                 tries.push((format!("kvTransfer.backend {}", alt.name()), sh, p, d, Some(alt)));
@@ -345,7 +345,7 @@ fn try_levers(s: &mut Search, c: &Candidate) -> (Vec<Lever>, Option<&'static str
     for (name, shape, pp, dd, kv) in tries {
         let mut base = s.base.clone();
         if let Some(k) = kv {
-            base.cluster.kv_transfer.backend = k;
+            base.topology_mut(Mode::Disaggregated).kv_transfer_mut().expect("a disaggregated layout").backend = k;
         }
         let mut sub = Search { base: &base, opts: s.opts, runs: 0 };
         if let Some(r) = sub.eval(shape, pp, dd) {

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{rule_of_thumb_prefill_share, Candidate, PlanOptions, PlanResult, PATTERN_RATIOS};
 use crate::input::Scenario;
 use crate::report::{plot, write_atomic, ReportError};
-use crate::spec::deployment::Mode;
+use crate::spec::deployment::{Mode, Topology};
 
 /// `--set` keys the written deployment itself fixes (they must not be repeated when running it).
 fn is_deployment_key(k: &str) -> bool {
@@ -73,7 +73,7 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
             let _ = writeln!(o, "model: {m}");
         }
     }
-    let _ = writeln!(o, "mode: {}", mode_name(c.mode));
+    let _ = writeln!(o, "mode: {}", c.mode().name());
     let _ = writeln!(o, "backend: {}", c.backend.name());
     let lim = |v: Option<u64>| v.map_or("none".to_string(), |x| x.to_string());
     let _ = writeln!(o, "requests: {}", lim(planned.limits.requests));
@@ -95,34 +95,30 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
         c.frontend.request_timeout_ns / 1_000_000,
         router_name(c.router)
     );
-    match c.mode {
-        Mode::Disaggregated => {
-            let p = &c.prefill;
+    match &c.topology {
+        Topology::Disaggregated { prefill: p, decode: d, kv_transfer: k } => {
             let _ = writeln!(
                 o,
                 "    prefill:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
                  maxBatchSize: {}\n        maxBatchTokens: {}\n        maxInputLength: {}",
                 p.replicas, p.parallelism.gpus(), p.parallelism.tp, p.max_batch_size, p.max_batch_tokens, p.max_input_length
             );
-            let d = &c.decode;
             let _ = writeln!(
                 o,
                 "    decode:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
                  maxBatchSize: {}\n        maxOutputLength: {}\n        kvCacheMemoryFraction: {}",
                 d.replicas, d.parallelism.gpus(), d.parallelism.tp, d.max_batch_size, d.max_output_length, d.kv_cache_memory_fraction
             );
-            let k = &c.kv_transfer;
             let _ = writeln!(
                 o,
                 "    kvTransfer:\n      backend: {}\n      compression: {}\n      maxInFlightTransfers: {}\n      blockSizeKB: {}",
                 k.backend.name(),
                 k.compression.name(),
                 k.max_in_flight_transfers,
-                k.block_size_bytes / 1024
+                c.kv_block_size_bytes / 1024
             );
         }
-        Mode::Aggregated => {
-            let a = &c.aggregated;
+        Topology::Aggregated(a) => {
             let _ = writeln!(
                 o,
                 "    aggregated:\n      replicas: {}\n      resources: {{gpu: {}}}\n      config:\n        tensorParallelSize: {}\n        \
@@ -140,13 +136,6 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
         }
     }
     o
-}
-
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Disaggregated => "disaggregated",
-        Mode::Aggregated => "aggregated",
-    }
 }
 
 /// The text of the base scenario's `kind: Scenario` document, read back from its file, and that
@@ -174,17 +163,15 @@ fn scenario_document(base: &Scenario) -> Option<(String, Option<std::path::PathB
 
 /// Whether two clusters run the same: the pools of their mode (the other mode's settings are unused).
 fn same_deployment(a: &crate::spec::deployment::ClusterConfig, b: &crate::spec::deployment::ClusterConfig) -> bool {
-    let common = a.mode == b.mode
-        && a.backend == b.backend
+    let common = a.backend == b.backend
         && a.frontend == b.frontend
         && a.router == b.router
         && a.kv_router == b.kv_router
         && a.prefix_cache == b.prefix_cache;
+    // the block size only feeds the KV metrics when nothing moves between pools
     common
-        && match a.mode {
-            Mode::Disaggregated => a.prefill == b.prefill && a.decode == b.decode && a.kv_transfer == b.kv_transfer,
-            Mode::Aggregated => a.aggregated == b.aggregated,
-        }
+        && a.topology == b.topology
+        && (a.mode() == Mode::Aggregated || a.kv_block_size_bytes == b.kv_block_size_bytes)
 }
 
 /// A relative path value of `trace:`, `model:` or `hardware:` made absolute against `dir` (the base

@@ -24,7 +24,7 @@ impl BatchingPolicy {
     /// The policy a deployment's decode-side workers run: SGLang's prefill-first batches where
     /// prefills and decodes share a worker (aggregated), the mixed batches otherwise.
     pub(super) fn for_deployment(c: &ClusterConfig) -> BatchingPolicy {
-        if c.mode == Mode::Aggregated && c.backend == Backend::Sglang {
+        if matches!(c.topology, Topology::Aggregated(_)) && c.backend == Backend::Sglang {
             BatchingPolicy::PrefillFirst
         } else {
             BatchingPolicy::Mixed
@@ -73,18 +73,17 @@ impl BatchingPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::deployment::KvBackend;
+    use crate::spec::deployment::{KvBackend, Mode};
 
     #[test]
     fn sglang_prefills_first_only_where_prefill_and_decode_share_a_worker() {
-        let mut c = super::super::tests::cluster(Mode::Aggregated, KvBackend::Nixl);
         for (mode, backend, want) in [
             (Mode::Aggregated, Backend::Sglang, BatchingPolicy::PrefillFirst),
             (Mode::Disaggregated, Backend::Sglang, BatchingPolicy::Mixed),
             (Mode::Aggregated, Backend::Vllm, BatchingPolicy::Mixed),
             (Mode::Aggregated, Backend::Trtllm, BatchingPolicy::Mixed),
         ] {
-            (c.mode, c.backend) = (mode, backend);
+            let c = ClusterConfig { backend, ..super::super::tests::cluster(mode, KvBackend::Nixl) };
             assert_eq!(BatchingPolicy::for_deployment(&c), want, "{mode:?} {backend:?}");
         }
         assert!(BatchingPolicy::Mixed.step_decodes(true));

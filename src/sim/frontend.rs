@@ -29,12 +29,12 @@ impl Sim<'_> {
         let blocks = spec.blocks.clone();
         let output_tok = spec.output_tok.clamp(1, self.max_output.max(1));
         let input_tok = spec.input_tok.max(1);
-        let too_long_for_kv = match self.input.cluster.mode {
-            Mode::Disaggregated => {
+        let too_long_for_kv = match self.input.cluster.topology {
+            Topology::Disaggregated { .. } => {
                 input_tok as u64 > self.prefill[0].cap_tok
                     || input_tok as u64 + output_tok as u64 + 1 > self.gen[0].cap_tok
             }
-            Mode::Aggregated => input_tok as u64 + output_tok as u64 + 1 > self.gen[0].cap_tok,
+            Topology::Aggregated(_) => input_tok as u64 + output_tok as u64 + 1 > self.gen[0].cap_tok,
         };
         if self.in_system >= self.max_concurrent || input_tok > self.max_input || too_long_for_kv {
             self.m.rejected += 1;
@@ -72,8 +72,8 @@ impl Sim<'_> {
         let g = r.gen;
         self.in_system += 1;
         self.deadlines.push_back((now.saturating_add(self.timeout_ns), slot, g));
-        match self.input.cluster.mode {
-            Mode::Disaggregated => {
+        match self.input.cluster.topology {
+            Topology::Disaggregated { .. } => {
                 let max_local = self.input.cluster.kv_router.max_local_prefill_tok;
                 if max_local > 0 {
                     // conditional disaggregation: the decode worker is chosen first, and prefills
@@ -96,7 +96,7 @@ impl Sim<'_> {
                 self.prefill_queues[q].push_back((slot, g));
                 self.dispatch_prefill(now);
             }
-            Mode::Aggregated => {
+            Topology::Aggregated(_) => {
                 let w = self.route_gen(slot);
                 self.enqueue_local(now, w, slot, g);
             }

@@ -23,7 +23,7 @@ use crate::perf::memory::{
 use crate::perf::step::{StepShape, StepTimer, WorkerCost};
 use crate::sim::prefix_cache::PrefixCache;
 use crate::spec::autoscaler::{AutoscalerConfig, Pool};
-use crate::spec::deployment::{Backend, ClusterConfig, Mode, PrefixCacheCapacity, RouterPolicy};
+use crate::spec::deployment::{Backend, ClusterConfig, PrefixCacheCapacity, RouterPolicy, Topology};
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
 use crate::spec::workload::{ClosedLoopSource, RequestSpec, PREFIX_BLOCK_TOK};
@@ -190,10 +190,8 @@ impl<'a> Sim<'a> {
         let mut links = Vec::new();
         let mut gen = Vec::new();
         let (prefill_cost, gen_cost, max_input, max_output);
-        match c.mode {
-            Mode::Disaggregated => {
-                let p = &c.prefill;
-                let d = &c.decode;
+        match &c.topology {
+            Topology::Disaggregated { prefill: p, decode: d, kv_transfer } => {
                 let pplan = memory_plan(
                     model,
                     hw,
@@ -219,13 +217,16 @@ impl<'a> Sim<'a> {
                     },
                 );
                 tpl.prefill_cap_tok = pplan.kv_capacity_tok;
-                tpl.link = kv_link_rate(hw, c.kv_transfer.backend, p.parallelism, d.parallelism);
+                tpl.link = kv_link_rate(hw, kv_transfer.backend, p.parallelism, d.parallelism);
+                tpl.max_in_flight_transfers = kv_transfer.max_in_flight_transfers.max(1);
+                tpl.prefill_max_batch = p.max_batch_size;
+                tpl.prefill_max_batch_tok = p.max_batch_tokens as u64;
                 tpl.gen_cap_tok = dplan.kv_capacity_tok;
                 tpl.gen_max_batch = d.max_batch_size;
                 tpl.gen_chunk_tok = DECODE_RECOMPUTE_CHUNK_TOK;
                 for _ in 0..p.replicas {
                     prefill.push(tpl.new_prefill_worker(c));
-                    links.push(tpl.new_link(c));
+                    links.push(tpl.new_link());
                 }
                 for _ in 0..d.replicas {
                     gen.push(tpl.new_gen_worker(c));
@@ -240,8 +241,7 @@ impl<'a> Sim<'a> {
                 m.decode_gpus = d.replicas * d.parallelism.gpus();
                 m.kv_capacity_tok_per_worker = dplan.kv_capacity_tok;
             }
-            Mode::Aggregated => {
-                let a = &c.aggregated;
+            Topology::Aggregated(a) => {
                 let plan = memory_plan(
                     model,
                     hw,
@@ -293,7 +293,7 @@ impl<'a> Sim<'a> {
             prefill_cost,
             gen_cost,
             kv_bytes_per_tok: model.kv_bytes_per_token(kd),
-            block_bytes: c.kv_transfer.block_size_bytes.max(1),
+            block_bytes: c.kv_block_size_bytes.max(1),
             admit_seq: 0,
             next_id: 0,
             in_system: 0,
@@ -405,26 +405,27 @@ mod tests {
     /// over Dynamo's defaults, with a frontend that never rejects and `kv` for the KV link.
     pub(crate) fn cluster(mode: Mode, kv: KvBackend) -> ClusterConfig {
         let d = ClusterConfig::dynamo_defaults(mode);
-        ClusterConfig {
-            frontend: FrontendConfig { max_concurrent_requests: 100_000, ..d.frontend },
-            prefill: PrefillPoolConfig { parallelism: Parallelism::tp(4), max_batch_size: 32, ..d.prefill },
-            decode: DecodePoolConfig {
-                replicas: 3,
-                parallelism: Parallelism::tp(4),
-                max_batch_size: 256,
-                kv_cache_memory_fraction: 0.92,
-                ..d.decode
+        let topology = match d.topology {
+            Topology::Disaggregated { prefill, decode, kv_transfer } => Topology::Disaggregated {
+                prefill: PrefillPoolConfig { parallelism: Parallelism::tp(4), max_batch_size: 32, ..prefill },
+                decode: DecodePoolConfig {
+                    replicas: 3,
+                    parallelism: Parallelism::tp(4),
+                    max_batch_size: 256,
+                    kv_cache_memory_fraction: 0.92,
+                    ..decode
+                },
+                kv_transfer: KvTransferConfig { backend: kv, max_in_flight_transfers: 64, ..kv_transfer },
             },
-            aggregated: AggregatedPoolConfig {
+            Topology::Aggregated(a) => Topology::Aggregated(AggregatedPoolConfig {
                 replicas: 4,
                 parallelism: Parallelism::tp(4),
                 max_batch_size: 256,
                 kv_cache_memory_fraction: 0.92,
-                ..d.aggregated
-            },
-            kv_transfer: KvTransferConfig { backend: kv, max_in_flight_transfers: 64, ..d.kv_transfer },
-            ..d
-        }
+                ..a
+            }),
+        };
+        ClusterConfig { frontend: FrontendConfig { max_concurrent_requests: 100_000, ..d.frontend }, topology, ..d }
     }
 
     pub(crate) fn poisson(n: usize, rate: f64, isl: u32, osl: u32) -> Traffic {

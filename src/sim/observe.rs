@@ -311,7 +311,7 @@ impl Sim<'_> {
         match pool {
             Pool::Prefill => {
                 let in_batches: usize = self.prefill.iter().filter(|w| w.busy).map(|w| w.batch.len()).sum();
-                in_batches as f64 / (up * self.input.cluster.prefill.max_batch_size.max(1) as f64)
+                in_batches as f64 / (up * self.tpl.prefill_max_batch.max(1) as f64)
             }
             Pool::Decode => {
                 let running: usize = self.gen.iter().map(|w| w.running.len()).sum();
@@ -340,7 +340,7 @@ impl Sim<'_> {
                 draining,
                 queue_depth: self.prefill_queue_depth(),
                 batch_size: self.prefill.iter().filter(|w| w.busy).map(|w| w.batch.len() as u64).sum(),
-                max_batch_size: (serving + draining) as u64 * self.input.cluster.prefill.max_batch_size as u64,
+                max_batch_size: (serving + draining) as u64 * self.tpl.prefill_max_batch as u64,
                 gpu_utilization,
                 kv_usage_bytes: self.prefill.iter().map(|w| w.held_tok).sum::<u64>() * kvb,
                 kv_capacity_bytes: self.prefill.iter().filter(|w| w.rep.up()).map(|w| w.cap_tok).sum::<u64>() * kvb,
@@ -363,7 +363,8 @@ impl Sim<'_> {
     pub(super) fn scrape_row(&self, now: SimTime) -> ScrapeRow {
         ScrapeRow {
             t_ns: now.as_ns(),
-            prefill: (self.input.cluster.mode == Mode::Disaggregated).then(|| self.pool_scrape(Pool::Prefill, now)),
+            prefill: matches!(self.input.cluster.topology, Topology::Disaggregated { .. })
+                .then(|| self.pool_scrape(Pool::Prefill, now)),
             decode: self.pool_scrape(Pool::Decode, now),
             requests_arrived: self.m.arrived,
             requests_completed: self.m.completed,

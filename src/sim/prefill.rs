@@ -34,7 +34,7 @@ impl Sim<'_> {
     }
 
     pub(super) fn start_prefill_batch(&mut self, now: SimTime, w: usize) {
-        let cfg = &self.input.cluster.prefill;
+        let (max_batch, max_batch_tok) = (self.tpl.prefill_max_batch, self.tpl.prefill_max_batch_tok);
         let mut batch = std::mem::take(&mut self.prefill[w].batch);
         batch.clear();
         let mut shape = StepShape::default();
@@ -51,8 +51,8 @@ impl Sim<'_> {
                 (Some(c), Some(b)) => cached_tokens(c.matched(b), isl as u32) as u64,
                 _ => 0,
             };
-            if batch.len() as u32 >= cfg.max_batch_size
-                || (!batch.is_empty() && computed + isl - cached > cfg.max_batch_tokens as u64)
+            if batch.len() as u32 >= max_batch
+                || (!batch.is_empty() && computed + isl - cached > max_batch_tok)
                 || self.prefill[w].held_tok + tok + isl > self.prefill[w].cap_tok
             {
                 break;

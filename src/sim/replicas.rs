@@ -108,7 +108,7 @@ impl Sim<'_> {
                         let mut w = self.tpl.new_prefill_worker(c);
                         w.rep = Replica::off();
                         self.prefill.push(w);
-                        self.links.push(self.tpl.new_link(c));
+                        self.links.push(self.tpl.new_link());
                         if c.router == RouterPolicy::KvAware {
                             while self.prefill_queues.len() < self.prefill.len() {
                                 self.prefill_queues.push(VecDeque::new());
@@ -233,8 +233,13 @@ impl Sim<'_> {
 #[derive(Default)]
 pub(super) struct WorkerTemplates {
     pub(super) prefill_cap_tok: u64,
-    /// Each prefill worker's KV link (aggregated deployments have none).
+    /// Most requests and most prompt tokens in one prefill batch.
+    pub(super) prefill_max_batch: u32,
+    pub(super) prefill_max_batch_tok: u64,
+    /// Each prefill worker's KV link (aggregated deployments have none), and how many transfers it
+    /// runs at once.
     pub(super) link: KvLinkRate,
+    pub(super) max_in_flight_transfers: u32,
     pub(super) gen_cap_tok: u64,
     pub(super) gen_max_batch: u32,
     pub(super) gen_chunk_tok: u64,
@@ -255,11 +260,11 @@ impl WorkerTemplates {
         }
     }
 
-    pub(super) fn new_link(&self, c: &ClusterConfig) -> Link {
+    pub(super) fn new_link(&self) -> Link {
         Link {
             bytes_per_ns: self.link.bytes_per_ns,
             setup_ns: self.link.setup_ns,
-            max_in_flight: c.kv_transfer.max_in_flight_transfers.max(1),
+            max_in_flight: self.max_in_flight_transfers,
             in_flight: 0,
             queue: VecDeque::new(),
             v: 0.0,

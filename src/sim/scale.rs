@@ -26,9 +26,9 @@ pub(super) struct AutoscalerState {
 impl AutoscalerState {
     pub fn new(input: &SimInput) -> AutoscalerState {
         let c = input.cluster;
-        let initial = match c.mode {
-            Mode::Disaggregated => [c.prefill.replicas, c.decode.replicas],
-            Mode::Aggregated => [0, c.aggregated.replicas],
+        let initial = match &c.topology {
+            Topology::Disaggregated { prefill, decode, .. } => [prefill.replicas, decode.replicas],
+            Topology::Aggregated(a) => [0, a.replicas],
         };
         let cold = input.autoscaler.map_or(0, |a| a.cold_start.ns(input.model.weight_bytes(input.weights_dtype)));
         AutoscalerState { initial, desired: initial, last_change: [None; 2], cold_start_ns: cold, events: Vec::new() }
@@ -79,9 +79,9 @@ impl Sim<'_> {
         if let Some(a) = self.input.autoscaler.filter(|_| self.work_left()) {
             let ttft = p99(self.obs.win_ttft.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
             let tpot = p99(self.obs.win_tpot.iter().map(|&(_, v)| v)).map(|v| v as f64 / 1e6);
-            let pools: &[Pool] = match self.input.cluster.mode {
-                Mode::Disaggregated => &[Pool::Decode, Pool::Prefill],
-                Mode::Aggregated => &[Pool::Decode],
+            let pools: &[Pool] = match self.input.cluster.topology {
+                Topology::Disaggregated { .. } => &[Pool::Decode, Pool::Prefill],
+                Topology::Aggregated(_) => &[Pool::Decode],
             };
             for &pool in pools {
                 let Some(s) = a.pool(pool) else { continue };
@@ -170,11 +170,11 @@ impl Sim<'_> {
             }
         };
         let (ttft_mean, tpot_mean) = (mean(&self.obs.win_ttft), mean(&self.obs.win_tpot));
-        match (self.input.cluster.mode, pool) {
-            (Mode::Disaggregated, Pool::Prefill) => {
-                let cfg = &self.input.cluster.prefill;
+        match (&self.input.cluster.topology, pool) {
+            (Topology::Disaggregated { .. }, Pool::Prefill) => {
+                let (max_batch, max_batch_tok) = (self.tpl.prefill_max_batch, self.tpl.prefill_max_batch_tok);
                 let cost = self.prefill_cost.as_mut().expect("disaggregated mode has a prefill cost");
-                let cap = prefill_tok_s_at_sla(cost, isl, cfg.max_batch_size, cfg.max_batch_tokens as u64, ttft_ns);
+                let cap = prefill_tok_s_at_sla(cost, isl, max_batch, max_batch_tok, ttft_ns);
                 // Dynamo's planner corrects its profile by observed / expected TTFT: what the
                 // profile misses is queueing, so the demand grows by that factor (never shrinks)
                 let mut one = StepShape::default();
@@ -183,7 +183,7 @@ impl Sim<'_> {
                 let correction = ttft_mean.map_or(1.0, |m| (m / expected).max(1.0));
                 planner_desired(s, rate * isl as f64 * correction, cap)
             }
-            (Mode::Disaggregated, Pool::Decode) => {
+            (Topology::Disaggregated { .. }, Pool::Decode) => {
                 // and by observed / expected inter-token time at the running batch: the TPOT target
                 // the profile is read at shrinks by that factor
                 let (_, serving, draining) = self.replica_counts(Pool::Decode);
@@ -203,7 +203,7 @@ impl Sim<'_> {
                 );
                 planner_desired(s, rate * osl as f64, cap)
             }
-            (Mode::Aggregated, _) => {
+            (Topology::Aggregated(_), _) => {
                 let budget = self.tpl.gen_chunk_tok;
                 let pcap = prefill_tok_s_at_sla(&mut self.gen_cost, isl, self.tpl.gen_max_batch, budget, ttft_ns);
                 let dcap = decode_tok_s_at_sla(

@@ -26,6 +26,15 @@ pub enum Mode {
     Aggregated,
 }
 
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Disaggregated => "disaggregated",
+            Mode::Aggregated => "aggregated",
+        }
+    }
+}
+
 /// The path KV caches take from a prefill worker to a decode worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KvBackend {
@@ -176,22 +185,171 @@ pub struct KvTransferConfig {
     pub compression: Compression,
     /// Concurrent transfers out of one prefill worker; more wait in FIFO order.
     pub max_in_flight_transfers: u32,
-    /// Transfer granularity: KV moves in blocks of this size.
-    pub block_size_bytes: u64,
+}
+
+/// How the deployment's workers are laid out: the one thing that differs between Dynamo's two modes.
+/// Only the pools a mode runs exist, so code that reads a pool matches on the layout instead of
+/// checking a mode flag beside three always-present pools.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Topology {
+    /// Prefill workers hand each request's KV cache over `kv_transfer` to a decode worker.
+    Disaggregated { prefill: PrefillPoolConfig, decode: DecodePoolConfig, kv_transfer: KvTransferConfig },
+    /// One pool whose workers prefill (in chunks mixed into decode steps) and decode.
+    Aggregated(AggregatedPoolConfig),
+}
+
+impl Topology {
+    pub fn mode(&self) -> Mode {
+        match self {
+            Topology::Disaggregated { .. } => Mode::Disaggregated,
+            Topology::Aggregated(_) => Mode::Aggregated,
+        }
+    }
+
+    /// GPUs all of the layout's replicas hold.
+    pub fn gpus(&self) -> u32 {
+        match self {
+            Topology::Disaggregated { prefill, decode, .. } => {
+                prefill.replicas * prefill.parallelism.gpus() + decode.replicas * decode.parallelism.gpus()
+            }
+            Topology::Aggregated(a) => a.replicas * a.parallelism.gpus(),
+        }
+    }
+
+    /// GPUs of the pool that prefills (0 when the decode-side workers do, aggregated) and of the
+    /// pool that decodes.
+    pub fn pool_gpus(&self) -> (u32, u32) {
+        match self {
+            Topology::Disaggregated { prefill, decode, .. } => {
+                (prefill.replicas * prefill.parallelism.gpus(), decode.replicas * decode.parallelism.gpus())
+            }
+            Topology::Aggregated(a) => (0, a.replicas * a.parallelism.gpus()),
+        }
+    }
+
+    pub fn prefill(&self) -> Option<&PrefillPoolConfig> {
+        match self {
+            Topology::Disaggregated { prefill, .. } => Some(prefill),
+            Topology::Aggregated(_) => None,
+        }
+    }
+
+    pub fn decode(&self) -> Option<&DecodePoolConfig> {
+        match self {
+            Topology::Disaggregated { decode, .. } => Some(decode),
+            Topology::Aggregated(_) => None,
+        }
+    }
+
+    pub fn kv_transfer(&self) -> Option<&KvTransferConfig> {
+        match self {
+            Topology::Disaggregated { kv_transfer, .. } => Some(kv_transfer),
+            Topology::Aggregated(_) => None,
+        }
+    }
+
+    pub fn aggregated(&self) -> Option<&AggregatedPoolConfig> {
+        match self {
+            Topology::Disaggregated { .. } => None,
+            Topology::Aggregated(a) => Some(a),
+        }
+    }
+
+    pub fn prefill_mut(&mut self) -> Option<&mut PrefillPoolConfig> {
+        match self {
+            Topology::Disaggregated { prefill, .. } => Some(prefill),
+            Topology::Aggregated(_) => None,
+        }
+    }
+
+    pub fn decode_mut(&mut self) -> Option<&mut DecodePoolConfig> {
+        match self {
+            Topology::Disaggregated { decode, .. } => Some(decode),
+            Topology::Aggregated(_) => None,
+        }
+    }
+
+    pub fn kv_transfer_mut(&mut self) -> Option<&mut KvTransferConfig> {
+        match self {
+            Topology::Disaggregated { kv_transfer, .. } => Some(kv_transfer),
+            Topology::Aggregated(_) => None,
+        }
+    }
+
+    pub fn aggregated_mut(&mut self) -> Option<&mut AggregatedPoolConfig> {
+        match self {
+            Topology::Disaggregated { .. } => None,
+            Topology::Aggregated(a) => Some(a),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
-    pub mode: Mode,
     pub backend: Backend,
     pub frontend: FrontendConfig,
     pub router: RouterPolicy,
     pub kv_router: KvRouterConfig,
     pub prefix_cache: PrefixCacheCapacity,
-    pub prefill: PrefillPoolConfig,
-    pub decode: DecodePoolConfig,
-    pub aggregated: AggregatedPoolConfig,
-    pub kv_transfer: KvTransferConfig,
+    /// The engines' KV block: caches move between workers in blocks of this size, and the KV metrics
+    /// count blocks of it (`kvTransfer.blockSizeKB`, which therefore also matters aggregated).
+    pub kv_block_size_bytes: u64,
+    pub topology: Topology,
+}
+
+/// Dynamo's and the frameworks' defaults for every pool, as the settings table (`input/keys.rs`) gives
+/// them: `(prefill, decode, aggregated, kv_transfer)`.
+fn default_pools() -> (PrefillPoolConfig, DecodePoolConfig, AggregatedPoolConfig, KvTransferConfig) {
+    (
+        PrefillPoolConfig {
+            replicas: 1,
+            parallelism: Parallelism::tp(1),
+            max_batch_size: 8,
+            max_batch_tokens: 16_384,
+            max_input_length: 131_072,
+        },
+        DecodePoolConfig {
+            replicas: 1,
+            parallelism: Parallelism::tp(1),
+            max_batch_size: 64,
+            max_output_length: 131_072,
+            kv_cache_memory_fraction: 0.8,
+        },
+        AggregatedPoolConfig {
+            replicas: 1,
+            parallelism: Parallelism::tp(1),
+            max_batch_size: 64,
+            max_batch_tokens: 8192,
+            max_input_length: 131_072,
+            max_output_length: 131_072,
+            kv_cache_memory_fraction: 0.8,
+        },
+        KvTransferConfig { backend: KvBackend::Tcp, compression: Compression::None, max_in_flight_transfers: 16 },
+    )
+}
+
+impl Topology {
+    /// The layout of `mode` built from every pool's settings, and the layout the same settings give in
+    /// the other mode.
+    pub fn both(
+        mode: Mode,
+        prefill: PrefillPoolConfig,
+        decode: DecodePoolConfig,
+        kv_transfer: KvTransferConfig,
+        aggregated: AggregatedPoolConfig,
+    ) -> (Topology, Topology) {
+        let disaggregated = Topology::Disaggregated { prefill, decode, kv_transfer };
+        match mode {
+            Mode::Disaggregated => (disaggregated, Topology::Aggregated(aggregated)),
+            Mode::Aggregated => (Topology::Aggregated(aggregated), disaggregated),
+        }
+    }
+
+    /// The layout of `mode` with every pool at its default (see [`ClusterConfig::dynamo_defaults`]).
+    pub fn dynamo_defaults(mode: Mode) -> Topology {
+        let (prefill, decode, aggregated, kv_transfer) = default_pools();
+        Topology::both(mode, prefill, decode, kv_transfer, aggregated).0
+    }
 }
 
 impl ClusterConfig {
@@ -201,52 +359,22 @@ impl ClusterConfig {
     /// what resolving an empty deployment gives, so the two cannot drift.
     pub fn dynamo_defaults(mode: Mode) -> ClusterConfig {
         ClusterConfig {
-            mode,
             backend: Backend::Trtllm,
             frontend: FrontendConfig { max_concurrent_requests: 4096, request_timeout_ns: 600_000_000_000 },
             router: RouterPolicy::RoundRobin,
             kv_router: KvRouterConfig::default(),
             prefix_cache: PrefixCacheCapacity::Auto,
-            prefill: PrefillPoolConfig {
-                replicas: 1,
-                parallelism: Parallelism::tp(1),
-                max_batch_size: 8,
-                max_batch_tokens: 16_384,
-                max_input_length: 131_072,
-            },
-            decode: DecodePoolConfig {
-                replicas: 1,
-                parallelism: Parallelism::tp(1),
-                max_batch_size: 64,
-                max_output_length: 131_072,
-                kv_cache_memory_fraction: 0.8,
-            },
-            aggregated: AggregatedPoolConfig {
-                replicas: 1,
-                parallelism: Parallelism::tp(1),
-                max_batch_size: 64,
-                max_batch_tokens: 8192,
-                max_input_length: 131_072,
-                max_output_length: 131_072,
-                kv_cache_memory_fraction: 0.8,
-            },
-            kv_transfer: KvTransferConfig {
-                backend: KvBackend::Tcp,
-                compression: Compression::None,
-                max_in_flight_transfers: 16,
-                block_size_bytes: 512 * 1024,
-            },
+            kv_block_size_bytes: 512 * 1024,
+            topology: Topology::dynamo_defaults(mode),
         }
     }
 
-    /// GPUs the deployment holds in its mode.
+    pub fn mode(&self) -> Mode {
+        self.topology.mode()
+    }
+
+    /// GPUs the deployment holds.
     pub fn total_gpus(&self) -> u32 {
-        match self.mode {
-            Mode::Disaggregated => {
-                self.prefill.replicas * self.prefill.parallelism.gpus()
-                    + self.decode.replicas * self.decode.parallelism.gpus()
-            }
-            Mode::Aggregated => self.aggregated.replicas * self.aggregated.parallelism.gpus(),
-        }
+        self.topology.gpus()
     }
 }

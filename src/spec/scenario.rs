@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::spec::autoscaler::AutoscalerConfig;
-use crate::spec::deployment::ClusterConfig;
+use crate::spec::deployment::{ClusterConfig, Mode, Topology};
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
 use crate::spec::workload::WorkloadSpec;
@@ -30,6 +30,10 @@ pub struct Scenario {
     pub kv_dtype: Dtype,
     pub hardware: HardwareProfile,
     pub cluster: ClusterConfig,
+    /// The pools the same settings give in the other mode (aggregated for a disaggregated deployment,
+    /// and the other way round). Never simulated: `plan` searches both modes from one scenario and a
+    /// sweep constraint may name a pool its point does not run (`prefill.tp` of an aggregated point).
+    pub other_topology: Topology,
     pub workload: WorkloadSpec,
     pub limits: RunLimits,
     pub seed: u64,
@@ -38,6 +42,33 @@ pub struct Scenario {
     pub autoscaler: Option<AutoscalerConfig>,
     /// Alerting rules of `kind: PrometheusRule` documents, evaluated on the simulated metrics.
     pub alerts: AlertSpec,
+}
+
+impl Scenario {
+    /// The layout this scenario gives in `mode`: the simulated one, or the one the same settings give
+    /// in the other mode.
+    pub fn topology(&self, mode: Mode) -> &Topology {
+        if self.cluster.mode() == mode {
+            &self.cluster.topology
+        } else {
+            &self.other_topology
+        }
+    }
+
+    pub fn topology_mut(&mut self, mode: Mode) -> &mut Topology {
+        if self.cluster.mode() == mode {
+            &mut self.cluster.topology
+        } else {
+            &mut self.other_topology
+        }
+    }
+
+    /// Simulates `mode` from now on, with the pools the settings give in it.
+    pub fn switch_mode(&mut self, mode: Mode) {
+        if self.cluster.mode() != mode {
+            std::mem::swap(&mut self.cluster.topology, &mut self.other_topology);
+        }
+    }
 }
 
 /// The alert rules of a scenario.

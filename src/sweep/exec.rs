@@ -142,26 +142,27 @@ fn value_of(key: &str, point: &Point, spec: &SweepSpec, s: &Scenario) -> Result<
     if let Some(i) = spec.axes.iter().position(|a| a.key == key) {
         return point.values[i].parse::<f64>().map_err(|_| format!("{key} = {} is not a number", point.values[i]));
     }
-    let c = &s.cluster;
-    let agg = c.mode == Mode::Aggregated;
+    // a pool the point does not run still has the settings it was given (see `Scenario::other_topology`)
+    let (gpus_p, gpus_d) = s.cluster.topology.pool_gpus();
+    let disagg = s.topology(Mode::Disaggregated);
+    let (p, d) = (disagg.prefill().expect("disaggregated"), disagg.decode().expect("disaggregated"));
+    let a = s.topology(Mode::Aggregated).aggregated().expect("aggregated");
     Ok(match key {
-        "total_gpus" => c.total_gpus() as f64,
-        "prefill_gpus" if agg => 0.0,
-        "prefill_gpus" => (c.prefill.replicas * c.prefill.parallelism.gpus()) as f64,
-        "decode_gpus" if agg => (c.aggregated.replicas * c.aggregated.parallelism.gpus()) as f64,
-        "decode_gpus" => (c.decode.replicas * c.decode.parallelism.gpus()) as f64,
-        "prefill.replicas" => c.prefill.replicas as f64,
-        "prefill.tp" => c.prefill.parallelism.tp as f64,
-        "prefill.maxBatchSize" => c.prefill.max_batch_size as f64,
-        "prefill.maxBatchTokens" => c.prefill.max_batch_tokens as f64,
-        "decode.replicas" => c.decode.replicas as f64,
-        "decode.tp" => c.decode.parallelism.tp as f64,
-        "decode.maxBatchSize" => c.decode.max_batch_size as f64,
-        "decode.kvCacheMemoryFraction" => c.decode.kv_cache_memory_fraction,
-        "aggregated.replicas" => c.aggregated.replicas as f64,
-        "aggregated.tp" => c.aggregated.parallelism.tp as f64,
-        "aggregated.maxBatchSize" => c.aggregated.max_batch_size as f64,
-        "aggregated.maxBatchTokens" => c.aggregated.max_batch_tokens as f64,
+        "total_gpus" => s.cluster.total_gpus() as f64,
+        "prefill_gpus" => gpus_p as f64,
+        "decode_gpus" => gpus_d as f64,
+        "prefill.replicas" => p.replicas as f64,
+        "prefill.tp" => p.parallelism.tp as f64,
+        "prefill.maxBatchSize" => p.max_batch_size as f64,
+        "prefill.maxBatchTokens" => p.max_batch_tokens as f64,
+        "decode.replicas" => d.replicas as f64,
+        "decode.tp" => d.parallelism.tp as f64,
+        "decode.maxBatchSize" => d.max_batch_size as f64,
+        "decode.kvCacheMemoryFraction" => d.kv_cache_memory_fraction,
+        "aggregated.replicas" => a.replicas as f64,
+        "aggregated.tp" => a.parallelism.tp as f64,
+        "aggregated.maxBatchSize" => a.max_batch_size as f64,
+        "aggregated.maxBatchTokens" => a.max_batch_tokens as f64,
         _ => return Err(format!("constraint key {key} is neither an axis nor a numeric deployment setting")),
     })
 }
