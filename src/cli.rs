@@ -302,7 +302,7 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         .or_else(|| a.out.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| a.gpu.clone());
     let base = HardwareProfile::base_gpu(&a.gpu)
-        .with_context(|| format!("--gpu {}: expected one of {}", a.gpu, HardwareProfile::BASE_GPUS.join(", ")))?;
+        .with_context(|| format!("--gpu {}: expected one of {}", a.gpu, HardwareProfile::gpu_names()))?;
     let started = std::time::Instant::now();
     let data = readers::load_dir(&a.data)?;
     eprintln!(

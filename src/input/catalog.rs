@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::spec::fitted;
-use crate::spec::hardware::{HardwareError, HardwareProfile};
+use crate::spec::hardware::{Gpu, HardwareError, HardwareProfile};
 use crate::spec::model::{ModelError, ModelSpec};
 
 /// The committed calibrations built into the binary, by the GPU they complete (their `base_gpu`):
@@ -42,29 +42,18 @@ impl HardwareProfile {
             let base = HardwareProfile::base_gpu(&cal.base_gpu).ok_or_else(|| HardwareError::UnknownBase {
                 path: name.to_string(),
                 base: cal.base_gpu.clone(),
-                known: HardwareProfile::BASE_GPUS.join(", "),
+                known: HardwareProfile::gpu_names(),
             })?;
             return Ok(HardwareProfile { calibration: Some(std::sync::Arc::new(cal)), ..base });
         }
-        let norm = name.trim().to_ascii_lowercase().replace('_', "-");
-        let norm = if norm == "h100" { "h100-sxm".to_string() } else { norm };
-        if let Some(gpu) = norm.strip_suffix("-spec") {
-            if let (Some(base), Some(name)) = (HardwareProfile::base_gpu(gpu), spec_name(gpu)) {
-                return Ok(HardwareProfile { name, ..base });
-            }
+        let norm = name.trim().to_ascii_lowercase();
+        if let Some(gpu) = norm.strip_suffix("-spec").or_else(|| norm.strip_suffix("_spec")).and_then(Gpu::find) {
+            return Ok(HardwareProfile { name: gpu.spec_name, ..(gpu.profile)() });
         }
-        match HardwareProfile::base_gpu(&norm) {
-            Some(base) => Ok(HardwareProfile { calibration: built_in_calibration(&norm), ..base }),
+        match Gpu::find(&norm) {
+            Some(gpu) => Ok(HardwareProfile { calibration: built_in_calibration(gpu.name), ..(gpu.profile)() }),
             None => Err(HardwareError::Unknown(name.to_string())),
         }
-    }
-}
-
-/// `<gpu>-spec`, the name of a GPU's datasheet-only profile (profile names are `'static`).
-fn spec_name(gpu: &str) -> Option<&'static str> {
-    match gpu {
-        "h100-sxm" => Some("h100-sxm-spec"),
-        _ => None,
     }
 }
 
@@ -97,5 +86,29 @@ impl ModelSpec {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?;
         ModelSpec::from_hf_json(&text, &shown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::hardware::GPUS;
+
+    #[test]
+    fn every_gpu_resolves_by_its_names_and_an_unknown_one_lists_them() {
+        for g in GPUS {
+            let hw = HardwareProfile::by_name(g.name).unwrap();
+            assert_eq!(hw.name, g.name);
+            for alias in g.aliases {
+                assert_eq!(HardwareProfile::by_name(&alias.to_ascii_uppercase()).unwrap().name, g.name);
+            }
+            assert_eq!(HardwareProfile::by_name(&g.name.replace('-', "_")).unwrap().name, g.name);
+            let spec = HardwareProfile::by_name(&format!("{}-spec", g.name)).unwrap();
+            assert_eq!((spec.name, spec.calibration.is_none()), (g.spec_name, true));
+            assert_eq!(HardwareProfile::base_gpu(g.name).unwrap().name, g.name);
+        }
+        let e = HardwareProfile::by_name("a100").unwrap_err().to_string();
+        assert!(e.contains("'a100'") && e.contains(&HardwareProfile::gpu_names()), "{e}");
+        assert!(HardwareProfile::base_gpu("h100-sxm-spec").is_none(), "a base is a GPU, not a profile name");
     }
 }

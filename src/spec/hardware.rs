@@ -60,9 +60,31 @@ pub struct HardwareProfile {
     pub calibration: Option<std::sync::Arc<fitted::Calibration>>,
 }
 
+/// A GPU pdsim has a datasheet profile of. A new GPU is one entry of [`GPUS`] plus its constructor.
+pub struct Gpu {
+    /// Its name in scenarios, `--gpu` and a profile's `base_gpu`; also its calibrated profile's name.
+    pub name: &'static str,
+    /// The name of its datasheet-only profile (`<name>-spec`; profile names are `'static`).
+    pub spec_name: &'static str,
+    /// Other names a user may write for it.
+    pub aliases: &'static [&'static str],
+    pub profile: fn() -> HardwareProfile,
+}
+
+pub const GPUS: &[Gpu] =
+    &[Gpu { name: "h100-sxm", spec_name: "h100-sxm-spec", aliases: &["h100"], profile: HardwareProfile::h100_sxm }];
+
+impl Gpu {
+    /// The GPU a name or alias means (case, `_` for `-` and surrounding space aside).
+    pub fn find(name: &str) -> Option<&'static Gpu> {
+        let norm = name.trim().to_ascii_lowercase().replace('_', "-");
+        GPUS.iter().find(|g| g.name == norm || g.aliases.contains(&norm.as_str()))
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum HardwareError {
-    #[error("unknown hardware profile '{0}': expected h100-sxm (calibrated), h100-sxm-spec (datasheet roofline only) or a calibrated profile .toml")]
+    #[error("unknown hardware profile '{0}': expected a GPU ({gpus}), <gpu>-spec for its datasheet roofline alone, or a calibrated profile .toml", gpus = HardwareProfile::gpu_names())]
     Unknown(String),
     #[error(transparent)]
     Profile(#[from] fitted::ProfileError),
@@ -181,17 +203,16 @@ impl HardwareProfile {
         }
     }
 
-    /// The datasheet profile of a GPU by its name, the base a calibrated profile builds on
+    /// The datasheet profile of a GPU by its name (or an alias), the base a calibrated profile builds on
     /// (`base_gpu` in its file). `None` for a GPU pdsim has no profile of.
     pub fn base_gpu(name: &str) -> Option<HardwareProfile> {
-        match name {
-            "h100-sxm" => Some(HardwareProfile::h100_sxm()),
-            _ => None,
-        }
+        Gpu::find(name).map(|g| (g.profile)())
     }
 
-    /// Names [`Self::base_gpu`] knows, for error messages.
-    pub const BASE_GPUS: &'static [&'static str] = &["h100-sxm"];
+    /// The GPUs [`Self::base_gpu`] knows, for messages: `h100-sxm, ...`.
+    pub fn gpu_names() -> String {
+        GPUS.iter().map(|g| g.name).collect::<Vec<_>>().join(", ")
+    }
 
     /// The KV link a backend uses.
     pub fn kv_link(&self, backend: KvBackend) -> &KvLinkSpec {
