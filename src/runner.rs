@@ -63,10 +63,12 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
         (None, None) => DEFAULT_REQUESTS,
     };
     let stop_at_ns = limits.duration_ns.map_or(SimTime::MAX, SimTime::from_ns);
-    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency }, isl, osl } = &s.workload {
+    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency, ramp_up_ns }, isl, osl } = &s.workload
+    {
         let mut sampler = LengthSampler::new(isl.clone(), osl.clone(), s.seed);
         let traffic = Traffic::Closed {
             concurrency: *concurrency,
+            ramp_up_ns: *ramp_up_ns,
             max_requests,
             stop_at_ns,
             clients: Box::new(move || {
@@ -76,8 +78,12 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
         };
         return Ok((traffic, None));
     }
-    if let WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { concurrency }, isl, osl, prefix } =
-        &s.workload
+    if let WorkloadSpec::SyntheticPrefix {
+        arrival: Arrival::ClosedLoop { concurrency, ramp_up_ns },
+        isl,
+        osl,
+        prefix,
+    } = &s.workload
     {
         // the prompts (system prompt + user text) come from the prefix generator
         let mut gen = crate::workload::prefix::PrefixGen::for_clients(isl, osl, prefix, s.seed)
@@ -89,7 +95,8 @@ pub fn traffic_with_status(s: &Scenario) -> Result<(Traffic, Option<Arc<TraceSta
         } else {
             Box::new(move || gen.next().unwrap_or_default())
         };
-        let traffic = Traffic::Closed { concurrency: *concurrency, max_requests, stop_at_ns, clients };
+        let traffic =
+            Traffic::Closed { concurrency: *concurrency, ramp_up_ns: *ramp_up_ns, max_requests, stop_at_ns, clients };
         return Ok((traffic, None));
     }
     let source = open_loop(&s.workload, s.seed)?;

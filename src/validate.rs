@@ -237,7 +237,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         cluster,
         other_topology,
         workload: WorkloadSpec::Synthetic {
-            arrival: Arrival::ClosedLoop { concurrency },
+            arrival: Arrival::ClosedLoop { concurrency, ramp_up_ns: 0 },
             isl: LengthDist::Fixed(row.isl.max(1)),
             osl: LengthDist::Fixed(row.osl.max(1)),
         },

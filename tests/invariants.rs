@@ -162,7 +162,7 @@ fn random_deployments_and_loads_keep_every_invariant() {
         let arrival = match rng.random_range(0..4) {
             0 => Arrival::Poisson { rate_per_s: rng.random_range(1.0..400.0) },
             1 => Arrival::Gamma { rate_per_s: rng.random_range(1.0..400.0), cv: rng.random_range(0.5..4.0) },
-            2 => Arrival::ClosedLoop { concurrency: rng.random_range(1..=300) },
+            2 => Arrival::ClosedLoop { concurrency: rng.random_range(1..=300), ramp_up_ns: 0 },
             _ => Arrival::Offline,
         };
         // half the cases share system prompts (and, but offline, run multi-turn sessions), so prefix
@@ -357,7 +357,7 @@ fn tie_heavy(router: RouterPolicy, prefill_batch: u32, concurrency: u32, decode_
     s.cluster.router = router;
     s.cluster.kv_router.temperature = 1.0;
     s.workload = WorkloadSpec::Synthetic {
-        arrival: Arrival::ClosedLoop { concurrency },
+        arrival: Arrival::ClosedLoop { concurrency, ramp_up_ns: 0 },
         isl: LengthDist::Fixed(509),
         osl: LengthDist::Fixed(316),
     };
@@ -417,4 +417,57 @@ fn larger_kv_fraction_admits_more_concurrent_sequences() {
     let (cap_hi, batch_hi) = peak(0.92);
     assert!(cap_hi > cap_lo);
     assert!(batch_hi > batch_lo, "fraction 0.92 ran {batch_hi} sequences at once, 0.5 ran {batch_lo}");
+}
+
+/// Closed-loop clients that all start at t = 0 with fixed lengths stay in the groups the first
+/// instant makes (every prompt of a group prefilled in one step, the TTFT of the whole group);
+/// started one by one over about one request's time they never meet, and each prompt is
+/// prefilled nearly alone. The ramp moves TTFT between those extremes, and a seed still gives the
+/// same bytes.
+#[test]
+fn closed_loop_ramp_up_spreads_clients_from_lockstep_to_alone() {
+    let load = |ramp: &str| {
+        let dir = scratch("ramp");
+        let f = write(&dir, "small.yaml", SMALL);
+        let sets: Vec<String> = [
+            "mode=aggregated",
+            "aggregated.maxBatchSize=64",
+            "workload.kind=closed_loop",
+            "workload.concurrency=32",
+            "workload.isl=1024",
+            "workload.osl=256",
+            "requests=640",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("workload.rampUp={ramp}")])
+        .collect();
+        scenario::load(&[f], &sets).expect("the ramp scenario loads")
+    };
+    let ttft = |ramp: &str| {
+        let s = load(ramp);
+        let r = run(&s, &opts()).unwrap();
+        check(&s, &r);
+        (r.summary.ttft_ms.mean, r)
+    };
+    let (together, _) = ttft("0");
+    // a request takes about 256 steps of ~10-20 ms: 4 s spreads 32 clients over most of one
+    let (spread, r1) = ttft("4s");
+    let (half, _) = ttft("500ms");
+    let alone = {
+        let mut s = load("0");
+        s.workload = WorkloadSpec::Synthetic {
+            arrival: Arrival::ClosedLoop { concurrency: 1, ramp_up_ns: 0 },
+            isl: LengthDist::Fixed(1024),
+            osl: LengthDist::Fixed(256),
+        };
+        s.limits.requests = Some(20);
+        run(&s, &opts()).unwrap().summary.ttft_ms.mean
+    };
+    eprintln!("ramp: together {together} half {half} spread {spread} alone {alone}");
+    assert!(together > 4.0 * spread, "lockstep {together} ms vs spread {spread} ms");
+    assert!(spread < 2.0 * alone, "spread clients {spread} ms vs one client alone {alone} ms");
+    assert!(half < together && half > spread, "a short ramp lies between: {spread} < {half} < {together}");
+    let (_, r2) = ttft("4s");
+    assert_eq!(r1.output.requests, r2.output.requests, "same seed, same requests");
 }

@@ -79,7 +79,7 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
         }
         Ok(plan)
     };
-    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency }, .. } = &s.workload {
+    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency, .. }, .. } = &s.workload {
         if *concurrency > c.frontend.max_concurrent_requests {
             return Err(err(
                 "workload.concurrency",

@@ -305,6 +305,12 @@ pub(crate) const WORKLOAD_CV: Key<f64> =
     Key::set("workload.cv", "gamma: coefficient of variation of the gaps", Literal("1"), positive_f64);
 pub(crate) const WORKLOAD_CONCURRENCY: Key<u32> =
     Key::set("workload.concurrency", "closed_loop: clients", Unset("required by closed_loop"), positive_u32);
+pub(crate) const WORKLOAD_RAMP_UP: Key<u64> = Key::set(
+    "workload.rampUp",
+    "closed_loop: clients start one by one over this time (a duration; 0: all at t = 0, as aiperf starts them)",
+    Literal("0"),
+    duration_ns_or_zero,
+);
 pub(crate) const WORKLOAD_ISL: Setting = Setting::set(
     "workload.isl",
     "prompt tokens: N, uniform:MIN-MAX, lognormal:mean=M,sigma=S or a {dist: ...} mapping",
@@ -695,6 +701,8 @@ pub(crate) const ALL: &[&Setting] = &[
     &DECODE_MAX_INPUT_LENGTH.setting,
     &AGGREGATED_MAX_INPUT_LENGTH.setting,
     &AGGREGATED_MAX_OUTPUT_LENGTH.setting,
+    // Settable keys added since the stable list (`--set` lists them in this order).
+    &WORKLOAD_RAMP_UP.setting,
 ];
 
 /// The table entry of `key`.

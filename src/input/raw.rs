@@ -211,6 +211,9 @@ pub(crate) struct WorkloadDoc {
     pub cv: Field,
     /// Clients (closed_loop).
     pub concurrency: Field,
+    /// How long the clients take to start, one by one (closed_loop; default 0: all at once).
+    #[serde(rename = "rampUp")]
+    pub ramp_up: Field,
     pub isl: Option<Spanned<LengthField>>,
     pub osl: Option<Spanned<LengthField>>,
     /// Trace file, relative to this file.
@@ -731,6 +734,7 @@ impl Sink<'_> {
                 (&k::WORKLOAD_RATE.setting, &w.rate),
                 (&k::WORKLOAD_CV.setting, &w.cv),
                 (&k::WORKLOAD_CONCURRENCY.setting, &w.concurrency),
+                (&k::WORKLOAD_RAMP_UP.setting, &w.ramp_up),
                 (&k::WORKLOAD_TRACE, &w.trace),
                 (&k::WORKLOAD_FORMAT.setting, &w.format),
                 (&k::WORKLOAD_SPEEDUP.setting, &w.speedup),

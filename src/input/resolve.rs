@@ -508,7 +508,7 @@ impl Kind {
             Kind::Poisson => &["rate", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
             Kind::Gamma => &["rate", "cv", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
             // sessions: each client holds one conversation at a time
-            Kind::ClosedLoop => &["concurrency", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
+            Kind::ClosedLoop => &["concurrency", "rampUp", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]],
             Kind::Offline => &["isl", "osl", "preset", P[0], P[1], P[2]],
             Kind::Diurnal => {
                 &["rate", "amplitude", "period", "phase", "isl", "osl", "preset", P[0], P[1], P[2], P[3], P[4]]
@@ -621,7 +621,7 @@ fn workload(g: &Get, s: &Settings) -> Res<WorkloadSpec> {
             let concurrency = g
                 .opt(&k::WORKLOAD_CONCURRENCY)?
                 .ok_or_else(|| required(k::WORKLOAD_CONCURRENCY.key(), "concurrency: 64"))?;
-            synthetic(Arrival::ClosedLoop { concurrency })
+            synthetic(Arrival::ClosedLoop { concurrency, ramp_up_ns: g.get(&k::WORKLOAD_RAMP_UP)? })
         }
         Kind::Offline => synthetic(Arrival::Offline),
         Kind::Diurnal => synthetic(Arrival::Diurnal {

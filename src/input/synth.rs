@@ -118,7 +118,10 @@ spec:
         assert!(e.contains("workload.preset") && e.contains("not used by workload kind trace"), "{e}");
         // Closed loop takes preset lengths too.
         let w = load("{kind: closed_loop, concurrency: 8, preset: code}", &[]).unwrap();
-        assert!(matches!(w, WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency: 8 }, .. }));
+        assert!(matches!(
+            w,
+            WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency: 8, ramp_up_ns: 0 }, .. }
+        ));
     }
 
     #[test]

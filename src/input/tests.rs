@@ -420,7 +420,19 @@ fn every_set_key_applies() {
                 if *rate_per_s == 5.0 && *cv == 2.5)
         }),
         (vec!["workload.kind=closed_loop", "workload.concurrency=64"], |s| {
-            matches!(&s.workload, WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency: 64 }, .. })
+            matches!(
+                &s.workload,
+                WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency: 64, ramp_up_ns: 0 }, .. }
+            )
+        }),
+        (vec!["workload.kind=closed_loop", "workload.concurrency=64", "workload.rampUp=30s"], |s| {
+            matches!(
+                &s.workload,
+                WorkloadSpec::Synthetic {
+                    arrival: Arrival::ClosedLoop { concurrency: 64, ramp_up_ns: 30_000_000_000 },
+                    ..
+                }
+            )
         }),
         (vec!["workload.isl=2048"], |s| {
             matches!(&s.workload, WorkloadSpec::Synthetic { isl: LengthDist::Fixed(2048), .. })

@@ -57,11 +57,18 @@ pub struct SimInput<'a> {
 pub enum Traffic {
     /// Open loop: requests in non-decreasing arrival order (already limited to the run's length).
     Open(Box<dyn Iterator<Item = RequestSpec> + Send>),
-    /// Closed loop: `concurrency` clients; each sends its next request when its previous one ends
-    /// (after the think time `clients` gives), until `max_requests` have been sent or the clock
-    /// passes `stop_at_ns`. `clients` gives each request's lengths and prompt blocks (its arrival
-    /// time is the moment it is sent).
-    Closed { concurrency: u32, max_requests: u64, stop_at_ns: SimTime, clients: Box<dyn ClosedLoopSource> },
+    /// Closed loop: `concurrency` clients; client `i` sends its first request at
+    /// `i * ramp_up_ns / concurrency` and each next one when its previous one ends (after the think
+    /// time `clients` gives), until `max_requests` have been sent or the clock passes `stop_at_ns`.
+    /// `clients` gives each request's lengths and prompt blocks (its arrival time is the moment it
+    /// is sent).
+    Closed {
+        concurrency: u32,
+        ramp_up_ns: u64,
+        max_requests: u64,
+        stop_at_ns: SimTime,
+        clients: Box<dyn ClosedLoopSource>,
+    },
 }
 
 pub struct SimOutput {
@@ -325,10 +332,11 @@ impl<'a> Sim<'a> {
                     self.arrivals_pending += 1;
                 }
             }
-            Traffic::Closed { concurrency, max_requests, .. } => {
+            Traffic::Closed { concurrency, ramp_up_ns, max_requests, .. } => {
                 let n = (*concurrency as u64).min(*max_requests);
                 for c in 0..n {
-                    self.q.schedule(SimTime::ZERO, Ev::ClientArrival(c as u32));
+                    let start = (*ramp_up_ns as u128 * c as u128 / *concurrency as u128) as u64;
+                    self.q.schedule(SimTime::from_ns(start), Ev::ClientArrival(c as u32));
                     self.arrivals_pending += 1;
                 }
                 self.client_think_ns = vec![0; n as usize];

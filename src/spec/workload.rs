@@ -68,8 +68,11 @@ pub enum Arrival {
     /// Open loop, Gamma inter-arrival gaps with the given coefficient of variation (CV > 1 is bursty).
     Gamma { rate_per_s: f64, cv: f64 },
     /// Closed loop: `concurrency` clients, each sends its next request as soon as the previous one ends
-    /// (how aiperf/genai-perf benchmark a deployment).
-    ClosedLoop { concurrency: u32 },
+    /// (how aiperf/genai-perf benchmark a deployment). Client `i` sends its first request at
+    /// `i * ramp_up_ns / concurrency`: 0 starts them all at t = 0, as aiperf and genai-perf in
+    /// concurrency mode and vLLM's `benchmark_serving --max-concurrency` (at its default request rate
+    /// `inf`) do; a ramp is what a load generator that brings clients up one by one does.
+    ClosedLoop { concurrency: u32, ramp_up_ns: u64 },
     /// Every request arrives at t = 0.
     Offline,
     /// Open loop, non-homogeneous Poisson with a sinusoidal rate

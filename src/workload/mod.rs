@@ -164,7 +164,7 @@ impl Iterator for OpenLoop {
 pub fn open_loop(spec: &WorkloadSpec, seed: u64) -> Result<OpenLoop, WorkloadError> {
     let inner = match spec {
         WorkloadSpec::Synthetic { arrival, isl, osl } => {
-            if let Arrival::ClosedLoop { concurrency } = *arrival {
+            if let Arrival::ClosedLoop { concurrency, .. } = *arrival {
                 return Err(WorkloadError::ClosedLoop { concurrency });
             }
             let arrivals = ArrivalGen::new(arrival).map_err(WorkloadError::InvalidSpec)?;
@@ -177,7 +177,7 @@ pub fn open_loop(spec: &WorkloadSpec, seed: u64) -> Result<OpenLoop, WorkloadErr
             }
         }
         WorkloadSpec::SyntheticPrefix { arrival, isl, osl, prefix } => {
-            if let Arrival::ClosedLoop { concurrency } = *arrival {
+            if let Arrival::ClosedLoop { concurrency, .. } = *arrival {
                 return Err(WorkloadError::ClosedLoop { concurrency });
             }
             isl.validate().map_err(|e| WorkloadError::InvalidSpec(format!("isl: {e}")))?;
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn closed_loop_and_bad_specs_are_errors() {
-        let e = open_loop(&synth(Arrival::ClosedLoop { concurrency: 8 }), 1).unwrap_err();
+        let e = open_loop(&synth(Arrival::ClosedLoop { concurrency: 8, ramp_up_ns: 0 }), 1).unwrap_err();
         assert!(matches!(e, WorkloadError::ClosedLoop { concurrency: 8 }), "{e}");
         let e = open_loop(&synth(Arrival::Poisson { rate_per_s: -3.0 }), 1).unwrap_err().to_string();
         assert!(e.contains("expected a positive number of requests/s, got -3"), "{e}");

@@ -855,7 +855,7 @@ mod tests {
             Arrival::Poisson { rate_per_s: f64::NAN },
             Arrival::Gamma { rate_per_s: 1.0, cv: 0.0 },
             Arrival::Gamma { rate_per_s: -1.0, cv: 1.0 },
-            Arrival::ClosedLoop { concurrency: 4 },
+            Arrival::ClosedLoop { concurrency: 4, ramp_up_ns: 0 },
             Arrival::Diurnal { rate_per_s: 1.0, amplitude: 1.5, period_s: 1.0, phase_rad: 0.0 },
             Arrival::Diurnal { rate_per_s: 1.0, amplitude: 0.5, period_s: 0.0, phase_rad: 0.0 },
             Arrival::Diurnal { rate_per_s: 0.0, amplitude: 0.5, period_s: 1.0, phase_rad: 0.0 },
