@@ -342,7 +342,7 @@ fn cmd_validate(a: ValidateArgs) -> Result<ExitCode> {
     let hw = HardwareProfile::by_name(&a.hardware)?;
     let rows = read_silicon(&a.silicon)?;
     let started = std::time::Instant::now();
-    let results = simulate_rows(&rows, &hw);
+    let results = simulate_rows(&rows, &hw, true);
     let report = pdsim::validate::report_markdown(&results, &a.silicon.display().to_string(), &hw);
     print!("{report}");
     let (n, _) = error_summary(results.iter());

@@ -255,8 +255,13 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowResult {
     pub row: SiliconRow,
+    /// Mean TTFT and TPOT of the benchmark as it runs (every client starting at t = 0), or
     /// `Err(reason)` when the row could not be simulated.
     pub simulated: Result<(f64, f64), String>,
+    /// Mean TTFT with the same clients started one by one over one request's time (see
+    /// [`spread_ttft`]), when asked for: with the lockstep TTFT above, the extremes of what the
+    /// row's unrecorded start pattern can give.
+    pub spread_ttft_ms: Option<f64>,
 }
 
 impl RowResult {
@@ -265,10 +270,37 @@ impl RowResult {
         let (ttft, tpot) = *self.simulated.as_ref().ok()?;
         Some(((ttft / self.row.ttft_ms - 1.0).abs(), (tpot / self.row.tpot_ms - 1.0).abs()))
     }
+
+    /// The simulated TTFT range `(low, high)` over the start patterns, when the spread run was made.
+    pub fn ttft_range_ms(&self) -> Option<(f64, f64)> {
+        let (lockstep, _) = *self.simulated.as_ref().ok()?;
+        let spread = self.spread_ttft_ms?;
+        Some((lockstep.min(spread), lockstep.max(spread)))
+    }
+
+    /// Whether the measured TTFT lies in [`Self::ttft_range_ms`].
+    pub fn measured_in_ttft_range(&self) -> Option<bool> {
+        self.ttft_range_ms().map(|(lo, hi)| (lo..=hi).contains(&self.row.ttft_ms))
+    }
 }
 
-/// Simulates each row (in parallel; results in row order).
-pub fn simulate_rows(rows: &[SiliconRow], hw: &HardwareProfile) -> Vec<RowResult> {
+/// The benchmark's lengths `row` says are not recorded in it: how its client started its `c`
+/// clients. Simulated once with every client at t = 0 (aiperf, genai-perf and `benchmark_serving`
+/// at their defaults), whose fixed lengths keep the groups of the first instant for the whole run,
+/// and once with the clients ramped up over one request's simulated time (`lockstep_e2e_ms`), so
+/// that no two start together: the mean TTFT of the second is the other end of the plausible range.
+pub fn spread_ttft(s: &Scenario, lockstep_e2e_ms: f64) -> Result<f64, String> {
+    let mut s = s.clone();
+    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { ramp_up_ns, .. }, .. } = &mut s.workload {
+        *ramp_up_ns = (lockstep_e2e_ms * 1e6).round() as u64;
+    }
+    let r = run(&s, &RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() }).map_err(|e| e.to_string())?;
+    Ok(r.summary.ttft_ms.mean)
+}
+
+/// Simulates each row (in parallel; results in row order), and with `spread` also the row with its
+/// clients spread out ([`spread_ttft`]).
+pub fn simulate_rows(rows: &[SiliconRow], hw: &HardwareProfile, spread: bool) -> Vec<RowResult> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out: Vec<std::sync::Mutex<Option<RowResult>>> = rows.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -277,12 +309,18 @@ pub fn simulate_rows(rows: &[SiliconRow], hw: &HardwareProfile) -> Vec<RowResult
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(row) = rows.get(i) else { break };
+                let mut spread_ttft_ms = None;
                 let simulated = scenario_for(row, hw).and_then(|s| {
                     let r = run(&s, &RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() })
                         .map_err(|e| e.to_string())?;
-                    Ok((r.summary.ttft_ms.mean, r.summary.tpot_ms.mean))
+                    let (ttft, tpot) = (r.summary.ttft_ms.mean, r.summary.tpot_ms.mean);
+                    if spread {
+                        let e2e_ms = ttft + tpot * row.osl.saturating_sub(1) as f64;
+                        spread_ttft_ms = spread_ttft(&s, e2e_ms).ok();
+                    }
+                    Ok((ttft, tpot))
                 });
-                *out[i].lock().expect("row slot") = Some(RowResult { row: row.clone(), simulated });
+                *out[i].lock().expect("row slot") = Some(RowResult { row: row.clone(), simulated, spread_ttft_ms });
             });
         }
     });
@@ -317,7 +355,7 @@ pub fn fit_overheads(rows: &[SiliconRow], hw: &HardwareProfile, file: &str) -> H
         }
         let loss = |overhead_us: f64| -> f64 {
             let h = with_overhead(&hw, backend, overhead_us, "");
-            simulate_rows(&fit_rows, &h)
+            simulate_rows(&fit_rows, &h, false)
                 .iter()
                 .filter_map(|r| {
                     let (ttft, tpot) = *r.simulated.as_ref().ok()?;
@@ -396,15 +434,28 @@ pub fn report_markdown(results: &[RowResult], file: &str, hw: &HardwareProfile) 
             );
         }
     }
-    let _ = writeln!(o, "\n| backend | rows | TTFT median | TTFT p90 | TPOT median | TPOT p90 | rows not fitted on | TTFT median | TPOT median |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "The rows do not record how the benchmark started its clients. TTFT is simulated with every client \
+         starting at t = 0 (aiperf's, genai-perf's and benchmark_serving's default), which keeps the groups of \
+         the first instant, and again with the clients ramped up over one request's time; \"in TTFT range\" is \
+         the share of rows whose measured TTFT lies between the two."
+    );
+    let _ = writeln!(o, "\n| backend | rows | TTFT median | TTFT p90 | TPOT median | TPOT p90 | rows not fitted on | TTFT median | TPOT median | in TTFT range |");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|");
     for backend in [Backend::Trtllm, Backend::Vllm, Backend::Sglang] {
         let all = || results.iter().filter(move |r| r.row.backend == backend);
         let (n, e) = error_summary(all());
         let (m, f) = error_summary(all().filter(|r| !r.row.fit_row()));
+        let judged: Vec<bool> = all().filter_map(|r| r.measured_in_ttft_range()).collect();
+        let in_range = if judged.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{} of {}", judged.iter().filter(|&&x| x).count(), judged.len())
+        };
         let _ = writeln!(
             o,
-            "| {} | {n} | {} | {} | {} | {} | {m} | {} | {} |",
+            "| {} | {n} | {} | {} | {} | {} | {m} | {} | {} | {in_range} |",
             backend.name(),
             pct(e[0]),
             pct(e[1]),
@@ -433,7 +484,7 @@ pub fn write_outputs(dir: &Path, results: &[RowResult], report: &str) -> Result<
     use std::fmt::Write as _;
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     let mut csv = String::from(
-        "line,id,backend,mode,isl,osl,concurrency,tp,batch,fit_row,measured_ttft_ms,simulated_ttft_ms,measured_tpot_ms,simulated_tpot_ms,note\n",
+        "line,id,backend,mode,isl,osl,concurrency,tp,batch,fit_row,measured_ttft_ms,simulated_ttft_ms,measured_tpot_ms,simulated_tpot_ms,note,simulated_ttft_spread_ms,measured_in_ttft_range\n",
     );
     for r in results {
         let (st, sp, note) = match &r.simulated {
@@ -441,9 +492,11 @@ pub fn write_outputs(dir: &Path, results: &[RowResult], report: &str) -> Result<
             Err(e) => (String::new(), String::new(), e.replace(',', ";")),
         };
         let w = &r.row;
+        let spread = r.spread_ttft_ms.map(|t| format!("{t:.3}")).unwrap_or_default();
+        let inside = r.measured_in_ttft_range().map(|b| b.to_string()).unwrap_or_default();
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{:.3},{st},{:.3},{sp},{note}",
+            "{},{},{},{},{},{},{},{},{},{},{:.3},{st},{:.3},{sp},{note},{spread},{inside}",
             w.line,
             w.id,
             w.backend.name(),
