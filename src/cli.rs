@@ -273,6 +273,9 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
     let sc = scenario::load(&a.scenario, &sets)?;
     let opts = RunOptions { record_requests: a.out.is_some(), wall_time_in_summary: a.timing, ..RunOptions::default() };
     let result = run(&sc, &opts).context("reading the workload")?;
+    for w in pdsim::analysis::warnings(&sc, &result.output.metrics) {
+        eprintln!("warning: {w}");
+    }
     if let Some(dir) = &a.out {
         let o = &result.output;
         write_run_outputs(dir, &result.summary, &o.requests, &o.timeseries, &o.scale_events)?;

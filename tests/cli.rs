@@ -265,3 +265,25 @@ fn run_and_sweep_help_list_the_settings() {
         }
     }
 }
+
+/// An offline run whose last requests time out, and a workload asking for longer answers than
+/// `maxOutputLength` allows, say so on stderr; a run with neither prints no warning.
+#[test]
+fn run_warns_of_offline_timeouts_and_clamped_outputs() {
+    let dir = scratch("warn");
+    let f = write(&dir, "small.yaml", &SMALL.replace("requestTimeoutMs: 60000", "requestTimeoutMs: 1000"));
+    let run = |sets: &[&str]| {
+        let mut args = vec!["run".to_string(), f.display().to_string()];
+        for s in sets {
+            args.extend(["--set".to_string(), s.to_string()]);
+        }
+        let o = pdsim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let quiet = run(&[]);
+    assert!(!quiet.contains("warning"), "{quiet}");
+    let e = run(&["workload.kind=offline", "workload.osl=2000", "decode.maxOutputLength=1000"]);
+    assert!(e.contains("warning: ") && e.contains("timed out") && e.contains("offline run"), "{e}");
+    assert!(e.contains("300 of 300 requests asked for more output than decode.maxOutputLength = 1000"), "{e}");
+}

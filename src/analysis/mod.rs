@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::metrics::{LatencyStats, RunMetrics};
-use crate::spec::deployment::Mode;
+use crate::spec::deployment::{Mode, Topology};
 use crate::spec::scenario::{Scenario, SlaTargets};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -124,6 +124,36 @@ fn round_stats(s: LatencyStats) -> LatencyStats {
         p99: round(s.p99, 3),
         max: round(s.max, 3),
     }
+}
+
+/// What a run's numbers do not show on their own and a reader should know before trusting them.
+pub fn warnings(s: &Scenario, m: &RunMetrics) -> Vec<String> {
+    use crate::spec::workload::{Arrival, WorkloadSpec};
+    let mut out = Vec::new();
+    if m.output_clamped > 0 {
+        let limit = match &s.cluster.topology {
+            Topology::Disaggregated { decode, .. } => ("decode.maxOutputLength", decode.max_output_length),
+            Topology::Aggregated(a) => ("aggregated.maxOutputLength", a.max_output_length),
+        };
+        out.push(format!(
+            "{} of {} requests asked for more output than {} = {} allows (up to {} tokens) and were cut short: \
+             TPOT, throughput and cost are for the shorter answers",
+            m.output_clamped, m.arrived, limit.0, limit.1, m.max_output_tok_asked
+        ));
+    }
+    let offline = matches!(
+        &s.workload,
+        WorkloadSpec::Synthetic { arrival: Arrival::Offline, .. }
+            | WorkloadSpec::SyntheticPrefix { arrival: Arrival::Offline, .. }
+    );
+    if offline && m.timed_out > 0 {
+        out.push(format!(
+            "{} of {} requests timed out: an offline run sends every request at t = 0, so each waits behind the others \
+             already queued; raise frontend.requestTimeoutMs or send fewer requests to measure throughput",
+            m.timed_out, m.arrived
+        ));
+    }
+    out
 }
 
 impl Summary {

@@ -287,6 +287,10 @@ pub struct ScaleEvent {
 #[derive(Clone, Default)]
 pub struct RunMetrics {
     pub arrived: u64,
+    /// Requests whose output length the deployment's `maxOutputLength` cut short.
+    pub output_clamped: u64,
+    /// The longest output length the workload asked for.
+    pub max_output_tok_asked: u32,
     pub completed: u64,
     pub rejected: u64,
     pub timed_out: u64,

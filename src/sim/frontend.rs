@@ -28,6 +28,10 @@ impl Sim<'_> {
         self.next_id += 1;
         let blocks = spec.blocks.clone();
         let output_tok = spec.output_tok.clamp(1, self.max_output.max(1));
+        if output_tok < spec.output_tok {
+            self.m.output_clamped += 1;
+            self.m.max_output_tok_asked = self.m.max_output_tok_asked.max(spec.output_tok);
+        }
         let input_tok = spec.input_tok.max(1);
         let too_long_for_kv = match self.input.cluster.topology {
             Topology::Disaggregated { .. } => {
