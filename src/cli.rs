@@ -137,6 +137,10 @@ struct ValidateArgs {
     /// Write validation.csv, report.md and measured-vs-simulated plots here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Refit each backend's per-step overhead on this file's fit rows (even id hash) before
+    /// scoring, as `calibrate --silicon` does; the report names the values fitted.
+    #[arg(long)]
+    fit_overhead: bool,
 }
 
 #[derive(Args)]
@@ -345,6 +349,15 @@ fn cmd_validate(a: ValidateArgs) -> Result<ExitCode> {
     let hw = HardwareProfile::by_name(&a.hardware)?;
     let rows = read_silicon(&a.silicon)?;
     let started = std::time::Instant::now();
+    let hw = if a.fit_overhead {
+        if hw.calibration.is_none() {
+            bail!("--fit-overhead needs a calibrated profile (the overhead is a calibration coefficient)");
+        }
+        let file = a.silicon.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        pdsim::validate::fit_overheads(&rows, &hw, &file)
+    } else {
+        hw
+    };
     let results = simulate_rows(&rows, &hw, true);
     let report = pdsim::validate::report_markdown(&results, &a.silicon.display().to_string(), &hw);
     print!("{report}");

@@ -198,6 +198,8 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         max_input_length: row.isl.max(1),
         max_output_length: row.osl.max(1),
         kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
+        // the rows leave it at TensorRT-LLM's default
+        enable_chunked_context: false,
     };
     let (topology, other_topology) = Topology::both(
         row.mode,

@@ -10,7 +10,8 @@ use pdsim::metrics::{Outcome, RequestRecord};
 use pdsim::runner::{run, RunOptions, RunResult};
 use pdsim::spec::autoscaler::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
 use pdsim::spec::deployment::{
-    DecodePoolConfig, KvBackend, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy, Topology,
+    Backend, DecodePoolConfig, KvBackend, KvTransferConfig, Mode, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
+    Topology,
 };
 use pdsim::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, WorkloadSpec};
 use rand::{RngExt, SeedableRng};
@@ -269,6 +270,8 @@ fn overload_times_out_and_rejects_but_loses_nothing() {
 #[test]
 fn starved_kv_memory_preempts_and_stays_within_capacity() {
     let mut s = base();
+    // vLLM preempts; TensorRT-LLM's GUARANTEED_NO_EVICT never does (see the test below)
+    s.cluster.backend = Backend::Vllm;
     decode(&mut s).kv_cache_memory_fraction = 0.25;
     decode(&mut s).max_batch_size = 256;
     s.cluster.frontend.request_timeout_ns = 3_600_000 * NS_PER_MS;
@@ -293,6 +296,7 @@ fn decode_runs_match_stepwise_under_kv_pressure() {
     let mut preempted = 0;
     for (case, (isl, fraction)) in [(100, 0.22), (200, 0.22), (400, 0.25), (800, 0.3)].into_iter().enumerate() {
         let mut s = base();
+        s.cluster.backend = Backend::Vllm;
         decode(&mut s).kv_cache_memory_fraction = fraction;
         decode(&mut s).max_batch_size = 256;
         kv_transfer(&mut s).backend = KvBackend::Tcp;
@@ -470,4 +474,32 @@ fn closed_loop_ramp_up_spreads_clients_from_lockstep_to_alone() {
     assert!(half < together && half > spread, "a short ramp lies between: {spread} < {half} < {together}");
     let (_, r2) = ttft("4s");
     assert_eq!(r1.output.requests, r2.output.requests, "same seed, same requests");
+}
+
+/// TensorRT-LLM's `GUARANTEED_NO_EVICT` admits a request only when its prompt plus its whole output
+/// fits beside what the admitted requests will hold, so the starved KV memory that makes vLLM preempt
+/// (the test above) makes it queue instead: no preemption, fewer sequences at once, all completed.
+#[test]
+fn trtllm_never_preempts_and_never_admits_past_its_reservation() {
+    let starved = |backend: Backend| {
+        let mut s = base();
+        s.cluster.backend = backend;
+        decode(&mut s).kv_cache_memory_fraction = 0.25;
+        decode(&mut s).max_batch_size = 256;
+        s.cluster.frontend.request_timeout_ns = 3_600_000 * NS_PER_MS;
+        offline(&mut s, 400, 2000, 2000);
+        let r = run(&s, &opts()).unwrap();
+        check(&s, &r);
+        r
+    };
+    let (trt, vllm) = (starved(Backend::Trtllm), starved(Backend::Vllm));
+    assert_eq!(trt.output.metrics.preemptions, 0);
+    assert!(vllm.output.metrics.preemptions > 0);
+    assert_eq!(trt.output.metrics.completed, 400);
+    // the reservation: at most capacity / (2000 + 2000) sequences run at once
+    let cap = trt.summary.kv_cache.capacity_tok_per_worker;
+    let most = trt.output.timeseries.iter().map(|t| t.decode_batch_size).max().unwrap();
+    assert!(most <= cap / 4000, "{most} sequences at once, room for {} whole lives", cap / 4000);
+    let vllm_most = vllm.output.timeseries.iter().map(|t| t.decode_batch_size).max().unwrap();
+    assert!(vllm_most > most, "vLLM admits on the prompt alone: {vllm_most} vs {most}");
 }

@@ -141,6 +141,18 @@ pub fn warnings(s: &Scenario, m: &RunMetrics) -> Vec<String> {
             m.output_clamped, m.arrived, limit.0, limit.1, m.max_output_tok_asked
         ));
     }
+    if let Topology::Aggregated(a) = &s.cluster.topology {
+        if s.cluster.backend == crate::spec::deployment::Backend::Trtllm
+            && m.rejected > 0
+            && a.max_input_length > a.max_batch_tokens
+        {
+            out.push(format!(
+                "prompts longer than aggregated.maxBatchTokens = {} are refused: TensorRT-LLM runs a prompt whole \
+                 in one step (chunked context is off by default); {} of {} requests were rejected",
+                a.max_batch_tokens, m.rejected, m.arrived
+            ));
+        }
+    }
     let offline = matches!(
         &s.workload,
         WorkloadSpec::Synthetic { arrival: Arrival::Offline, .. }

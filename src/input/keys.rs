@@ -305,6 +305,12 @@ pub(crate) const WORKLOAD_CV: Key<f64> =
     Key::set("workload.cv", "gamma: coefficient of variation of the gaps", Literal("1"), positive_f64);
 pub(crate) const WORKLOAD_CONCURRENCY: Key<u32> =
     Key::set("workload.concurrency", "closed_loop: clients", Unset("required by closed_loop"), positive_u32);
+pub(crate) const AGGREGATED_ENABLE_CHUNKED_CONTEXT: Key<bool> = Key::set(
+    "aggregated.enableChunkedContext",
+    "TensorRT-LLM: split prompts across steps (its enable_chunked_context; vLLM and SGLang always do)",
+    Literal("false"),
+    boolean,
+);
 pub(crate) const WORKLOAD_RAMP_UP: Key<u64> = Key::set(
     "workload.rampUp",
     "closed_loop: clients start one by one over this time (a duration; 0: all at t = 0, as aiperf starts them)",
@@ -703,6 +709,7 @@ pub(crate) const ALL: &[&Setting] = &[
     &AGGREGATED_MAX_OUTPUT_LENGTH.setting,
     // Settable keys added since the stable list (`--set` lists them in this order).
     &WORKLOAD_RAMP_UP.setting,
+    &AGGREGATED_ENABLE_CHUNKED_CONTEXT.setting,
 ];
 
 /// The table entry of `key`.

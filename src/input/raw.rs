@@ -314,6 +314,9 @@ pub(crate) struct AggregatedDoc {
     pub max_output_length: Field,
     #[serde(rename = "kvCacheMemoryFraction")]
     pub kv_cache_memory_fraction: Field,
+    /// TensorRT-LLM's `enable_chunked_context` (default false).
+    #[serde(rename = "enableChunkedContext")]
+    pub enable_chunked_context: Field,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -774,6 +777,7 @@ impl Sink<'_> {
                 (&k::AGGREGATED_MAX_INPUT_LENGTH.setting, &a.max_input_length),
                 (&k::AGGREGATED_MAX_OUTPUT_LENGTH.setting, &a.max_output_length),
                 (&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting, &a.kv_cache_memory_fraction),
+                (&k::AGGREGATED_ENABLE_CHUNKED_CONTEXT.setting, &a.enable_chunked_context),
             ] {
                 self.put_same(key, f);
             }

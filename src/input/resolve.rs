@@ -385,6 +385,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         max_batch_tokens: agg(&k::AGGREGATED_MAX_BATCH_TOKENS, &k::DECODE_MAX_BATCH_TOKENS)?,
         max_input_length: agg(&k::AGGREGATED_MAX_INPUT_LENGTH, &k::DECODE_MAX_INPUT_LENGTH)?,
         max_output_length: agg(&k::AGGREGATED_MAX_OUTPUT_LENGTH, &k::DECODE_MAX_OUTPUT_LENGTH)?,
+        enable_chunked_context: g.get(&k::AGGREGATED_ENABLE_CHUNKED_CONTEXT)?,
         kv_cache_memory_fraction: if g.val(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting).is_some() {
             g.get(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION)?
         } else {

@@ -425,6 +425,9 @@ fn every_set_key_applies() {
                 WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { concurrency: 64, ramp_up_ns: 0 }, .. }
             )
         }),
+        (vec!["mode=aggregated", "aggregated.enableChunkedContext=true"], |s| {
+            s.cluster.topology.aggregated().is_some_and(|a| a.enable_chunked_context)
+        }),
         (vec!["workload.kind=closed_loop", "workload.concurrency=64", "workload.rampUp=30s"], |s| {
             matches!(
                 &s.workload,

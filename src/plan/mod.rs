@@ -45,6 +45,9 @@ pub struct Shape {
     pub prefill_tp: u32,
     pub decode_tp: u32,
     pub decode_batch: u32,
+    /// Aggregated TensorRT-LLM: prompts split across steps (`enable_chunked_context`), which a
+    /// workload with prompts longer than the step budget needs.
+    pub chunked_context: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -71,11 +74,12 @@ impl Candidate {
                 s.decode_batch
             ),
             Mode::Aggregated => format!(
-                "{} agg: {}x TP{} batch {}",
+                "{} agg: {}x TP{} batch {}{}",
                 s.backend.name(),
                 self.decode_replicas,
                 s.decode_tp,
-                s.decode_batch
+                s.decode_batch,
+                if s.chunked_context { " chunked context" } else { "" }
             ),
         }
     }
@@ -133,6 +137,7 @@ pub fn configure(base: &Scenario, shape: Shape, prefill: u32, decode: u32) -> Op
             a.replicas = decode;
             a.parallelism.tp = shape.decode_tp;
             a.max_batch_size = shape.decode_batch;
+            a.enable_chunked_context |= shape.chunked_context;
         }
     }
     crate::input::deployment::validate_deployment(&s).ok()?;
@@ -253,13 +258,33 @@ pub fn shapes(base: &Scenario, opts: &PlanOptions) -> Vec<Shape> {
     for &backend in &opts.backends {
         for &dt in &tps {
             for &b in &batches {
-                let agg = Shape { backend, mode: Mode::Aggregated, prefill_tp: dt, decode_tp: dt, decode_batch: b };
-                if configure(base, agg, 0, 1).is_some() {
-                    out.push(agg);
+                let agg = Shape {
+                    backend,
+                    mode: Mode::Aggregated,
+                    prefill_tp: dt,
+                    decode_tp: dt,
+                    decode_batch: b,
+                    chunked_context: false,
+                };
+                // TensorRT-LLM runs prompts whole unless told otherwise: try it both ways
+                let chunked = Shape { chunked_context: true, ..agg };
+                let already = base.topology(Mode::Aggregated).aggregated().is_some_and(|a| a.enable_chunked_context);
+                for s in [agg, chunked] {
+                    if (!s.chunked_context || (backend == Backend::Trtllm && !already))
+                        && configure(base, s, 0, 1).is_some()
+                    {
+                        out.push(s);
+                    }
                 }
                 for &pt in &tps {
-                    let s =
-                        Shape { backend, mode: Mode::Disaggregated, prefill_tp: pt, decode_tp: dt, decode_batch: b };
+                    let s = Shape {
+                        backend,
+                        mode: Mode::Disaggregated,
+                        prefill_tp: pt,
+                        decode_tp: dt,
+                        decode_batch: b,
+                        chunked_context: false,
+                    };
                     if configure(base, s, 1, 1).is_some() {
                         out.push(s);
                     }

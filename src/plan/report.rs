@@ -75,6 +75,10 @@ pub fn deployment_yaml(base: &Scenario, planned: &Scenario, sets: &[String]) -> 
     }
     let _ = writeln!(o, "mode: {}", c.mode().name());
     let _ = writeln!(o, "backend: {}", c.backend.name());
+    // a DGDR component has no key for it: the Scenario's inline pool carries it
+    if c.topology.aggregated().is_some_and(|a| a.enable_chunked_context) {
+        let _ = writeln!(o, "aggregated: {{enableChunkedContext: true}}");
+    }
     let lim = |v: Option<u64>| v.map_or("none".to_string(), |x| x.to_string());
     let _ = writeln!(o, "requests: {}", lim(planned.limits.requests));
     let _ = writeln!(

@@ -3,45 +3,70 @@
 //! one step is made of. One variant per scheduler, chosen when the worker is built; `match` keeps
 //! the dispatch static.
 //!
-//! Today's two variants are the generic scheduler pdsim has always run. Engine-specific ones
-//! (TensorRT-LLM's `GUARANTEED_NO_EVICT`, vLLM V1, SGLang with retraction) add variants here and
-//! a rule in [`BatchingPolicy::for_deployment`].
+//! Each serving engine's default scheduler is a variant, chosen by the deployment's backend in
+//! [`BatchingPolicy::for_deployment`]; a new scheduler is a variant here plus its rule there.
 
 use super::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum BatchingPolicy {
-    /// Every step decodes the running batch and fills the rest of its token budget with FIFO
-    /// prefill chunks; admission on the prompt's KV (plus the batch's next tokens); recompute
-    /// preemption of the newest sequence first (vLLM's recompute policy).
+    /// vLLM V1's scheduler: every step decodes the running batch first, then fills the rest of
+    /// `max_num_batched_tokens` with FIFO prefill chunks; admission on the KV the request needs now
+    /// (its prompt, plus the batch's next tokens); when KV runs out, recompute preemption of the
+    /// newest sequence (vLLM docs, "Optimization and Tuning": chunked prefill and preemption; V1
+    /// `Scheduler.schedule`).
     Mixed,
+    /// TensorRT-LLM's default capacity scheduler, `GUARANTEED_NO_EVICT`: a request is admitted only
+    /// when the KV of its whole life (prompt plus its maximum output) fits beside what the admitted
+    /// requests have reserved, so nothing is ever preempted; with chunked context off (the default,
+    /// `enable_chunked_context=False`) a prompt that does not fit whole in what the step's
+    /// `max_num_tokens` leaves after the generation tokens waits for a later step (TensorRT-LLM docs,
+    /// "Scheduler": capacity scheduler policies; "Useful Build-Time Flags": `max_num_tokens`).
+    GuaranteedNoEvict { chunked_context: bool },
     /// SGLang's default scheduling: a step either prefills (waiting prompts first) or decodes,
     /// never both (its `enable_mixed_chunk` is off by default). Admission and preemption as `Mixed`.
     PrefillFirst,
 }
 
 impl BatchingPolicy {
-    /// The policy a deployment's decode-side workers run: SGLang's prefill-first batches where
-    /// prefills and decodes share a worker (aggregated), the mixed batches otherwise.
+    /// The policy a deployment's decode-side workers run: the backend's default scheduler
+    /// (SGLang's prefill-first batches only where prefills and decodes share a worker, aggregated;
+    /// its decode workers, disaggregated, only decode).
     pub(super) fn for_deployment(c: &ClusterConfig) -> BatchingPolicy {
-        if matches!(c.topology, Topology::Aggregated(_)) && c.backend == Backend::Sglang {
-            BatchingPolicy::PrefillFirst
-        } else {
-            BatchingPolicy::Mixed
+        match c.backend {
+            Backend::Trtllm => BatchingPolicy::GuaranteedNoEvict {
+                chunked_context: c.topology.aggregated().is_some_and(|a| a.enable_chunked_context),
+            },
+            Backend::Vllm => BatchingPolicy::Mixed,
+            Backend::Sglang if matches!(c.topology, Topology::Aggregated(_)) => BatchingPolicy::PrefillFirst,
+            Backend::Sglang => BatchingPolicy::Mixed,
         }
     }
 
-    /// Whether a request needing `need_tok` of KV can join `w`: a batch slot is free and, besides
-    /// it, the next token of every sequence in the batch, this one included, still fits (so an
-    /// admitted sequence is not preempted by the very step it joins).
+    /// Whether a request needing `need_tok` of KV now, and `life_tok` at its longest, can join `w`:
+    /// a batch slot is free and either (vLLM, SGLang) besides it the next token of every sequence in
+    /// the batch, this one included, still fits (so an admitted sequence is not preempted by the very
+    /// step it joins), or (TensorRT-LLM) its whole life fits beside every admitted request's.
     #[inline]
-    pub(super) fn admits(self, w: &GenWorker, need_tok: u64) -> bool {
+    pub(super) fn admits(self, w: &GenWorker, need_tok: u64, life_tok: u64) -> bool {
+        let occupied = w.occupied();
+        if occupied >= w.max_batch as u64 {
+            return false;
+        }
         match self {
-            BatchingPolicy::Mixed | BatchingPolicy::PrefillFirst => {
-                let occupied = w.occupied();
-                // `+ occupied + 1 <= cap`: the batch with this sequence adds `occupied + 1` tokens next step
-                occupied < w.max_batch as u64 && w.used_tok + need_tok + occupied < w.cap_tok
-            }
+            // `+ occupied + 1 <= cap`: the batch with this sequence adds `occupied + 1` tokens next step
+            BatchingPolicy::Mixed | BatchingPolicy::PrefillFirst => w.used_tok + need_tok + occupied < w.cap_tok,
+            BatchingPolicy::GuaranteedNoEvict { .. } => w.committed_tok + life_tok <= w.cap_tok,
+        }
+    }
+
+    /// Whether a local prefill may run in chunks: TensorRT-LLM's chunked context is off by default,
+    /// so its prompts run whole.
+    #[inline]
+    pub(super) fn chunks_prefill(self) -> bool {
+        match self {
+            BatchingPolicy::Mixed | BatchingPolicy::PrefillFirst => true,
+            BatchingPolicy::GuaranteedNoEvict { chunked_context } => chunked_context,
         }
     }
 
@@ -49,7 +74,7 @@ impl BatchingPolicy {
     #[inline]
     pub(super) fn preemption_victim(self, running: &[u32], reqs: &[Req]) -> usize {
         match self {
-            BatchingPolicy::Mixed | BatchingPolicy::PrefillFirst => {
+            BatchingPolicy::Mixed | BatchingPolicy::PrefillFirst | BatchingPolicy::GuaranteedNoEvict { .. } => {
                 let (idx, _) = running
                     .iter()
                     .enumerate()
@@ -64,7 +89,7 @@ impl BatchingPolicy {
     #[inline]
     pub(super) fn step_decodes(self, prefills_pending: bool) -> bool {
         match self {
-            BatchingPolicy::Mixed => true,
+            BatchingPolicy::Mixed | BatchingPolicy::GuaranteedNoEvict { .. } => true,
             BatchingPolicy::PrefillFirst => !prefills_pending,
         }
     }
@@ -76,19 +101,28 @@ mod tests {
     use crate::spec::deployment::{KvBackend, Mode};
 
     #[test]
-    fn sglang_prefills_first_only_where_prefill_and_decode_share_a_worker() {
+    fn each_backend_runs_its_engines_scheduler() {
+        let trt = BatchingPolicy::GuaranteedNoEvict { chunked_context: false };
         for (mode, backend, want) in [
             (Mode::Aggregated, Backend::Sglang, BatchingPolicy::PrefillFirst),
             (Mode::Disaggregated, Backend::Sglang, BatchingPolicy::Mixed),
             (Mode::Aggregated, Backend::Vllm, BatchingPolicy::Mixed),
-            (Mode::Aggregated, Backend::Trtllm, BatchingPolicy::Mixed),
+            (Mode::Disaggregated, Backend::Vllm, BatchingPolicy::Mixed),
+            (Mode::Aggregated, Backend::Trtllm, trt),
+            (Mode::Disaggregated, Backend::Trtllm, trt),
         ] {
             let c = ClusterConfig { backend, ..super::super::tests::cluster(mode, KvBackend::Nixl) };
             assert_eq!(BatchingPolicy::for_deployment(&c), want, "{mode:?} {backend:?}");
         }
+        let mut c = super::super::tests::cluster(Mode::Aggregated, KvBackend::Nixl);
+        c.topology.aggregated_mut().unwrap().enable_chunked_context = true;
+        assert_eq!(BatchingPolicy::for_deployment(&c), BatchingPolicy::GuaranteedNoEvict { chunked_context: true });
+        // SGLang's batches prefill only; the others decode every step
         assert!(BatchingPolicy::Mixed.step_decodes(true));
+        assert!(trt.step_decodes(true));
         assert!(!BatchingPolicy::PrefillFirst.step_decodes(true));
         assert!(BatchingPolicy::PrefillFirst.step_decodes(false));
+        assert!(!trt.chunks_prefill() && BatchingPolicy::Mixed.chunks_prefill());
     }
 
     #[test]

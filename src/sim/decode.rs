@@ -10,6 +10,9 @@ pub(super) struct GenWorker {
     pub(super) step: u64,
     pub(super) cap_tok: u64,
     pub(super) used_tok: u64,
+    /// KV tokens the admitted requests will hold at their longest (prompt plus every output token):
+    /// what TensorRT-LLM's `GUARANTEED_NO_EVICT` admits against. Never below `used_tok`'s share of them.
+    pub(super) committed_tok: u64,
     pub(super) running: Vec<u32>,
     pub(super) running_ctx: u64,
     pub(super) waiting: VecDeque<(u32, u32)>,
@@ -55,8 +58,8 @@ impl GenWorker {
     }
     /// Whether a request needing `need_tok` of KV can join, by the worker's batching policy.
     #[inline]
-    pub(super) fn admits(&self, need_tok: u64) -> bool {
-        self.policy.admits(self, need_tok)
+    pub(super) fn admits(&self, need_tok: u64, life_tok: u64) -> bool {
+        self.policy.admits(self, need_tok, life_tok)
     }
     pub(super) fn next_virtual_end(&self) -> SimTime {
         if self.run_pos + 1 < self.run_ends.len() {
@@ -91,7 +94,8 @@ impl Sim<'_> {
                 continue;
             }
             let need = self.reqs[slot as usize].admission_need_tok();
-            if !self.gen[d].admits(need) {
+            let life = self.reqs[slot as usize].life_tok();
+            if !self.gen[d].admits(need, life) {
                 break;
             }
             self.gen[d].waiting.pop_front();
@@ -107,6 +111,8 @@ impl Sim<'_> {
             }
             let w = &mut self.gen[d];
             w.used_tok += need;
+            w.committed_tok += life;
+            self.reqs[slot as usize].committed_tok = life;
             fit_cache_to_free(&mut w.cache, self.auto_cache, w.cap_tok, w.used_tok);
             w.queued_tok = w.queued_tok.saturating_sub(self.reqs[slot as usize].input_tok as u64);
             note_kv_usage(&mut self.m, w);
@@ -158,6 +164,7 @@ impl Sim<'_> {
             if r.cancelled {
                 let ctx = r.input_tok as u64 + r.generated as u64 + (step - r.join_step);
                 w.used_tok -= ctx;
+                w.committed_tok -= r.committed_tok;
                 w.running_ctx -= ctx;
                 w.running.swap_remove(i);
                 if i < w.running.len() {
@@ -169,11 +176,12 @@ impl Sim<'_> {
             }
         }
         // sequences not yet in the batch hold only the KV reserved when they were admitted
-        let used_tok = &mut w.used_tok;
+        let (used_tok, committed_tok) = (&mut w.used_tok, &mut w.committed_tok);
         let mut keep = |&slot: &u32| {
             let r = &reqs[slot as usize];
             if r.cancelled {
                 *used_tok -= r.reserved_tok;
+                *committed_tok -= r.committed_tok;
                 freed.push(slot);
             }
             !r.cancelled
@@ -226,6 +234,8 @@ impl Sim<'_> {
             let generated = r.generated + (w.step - r.join_step) as u32;
             let ctx = r.input_tok as u64 + generated as u64;
             w.used_tok -= ctx;
+            w.committed_tok -= r.committed_tok;
+            r.committed_tok = 0;
             w.running_ctx -= ctx;
             r.generated = generated;
             r.local_prefill = true;
@@ -245,12 +255,22 @@ impl Sim<'_> {
         let mut shape = StepShape { decode_seqs: b, decode_ctx_tok: ctx, ..Default::default() };
         let mut budget =
             if w.chunk_budget_tok == u64::MAX { u64::MAX } else { w.chunk_budget_tok.saturating_sub(b).max(1) };
+        let chunks = w.policy.chunks_prefill();
         for &slot in w.prefilling.iter() {
             if budget == 0 {
                 break;
             }
             let r = &reqs[slot as usize];
-            let c = (r.prefill_left as u64).min(budget);
+            let left = r.prefill_left as u64;
+            if !chunks && left > budget {
+                // waits whole for a later step, unless the step would otherwise do nothing (a
+                // prompt longer than the whole budget then runs alone)
+                if b > 0 || !w.step_locals.is_empty() {
+                    break;
+                }
+                budget = left;
+            }
+            let c = left.min(budget);
             shape.add_prefill(c, r.prefill_done as u64);
             budget -= c;
             w.step_locals.push((slot, c as u32));
@@ -346,6 +366,7 @@ impl Sim<'_> {
         debug_assert_eq!(w.running[idx], slot);
         let ctx = r.input_tok as u64 + r.output_tok as u64;
         w.used_tok -= ctx;
+        w.committed_tok -= r.committed_tok;
         w.running_ctx -= ctx;
         w.running.swap_remove(idx);
         if idx < w.running.len() {

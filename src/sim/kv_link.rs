@@ -142,6 +142,7 @@ impl Sim<'_> {
         self.gen[d].incoming -= 1;
         if r.cancelled {
             self.gen[d].used_tok -= r.reserved_tok;
+            self.gen[d].committed_tok -= r.committed_tok;
             self.free(slot);
             self.try_admit(now, d);
             return;

@@ -54,6 +54,9 @@ pub(super) struct Req {
     pub(super) prefill_done: u32,
     /// Needs its prefill computed on the decode-side worker (aggregated mode, or after preemption).
     pub(super) local_prefill: bool,
+    /// KV tokens of its whole life (prompt plus every output token) counted against its decode-side
+    /// worker's commitments from admission until it leaves (see `GenWorker::committed_tok`).
+    pub(super) committed_tok: u64,
     pub(super) reserved_tok: u64,
     pub(super) held_prefill_tok: u32,
     pub(super) preemptions: u32,
@@ -93,6 +96,11 @@ impl Req {
         }
     }
 
+    /// KV tokens it holds at its longest on a decode-side worker: prompt plus every output token.
+    pub(super) fn life_tok(&self) -> u64 {
+        self.input_tok as u64 + self.output_tok as u64
+    }
+
     pub(super) fn empty() -> Req {
         Req {
             gen: 0,
@@ -118,6 +126,7 @@ impl Req {
             prefill_done: 0,
             local_prefill: false,
             reserved_tok: 0,
+            committed_tok: 0,
             held_prefill_tok: 0,
             preemptions: 0,
             admitted_once: false,

@@ -269,7 +269,14 @@ impl<'a> Sim<'a> {
                 }
                 prefill_cost = None;
                 gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.parallelism, c.backend));
-                max_input = a.max_input_length;
+                // without chunked context a prompt must fit one step's token budget: TensorRT-LLM
+                // refuses a longer one ("The number of context tokens exceeds the limit value",
+                // `MicroBatchScheduler`)
+                max_input = if BatchingPolicy::for_deployment(c).chunks_prefill() {
+                    a.max_input_length
+                } else {
+                    a.max_input_length.min(a.max_batch_tokens)
+                };
                 max_output = a.max_output_length;
                 m.decode_replicas = a.replicas;
                 m.decode_gpus = a.replicas * a.parallelism.gpus();
@@ -477,5 +484,30 @@ mod tests {
             assert_eq!(out.requests.len(), 500);
             assert!(m.ttft.quantile_ms(0.5) > 0.0);
         }
+    }
+
+    /// A prompt as long as the whole step budget, arriving while another sequence decodes: vLLM
+    /// chunks it into what the decode leaves and the next step, TensorRT-LLM (chunked context off)
+    /// runs it only whole, so it waits until the decoding sequence has finished.
+    #[test]
+    fn trtllm_runs_a_prompt_whole_and_vllm_chunks_it_after_the_decodes() {
+        let ttft_of_second = |backend: Backend| {
+            let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
+            c.backend = backend;
+            c.topology.aggregated_mut().unwrap().replicas = 1;
+            let budget = c.topology.aggregated().unwrap().max_batch_tokens;
+            let reqs = vec![
+                RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 300, blocks: None },
+                RequestSpec { arrival_ns: NS_PER_S / 2, input_tok: budget, output_tok: 2, blocks: None },
+            ];
+            let out = sim(&c, Traffic::Open(Box::new(reqs.into_iter())));
+            let r: Vec<_> = out.requests.iter().filter(|r| r.id == 1).collect();
+            let first = out.requests.iter().find(|r| r.id == 0).unwrap();
+            (r[0].first_token_ns.unwrap() - r[0].arrival_ns, first.end_ns)
+        };
+        let (vllm, _) = ttft_of_second(Backend::Vllm);
+        let (trt, first_end) = ttft_of_second(Backend::Trtllm);
+        assert!(trt > 3 * vllm, "TensorRT-LLM {trt} ns vs vLLM {vllm} ns");
+        assert!(NS_PER_S / 2 + trt > first_end, "it ran only after the decoding sequence ended");
     }
 }

@@ -282,6 +282,7 @@ impl WorkerTemplates {
             step: 0,
             cap_tok: self.gen_cap_tok,
             used_tok: 0,
+            committed_tok: 0,
             running: Vec::new(),
             running_ctx: 0,
             waiting: VecDeque::new(),

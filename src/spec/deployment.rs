@@ -177,6 +177,9 @@ pub struct AggregatedPoolConfig {
     pub max_input_length: u32,
     pub max_output_length: u32,
     pub kv_cache_memory_fraction: f64,
+    /// TensorRT-LLM's `enable_chunked_context` (off by default: a prompt runs whole in one step, and
+    /// one longer than `max_batch_tokens` is refused). vLLM and SGLang always chunk.
+    pub enable_chunked_context: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -323,6 +326,7 @@ fn default_pools() -> (PrefillPoolConfig, DecodePoolConfig, AggregatedPoolConfig
             max_input_length: 131_072,
             max_output_length: 131_072,
             kv_cache_memory_fraction: 0.8,
+            enable_chunked_context: false,
         },
         KvTransferConfig { backend: KvBackend::Tcp, compression: Compression::None, max_in_flight_transfers: 16 },
     )
