@@ -197,6 +197,11 @@ struct RunArgs {
     /// (same as `--set workload.skip_bad_lines=true`).
     #[arg(long)]
     skip_bad_lines: bool,
+    /// Closed loop: run again with the clients started one by one over one request's time and
+    /// print the mean TTFT of both starts (stderr), the range a benchmark's unrecorded start
+    /// pattern spans.
+    #[arg(long)]
+    ttft_range: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -279,6 +284,24 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
     let result = run(&sc, &opts).context("reading the workload")?;
     for w in pdsim::analysis::warnings(&sc, &result.output.metrics) {
         eprintln!("warning: {w}");
+    }
+    if a.ttft_range {
+        use pdsim::spec::workload::{Arrival, WorkloadSpec};
+        let closed = matches!(
+            &sc.workload,
+            WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { .. }, .. }
+                | WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { .. }, .. }
+        );
+        if !closed {
+            bail!("--ttft-range: expected a closed-loop workload (workload.kind=closed_loop)");
+        }
+        let spread = pdsim::validate::spread_ttft(&sc, result.summary.e2e_ms.mean).map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "TTFT mean over the client start: {:.1} ms as started, {:.1} ms with the clients spread over {:.1} s",
+            result.summary.ttft_ms.mean,
+            spread,
+            result.summary.e2e_ms.mean / 1e3
+        );
     }
     if let Some(dir) = &a.out {
         let o = &result.output;

@@ -287,3 +287,28 @@ fn run_warns_of_offline_timeouts_and_clamped_outputs() {
     assert!(e.contains("warning: ") && e.contains("timed out") && e.contains("offline run"), "{e}");
     assert!(e.contains("300 of 300 requests asked for more output than decode.maxOutputLength = 1000"), "{e}");
 }
+
+/// `--ttft-range` reruns a closed loop with its clients spread out and prints both TTFTs; the spread
+/// start is the lower one. An open-loop workload is refused with exit 2.
+#[test]
+fn run_ttft_range_spans_the_client_start() {
+    let dir = scratch("range");
+    let f = write(&dir, "small.yaml", SMALL);
+    let o = pdsim([
+        "run".as_ref(),
+        f.as_os_str(),
+        "--ttft-range".as_ref(),
+        "--set".as_ref(),
+        "workload.kind=closed_loop".as_ref(),
+        "--set".as_ref(),
+        "workload.concurrency=32".as_ref(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    let line = e.lines().find(|l| l.starts_with("TTFT mean over the client start")).unwrap_or_else(|| panic!("{e}"));
+    let ms: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(ms[1] < ms[0], "spread {} ms not below lockstep {} ms: {line}", ms[1], ms[0]);
+    let o = pdsim(["run".as_ref(), f.as_os_str(), "--ttft-range".as_ref()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("expected a closed-loop workload"));
+}
