@@ -225,6 +225,12 @@ impl Sim<'_> {
         // every running sequence writes one more token of KV this step; preempt the policy's
         // victims until that fits
         while w.used_tok + w.running.len() as u64 > w.cap_tok && !w.running.is_empty() {
+            debug_assert!(
+                !matches!(w.policy, BatchingPolicy::GuaranteedNoEvict { .. }),
+                "GUARANTEED_NO_EVICT reserved every admitted life: committed {} of {}",
+                w.committed_tok,
+                w.cap_tok
+            );
             let idx = w.policy.preemption_victim(&w.running, reqs);
             let slot = w.running.swap_remove(idx);
             if idx < w.running.len() {
