@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::calibrate::readers::CalibError;
 use crate::core::NS_PER_S;
 use crate::input::{RunLimits, Scenario};
+use crate::perf::memory::engine_default_memory_fraction;
 use crate::runner::{run, RunOptions};
 use crate::spec::deployment::*;
 use crate::spec::fitted::{Calibration, OverheadFit};
@@ -181,11 +182,9 @@ fn bad(path: &Path, line: u32, column: usize, msg: String) -> CalibError {
 /// Token budget of one step when the row does not say: TensorRT-LLM's `max_num_tokens` and
 /// SGLang's `chunked_prefill_size` both default to 8192.
 pub const DEFAULT_STEP_TOKENS: u32 = 8192;
-/// Share of GPU memory the frameworks take by default (vLLM `gpu_memory_utilization`, TensorRT-LLM
-/// `free_gpu_memory_fraction`: 0.9).
-pub const DEFAULT_MEMORY_FRACTION: f64 = 0.9;
 
-/// The closed-loop scenario a row measured, or why it cannot be simulated.
+/// The closed-loop scenario a row measured, or why it cannot be simulated. What the row leaves
+/// empty is the engine's default (memory fraction: [`engine_default_memory_fraction`]).
 pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, String> {
     let model = ModelSpec::preset(&row.model).map_err(|e| e.to_string())?;
     let concurrency = row.concurrency.ok_or("no silicon_concurrency in silicon_data_source")?;
@@ -197,7 +196,11 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         max_batch_tokens: DEFAULT_STEP_TOKENS,
         max_input_length: row.isl.max(1),
         max_output_length: row.osl.max(1),
-        kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
+        kv_cache_memory_fraction: engine_default_memory_fraction(
+            row.backend,
+            hw.gpu_memory_bytes,
+            Parallelism::tp(row.tp),
+        ),
         // the rows leave it at TensorRT-LLM's default
         enable_chunked_context: false,
     };
@@ -215,7 +218,11 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
             parallelism: Parallelism::tp(row.decode_tp),
             max_batch_size: row.decode_batch.max(1),
             max_output_length: row.osl.max(1),
-            kv_cache_memory_fraction: DEFAULT_MEMORY_FRACTION,
+            kv_cache_memory_fraction: engine_default_memory_fraction(
+                row.backend,
+                hw.gpu_memory_bytes,
+                Parallelism::tp(row.decode_tp),
+            ),
         },
         // Dynamo moves KV with NIXL
         KvTransferConfig { backend: KvBackend::Nixl, compression: Compression::None, max_in_flight_transfers: 64 },

@@ -496,10 +496,15 @@ fn trtllm_never_preempts_and_never_admits_past_its_reservation() {
     assert_eq!(trt.output.metrics.preemptions, 0);
     assert!(vllm.output.metrics.preemptions > 0);
     assert_eq!(trt.output.metrics.completed, 400);
-    // the reservation: at most capacity / (2000 + 2000) sequences run at once
+    // the reservation binds: at most capacity / (2000 + 2000) sequences run at once, well below the
+    // batch limit (TensorRT-LLM's 0.25 is of the memory weights and activations leave, so it holds
+    // more KV than vLLM's 0.25 of the total)
     let cap = trt.summary.kv_cache.capacity_tok_per_worker;
     let most = trt.output.timeseries.iter().map(|t| t.decode_batch_size).max().unwrap();
-    assert!(most <= cap / 4000, "{most} sequences at once, room for {} whole lives", cap / 4000);
-    let vllm_most = vllm.output.timeseries.iter().map(|t| t.decode_batch_size).max().unwrap();
-    assert!(vllm_most > most, "vLLM admits on the prompt alone: {vllm_most} vs {most}");
+    assert!(cap / 4000 < 200, "capacity {cap} tokens does not starve the batch of 256");
+    assert!(
+        most <= cap / 4000 && most + 2 >= cap / 4000,
+        "{most} sequences at once, room for {} whole lives",
+        cap / 4000
+    );
 }

@@ -187,6 +187,8 @@ fn auto_cache_gives_way_to_running_requests() {
     reqs.push(req(11 * S, 4096, 4, Some(shared)));
     let hits = |cap: PrefixCacheCapacity| {
         let mut c = cluster(Mode::Aggregated);
+        // vLLM's fraction of the total: 0.3 of an H100 leaves the running requests little room
+        c.backend = Backend::Vllm;
         c.topology.aggregated_mut().unwrap().kv_cache_memory_fraction = 0.3;
         c.prefix_cache = cap;
         let out = run(&c, reqs.clone());

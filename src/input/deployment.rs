@@ -2,7 +2,7 @@
 //! left for KV cache, and every setting is one the simulator models.
 
 use crate::input::Scenario;
-use crate::perf::memory::{decode_step_tok, memory_plan, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
+use crate::perf::memory::{decode_step_tok, memory_plan, FractionOf, MemoryPlan, PoolMemory, PREFILL_MEMORY_FRACTION};
 use crate::spec::deployment::{Compression, Parallelism, Topology};
 use crate::spec::workload::{Arrival, WorkloadSpec};
 
@@ -57,23 +57,32 @@ pub fn validate_deployment(s: &Scenario) -> Result<(), DeploymentError> {
                  step_tok: u64,
                  seqs: u64|
      -> Result<MemoryPlan, DeploymentError> {
-        let pool = PoolMemory { parallelism, fraction, max_step_tok: step_tok, max_seqs: seqs };
+        let fraction_of = FractionOf::of(c.backend);
+        let pool = PoolMemory { parallelism, fraction, fraction_of, max_step_tok: step_tok, max_seqs: seqs };
         let tp = parallelism.tp;
         let plan = memory_plan(&s.model, &s.hardware, s.weights_dtype, s.kv_dtype, pool);
         if plan.kv_capacity_tok == 0 {
+            let gpu_gb = s.hardware.gpu_memory_bytes as f64 / GB;
+            let share = match fraction_of {
+                FractionOf::Total | FractionOf::Static => {
+                    format!(
+                        "{:.0}% of the {gpu_gb:.0} GB GPU is {:.1} GB",
+                        fraction * 100.0,
+                        plan.budget_per_gpu_bytes as f64 / GB
+                    )
+                }
+                FractionOf::Free => format!("the {gpu_gb:.0} GB GPU has no memory left after them"),
+            };
             return Err(err(
                 format!("{key}.tp"),
                 format!(
                     "{} weights need {:.1} GB per GPU at tp={tp} ({}), plus {:.1} GB of activations, \
-                 but {:.0}% of the {:.0} GB GPU is {:.1} GB: nothing is left for KV cache. Expected a larger tp, \
+                 but {share}: nothing is left for KV cache. Expected a larger tp, \
                  a larger kvCacheMemoryFraction, or weights_dtype=fp8",
                     s.model.name,
                     plan.weights_per_gpu_bytes as f64 / GB,
                     s.weights_dtype.name(),
                     plan.activations_per_gpu_bytes as f64 / GB,
-                    fraction * 100.0,
-                    s.hardware.gpu_memory_bytes as f64 / GB,
-                    plan.budget_per_gpu_bytes as f64 / GB,
                 ),
             ));
         }

@@ -175,7 +175,7 @@ pub(crate) const DECODE_MAX_OUTPUT_LENGTH: Key<u32> =
     Key::set("decode.maxOutputLength", "output is cut at this many tokens", Literal("131072"), positive_u32);
 pub(crate) const DECODE_KV_CACHE_MEMORY_FRACTION: Key<f64> = Key::set(
     "decode.kvCacheMemoryFraction",
-    "share of GPU memory for weights, activations and KV cache",
+    "the engine's memory fraction, as it reads it (trtllm: of the memory weights and activations leave; vllm: of all, for weights, activations and KV; sglang: of all, for weights and KV)",
     Literal("0.8"),
     fraction,
 );
@@ -218,7 +218,7 @@ pub(crate) const AGGREGATED_MAX_OUTPUT_LENGTH: Key<u32> = Key::file(
 );
 pub(crate) const AGGREGATED_KV_CACHE_MEMORY_FRACTION: Key<f64> = Key::set(
     "aggregated.kvCacheMemoryFraction",
-    "share of GPU memory for weights, activations and KV cache",
+    "the engine's memory fraction, as decode.kvCacheMemoryFraction",
     Computed("decode.kvCacheMemoryFraction"),
     fraction,
 );

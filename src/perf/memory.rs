@@ -1,6 +1,6 @@
 //! GPU memory: what is left for KV cache once weights and activations are placed.
 
-use crate::spec::deployment::Parallelism;
+use crate::spec::deployment::{Backend, Parallelism};
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
 
@@ -37,27 +37,101 @@ pub struct MemoryPlan {
     pub kv_capacity_tok: u64,
 }
 
+/// What a worker's memory fraction (`kvCacheMemoryFraction`, or the engine's own knob it stands for)
+/// is a share of: each engine defines its knob differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FractionOf {
+    /// vLLM's `gpu_memory_utilization`: a share of the GPU's total memory, for weights, activations
+    /// and KV cache together (vLLM docs, engine arguments: "the fraction of GPU memory to be used for
+    /// the model executor").
+    Total,
+    /// TensorRT-LLM's `free_gpu_memory_fraction`: a share of the memory still free once the weights
+    /// and activation buffers are allocated, all of it KV cache (TensorRT-LLM docs, `KvCacheConfig`:
+    /// "the fraction of GPU memory that should be allocated for the KV cache ... of the free memory";
+    /// TensorRT-LLM#1400: 0.9 of an A100's free memory after a 6.7 GB engine, 69.5 GB of KV).
+    Free,
+    /// SGLang's `mem_fraction_static`: a share of total memory for the weights and the KV pool; the
+    /// activations live in the rest (SGLang docs, server arguments: "the fraction of the memory used
+    /// for static allocation (model weights and KV cache memory pool)").
+    Static,
+}
+
+impl FractionOf {
+    pub fn of(backend: Backend) -> FractionOf {
+        match backend {
+            Backend::Vllm => FractionOf::Total,
+            Backend::Trtllm => FractionOf::Free,
+            Backend::Sglang => FractionOf::Static,
+        }
+    }
+}
+
+/// The memory fraction an engine takes when none is given, as its [`FractionOf`] reads it, on a GPU
+/// of `gpu_memory_bytes` running `parallelism`:
+/// - vLLM `gpu_memory_utilization` 0.9 (`EngineArgs` default);
+/// - TensorRT-LLM `free_gpu_memory_fraction` 0.9 (`KvCacheConfig` default);
+/// - SGLang `mem_fraction_static = round((M - reserved) / M, 3)` with `reserved` in GiB by GPU memory
+///   `M`: 2.8 + tp x pp / 10 below 35 GiB, 9.5 + tp x pp / 2 below 90 GiB (H100, A100), 12 + tp x pp / 2
+///   below 160 GiB (H20, H200), 32 above (B200): `ServerArgs.__post_init__` of the 0.4.8-0.5.3
+///   releases (sglang `python/sglang/srt/server_args.py`, before the heuristic of sglang#10975), no
+///   speculative decoding or DP attention.
+pub fn engine_default_memory_fraction(backend: Backend, gpu_memory_bytes: u64, parallelism: Parallelism) -> f64 {
+    match backend {
+        Backend::Vllm | Backend::Trtllm => 0.9,
+        Backend::Sglang => {
+            let mib = gpu_memory_bytes as f64 / (1024.0 * 1024.0);
+            let p = parallelism.gpus() as f64;
+            let reserved_gib = if mib < 35.0 * 1024.0 {
+                2.8 + p / 10.0
+            } else if mib < 90.0 * 1024.0 {
+                9.5 + p / 2.0
+            } else if mib < 160.0 * 1024.0 {
+                12.0 + p / 2.0
+            } else {
+                32.0
+            };
+            ((mib - reserved_gib * 1024.0) / mib * 1000.0).round() / 1000.0
+        }
+    }
+}
+
 /// How one pool's workers use their GPUs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolMemory {
     pub parallelism: Parallelism,
-    /// Share of each GPU's memory the framework may use.
+    /// Share of each GPU's memory the framework may use, as `fraction_of` defines it.
     pub fraction: f64,
+    pub fraction_of: FractionOf,
     /// Most tokens (and sequences) one step processes: sizes the activations.
     pub max_step_tok: u64,
     pub max_seqs: u64,
 }
 
-/// `KV = tp * (GPU memory * fraction - weights/tp - activations)`, in tokens of
-/// `kv_bytes_per_token` (DESIGN.md §2).
+/// KV bytes per GPU, by what the fraction `f` is a share of (`M` GPU memory, `W` weights and `A`
+/// activations per GPU): `M f - W - A` (vLLM, DESIGN.md §2), `f (M - W - A)` (TensorRT-LLM),
+/// `M f - W` (SGLang); the whole TP group holds `tp` times that, in tokens of `kv_bytes_per_token`.
 pub fn memory_plan(model: &ModelSpec, hw: &HardwareProfile, weights: Dtype, kv: Dtype, pool: PoolMemory) -> MemoryPlan {
-    let PoolMemory { parallelism, fraction, max_step_tok, max_seqs } = pool;
+    let PoolMemory { parallelism, fraction, fraction_of, max_step_tok, max_seqs } = pool;
     let tp = parallelism.tp;
     let t = tp.max(1) as u64;
     let weights_per_gpu = model.weight_bytes(weights).div_ceil(t);
     let act = activation_bytes(model, tp, max_step_tok, max_seqs);
-    let budget = (hw.gpu_memory_bytes as f64 * fraction) as u64;
-    let kv_per_gpu = budget as i64 - weights_per_gpu as i64 - act as i64;
+    let m = hw.gpu_memory_bytes as f64;
+    let (budget, kv_per_gpu) = match fraction_of {
+        FractionOf::Total => {
+            let budget = (m * fraction) as u64;
+            (budget, budget as i64 - weights_per_gpu as i64 - act as i64)
+        }
+        FractionOf::Free => {
+            let free = m - weights_per_gpu as f64 - act as f64;
+            let kv = if free > 0.0 { (free * fraction) as i64 } else { free as i64 };
+            ((kv.max(0) as u64) + weights_per_gpu + act, kv)
+        }
+        FractionOf::Static => {
+            let budget = (m * fraction) as u64;
+            (budget, budget as i64 - weights_per_gpu as i64)
+        }
+    };
     let kv_bytes = kv_per_gpu * t as i64;
     let kv_capacity_tok = if kv_bytes > 0 { kv_bytes as u64 / model.kv_bytes_per_token(kv) } else { 0 };
     MemoryPlan {
@@ -74,7 +148,13 @@ mod tests {
     use super::*;
 
     fn pool(tp: u32, fraction: f64) -> PoolMemory {
-        PoolMemory { parallelism: Parallelism::tp(tp), fraction, max_step_tok: 256, max_seqs: 256 }
+        PoolMemory {
+            parallelism: Parallelism::tp(tp),
+            fraction,
+            fraction_of: FractionOf::Total,
+            max_step_tok: 256,
+            max_seqs: 256,
+        }
     }
 
     #[test]
@@ -92,5 +172,36 @@ mod tests {
         let tp1 = memory_plan(&m, &hw, Dtype::Bf16, Dtype::Bf16, pool(1, 0.9));
         assert_eq!(tp1.kv_capacity_tok, 0);
         assert!(tp1.kv_bytes < 0);
+    }
+
+    /// The engines' own reading of their memory knob, on Llama-3.1-70B at TP4 on H100 (80 GiB of HBM
+    /// reported as 81559 MiB): TensorRT-LLM's share of what weights and activations leave holds the
+    /// most KV, SGLang's static share (weights + KV, activations outside) next, vLLM's share of
+    /// the total least, each as its formula says.
+    #[test]
+    fn each_engine_reads_its_memory_fraction_its_own_way() {
+        let m = ModelSpec::preset("llama-3.1-70b").unwrap();
+        let hw = HardwareProfile::h100_sxm();
+        let plan = |of: FractionOf| {
+            let pool = PoolMemory { fraction_of: of, ..pool(4, 0.9) };
+            memory_plan(&m, &hw, Dtype::Bf16, Dtype::Bf16, pool)
+        };
+        let (total, free, stat) = (plan(FractionOf::Total), plan(FractionOf::Free), plan(FractionOf::Static));
+        let (mem, w, a) =
+            (hw.gpu_memory_bytes as i64, total.weights_per_gpu_bytes as i64, total.activations_per_gpu_bytes as i64);
+        assert_eq!(total.kv_bytes, 4 * ((mem as f64 * 0.9) as i64 - w - a));
+        assert_eq!(free.kv_bytes, 4 * (((mem - w - a) as f64 * 0.9) as i64));
+        assert_eq!(stat.kv_bytes, 4 * ((mem as f64 * 0.9) as i64 - w));
+        assert!(free.kv_capacity_tok > stat.kv_capacity_tok && stat.kv_capacity_tok > total.kv_capacity_tok);
+    }
+
+    /// SGLang's default `mem_fraction_static` on an 81559 MiB H100: (81559 - (9.5 + tp/2) x 1024) / 81559,
+    /// to three places.
+    #[test]
+    fn sglang_default_memory_fraction_follows_its_heuristic() {
+        let hw = HardwareProfile::h100_sxm();
+        let f = |tp| engine_default_memory_fraction(Backend::Sglang, hw.gpu_memory_bytes, Parallelism::tp(tp));
+        assert_eq!((f(1), f(2), f(4), f(8)), (0.874, 0.868, 0.856, 0.831));
+        assert_eq!(engine_default_memory_fraction(Backend::Trtllm, hw.gpu_memory_bytes, Parallelism::tp(1)), 0.9);
     }
 }

@@ -18,7 +18,7 @@ use crate::core::{EventQueue, Next, SimTime};
 use crate::metrics::{HistBatch, Outcome, RequestRecord, RunMetrics, ScaleEvent, ScrapeRow, TimeseriesRow};
 use crate::perf::kv_link::{kv_link_rate, KvLinkRate};
 use crate::perf::memory::{
-    decode_step_tok, memory_plan, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
+    decode_step_tok, memory_plan, FractionOf, PoolMemory, DECODE_RECOMPUTE_CHUNK_TOK, PREFILL_MEMORY_FRACTION,
 };
 use crate::perf::step::{StepShape, StepTimer, WorkerCost};
 use crate::sim::prefix_cache::PrefixCache;
@@ -205,6 +205,7 @@ impl<'a> Sim<'a> {
                     wd,
                     kd,
                     PoolMemory {
+                        fraction_of: FractionOf::of(c.backend),
                         parallelism: p.parallelism,
                         fraction: PREFILL_MEMORY_FRACTION,
                         max_step_tok: p.max_batch_tokens as u64,
@@ -217,6 +218,7 @@ impl<'a> Sim<'a> {
                     wd,
                     kd,
                     PoolMemory {
+                        fraction_of: FractionOf::of(c.backend),
                         parallelism: d.parallelism,
                         fraction: d.kv_cache_memory_fraction,
                         max_step_tok: decode_step_tok(d.max_batch_size),
@@ -255,6 +257,7 @@ impl<'a> Sim<'a> {
                     wd,
                     kd,
                     PoolMemory {
+                        fraction_of: FractionOf::of(c.backend),
                         parallelism: a.parallelism,
                         fraction: a.kv_cache_memory_fraction,
                         max_step_tok: a.max_batch_tokens.max(a.max_batch_size) as u64,

@@ -162,7 +162,9 @@ pub struct DecodePoolConfig {
     pub max_batch_size: u32,
     /// Output is cut at this many tokens.
     pub max_output_length: u32,
-    /// Share of GPU memory the worker may use for weights, activations and KV cache.
+    /// The engine's memory fraction, read as the backend reads its own knob (`perf::memory::FractionOf`):
+    /// TensorRT-LLM's `free_gpu_memory_fraction`, vLLM's `gpu_memory_utilization`, SGLang's
+    /// `mem_fraction_static`.
     pub kv_cache_memory_fraction: f64,
 }
 
