@@ -540,6 +540,7 @@ const WORKLOAD_KEYS: &[&str] = &[
     "rate",
     "cv",
     "concurrency",
+    "rampUp",
     "isl",
     "osl",
     "trace",

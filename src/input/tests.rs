@@ -1118,3 +1118,14 @@ fn a_scenario_keeps_the_other_modes_pools_and_switches_between_them() {
     a.switch_mode(Mode::Disaggregated);
     assert_eq!(a, s);
 }
+
+#[test]
+fn ramp_up_belongs_to_closed_loop_only() {
+    let e = err(&[("x.yaml", &full())], &["workload.rampUp=10s"]);
+    assert!(e.contains("workload.rampUp: not used by workload kind poisson"), "{e}");
+    let s = load_strs(
+        &[("x.yaml", &full())],
+        &["workload.kind=closed_loop", "workload.concurrency=4", "workload.rampUp=2s"],
+    );
+    assert!(s.is_ok(), "{:?}", s.err());
+}
