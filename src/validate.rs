@@ -488,7 +488,7 @@ pub fn report_markdown(results: &[RowResult], file: &str, hw: &HardwareProfile) 
 /// Writes `validation.csv` (one row per measured deployment), `report.md`, and measured-vs-simulated
 /// TTFT and TPOT scatter plots (PNG and SVG), all or nothing.
 pub fn write_outputs(dir: &Path, results: &[RowResult], report: &str) -> Result<(), crate::report::ReportError> {
-    use crate::report::plot::{render_png, render_svg, scatter_measured_vs_fitted};
+    use crate::report::plot::{render_png, render_svg, scatter_measured_vs_fitted, Series, SeriesStyle};
     use crate::report::ReportError;
     use std::fmt::Write as _;
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
@@ -543,6 +543,27 @@ pub fn write_outputs(dir: &Path, results: &[RowResult], report: &str) -> Result<
             &groups,
         );
         chart.y_label = "simulated (ms)".into();
+        if pick == 0 {
+            // each backend's rows' simulated TTFT range over the client start, behind its points
+            let mut ranges = Vec::new();
+            for (i, s) in chart.series.iter_mut().enumerate() {
+                s.palette = Some(i);
+                let pts: Vec<(f64, f64)> = ok
+                    .iter()
+                    .filter(|r| r.row.backend.name() == s.label)
+                    .filter_map(|r| r.ttft_range_ms().map(|(lo, hi)| [(r.row.ttft_ms, lo), (r.row.ttft_ms, hi)]))
+                    .flatten()
+                    .collect();
+                if !pts.is_empty() {
+                    let label = format!("{} range over the client start", s.label);
+                    ranges
+                        .push(Series { palette: Some(i % 10 + 10), ..Series::new(label, pts, SeriesStyle::Segments) });
+                }
+            }
+            // drawn first, behind the points, in their backend's light tint
+            chart.series.splice(0..0, ranges);
+            chart.title = "TTFT: measured vs simulated (bars: all clients at t = 0 to clients spread)".into();
+        }
         let encode =
             |e: crate::report::plot::PlotError| ReportError::Encode { path: dir.join(metric), msg: e.to_string() };
         files.push((format!("{metric}.png"), render_png(&chart, 900, 700).map_err(encode)?));

@@ -45,6 +45,9 @@ pub enum SeriesStyle {
     Points,
     /// A polyline through the points in the given order.
     Line,
+    /// A line for each consecutive pair of points (a range per item; pairs with an invalid end are
+    /// dropped).
+    Segments,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -52,11 +55,14 @@ pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
     pub style: SeriesStyle,
+    /// Index into the palette; `None`: the series' position (the palette's second ten are the first
+    /// ten's light tints).
+    pub palette: Option<usize>,
 }
 
 impl Series {
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>, style: SeriesStyle) -> Self {
-        Series { label: label.into(), points, style }
+        Series { label: label.into(), points, style, palette: None }
     }
 }
 
@@ -447,7 +453,13 @@ fn draw_chart<DB: DrawingBackend>(
         .series
         .iter()
         .map(|s| {
-            s.points.iter().filter_map(|&(x, y)| Some((to_axis(x, chart.log_x)?, to_axis(y, chart.log_y)?))).collect()
+            let axis = |&(x, y): &(f64, f64)| Some((to_axis(x, chart.log_x)?, to_axis(y, chart.log_y)?));
+            match s.style {
+                SeriesStyle::Segments => {
+                    s.points.chunks_exact(2).filter_map(|c| Some([axis(&c[0])?, axis(&c[1])?])).flatten().collect()
+                }
+                _ => s.points.iter().filter_map(axis).collect(),
+            }
         })
         .collect();
     let all = || series.iter().flatten();
@@ -510,8 +522,11 @@ fn draw_chart<DB: DrawingBackend>(
     }
     let radius = (base / 5.0).round().max(2.0) as i32;
     for (i, (spec, pts)) in chart.series.iter().zip(&series).enumerate() {
-        let color = series_color(i);
+        let color = series_color(spec.palette.unwrap_or(i));
         let ann = match spec.style {
+            SeriesStyle::Segments => ctx
+                .draw_series(pts.chunks_exact(2).map(|c| PathElement::new(vec![c[0], c[1]], color.stroke_width(2))))
+                .map_err(draw_err)?,
             SeriesStyle::Points => {
                 ctx.draw_series(pts.iter().map(|&p| Circle::new(p, radius, color.filled()))).map_err(draw_err)?
             }
@@ -525,6 +540,9 @@ fn draw_chart<DB: DrawingBackend>(
                 match style {
                     SeriesStyle::Points => Circle::new((x + 9, y), radius, color.filled()).into_dyn(),
                     SeriesStyle::Line => PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)).into_dyn(),
+                    SeriesStyle::Segments => {
+                        PathElement::new(vec![(x + 9, y - 6), (x + 9, y + 6)], color.stroke_width(2)).into_dyn()
+                    }
                 }
             });
         }
@@ -711,6 +729,26 @@ mod tests {
         let (bold, _) = log_ticks(-300.0, 300.0);
         assert!(bold.len() <= 9 && bold.len() >= 4, "{bold:?}");
         assert!(linear_ticks(-f64::MAX, f64::MAX, 5.0).0.len() <= 201);
+    }
+
+    /// Ranges draw one line per pair, drop a pair with an end a log axis cannot show, and take the
+    /// palette entry they name.
+    #[test]
+    fn segments_draw_a_line_per_valid_pair() {
+        let chart = Chart {
+            title: "ranges".into(),
+            log_x: true,
+            log_y: true,
+            series: vec![Series {
+                palette: Some(11),
+                ..Series::new("r", vec![(10.0, 5.0), (10.0, 20.0), (30.0, 0.0), (30.0, 40.0)], SeriesStyle::Segments)
+            }],
+            ..Chart::default()
+        };
+        let svg = render_svg(&chart, 400, 300).unwrap();
+        let c = series_color(11);
+        let stroke = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        assert_eq!(svg.matches(&format!("stroke=\"{stroke}\"")).count(), 1, "{svg}");
     }
 
     /// Writes `/tmp/pdsim-plot-sample.png` (and `.svg`) for eyeballing: `cargo test --lib report::plot -- --ignored`.
