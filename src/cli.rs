@@ -286,13 +286,8 @@ fn cmd_run(a: RunArgs) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if a.ttft_range {
-        use pdsim::spec::workload::{Arrival, WorkloadSpec};
-        let closed = matches!(
-            &sc.workload,
-            WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { .. }, .. }
-                | WorkloadSpec::SyntheticPrefix { arrival: Arrival::ClosedLoop { .. }, .. }
-        );
-        if !closed {
+        use pdsim::spec::workload::Arrival;
+        if !matches!(sc.workload.arrival(), Some(Arrival::ClosedLoop { .. })) {
             bail!("--ttft-range: expected a closed-loop workload (workload.kind=closed_loop)");
         }
         let spread = pdsim::validate::spread_ttft(&sc, result.summary.e2e_ms.mean).map_err(anyhow::Error::msg)?;

@@ -300,7 +300,7 @@ impl RowResult {
 /// that no two start together: the mean TTFT of the second is the other end of the plausible range.
 pub fn spread_ttft(s: &Scenario, lockstep_e2e_ms: f64) -> Result<f64, String> {
     let mut s = s.clone();
-    if let WorkloadSpec::Synthetic { arrival: Arrival::ClosedLoop { ramp_up_ns, .. }, .. } = &mut s.workload {
+    if let Some(Arrival::ClosedLoop { ramp_up_ns, .. }) = s.workload.arrival_mut() {
         *ramp_up_ns = (lockstep_e2e_ms * 1e6).round() as u64;
     }
     let r = run(&s, &RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() }).map_err(|e| e.to_string())?;

@@ -294,20 +294,20 @@ fn run_warns_of_offline_timeouts_and_clamped_outputs() {
 fn run_ttft_range_spans_the_client_start() {
     let dir = scratch("range");
     let f = write(&dir, "small.yaml", SMALL);
-    let o = pdsim([
-        "run".as_ref(),
-        f.as_os_str(),
-        "--ttft-range".as_ref(),
-        "--set".as_ref(),
-        "workload.kind=closed_loop".as_ref(),
-        "--set".as_ref(),
-        "workload.concurrency=32".as_ref(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let e = stderr(&o);
-    let line = e.lines().find(|l| l.starts_with("TTFT mean over the client start")).unwrap_or_else(|| panic!("{e}"));
-    let ms: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    assert!(ms[1] < ms[0], "spread {} ms not below lockstep {} ms: {line}", ms[1], ms[0]);
+    // plain lengths, and prompts with shared system prompts (the workload's other variant)
+    for extra in [&["workload.isl=512"][..], &["workload.system_prompts=4", "workload.system_prompt_tok=1024"]] {
+        let mut args = vec!["run".to_string(), f.display().to_string(), "--ttft-range".to_string()];
+        for set in ["workload.kind=closed_loop", "workload.concurrency=32"].iter().chain(extra) {
+            args.extend(["--set".to_string(), set.to_string()]);
+        }
+        let o = pdsim(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        let line =
+            e.lines().find(|l| l.starts_with("TTFT mean over the client start")).unwrap_or_else(|| panic!("{e}"));
+        let ms: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        assert!(ms[1] < ms[0], "{extra:?}: spread {} ms not below lockstep {} ms: {line}", ms[1], ms[0]);
+    }
     let o = pdsim(["run".as_ref(), f.as_os_str(), "--ttft-range".as_ref()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("expected a closed-loop workload"));

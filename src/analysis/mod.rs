@@ -128,7 +128,7 @@ fn round_stats(s: LatencyStats) -> LatencyStats {
 
 /// What a run's numbers do not show on their own and a reader should know before trusting them.
 pub fn warnings(s: &Scenario, m: &RunMetrics) -> Vec<String> {
-    use crate::spec::workload::{Arrival, WorkloadSpec};
+    use crate::spec::workload::Arrival;
     let mut out = Vec::new();
     if m.output_clamped > 0 {
         let limit = match &s.cluster.topology {
@@ -153,12 +153,7 @@ pub fn warnings(s: &Scenario, m: &RunMetrics) -> Vec<String> {
             ));
         }
     }
-    let offline = matches!(
-        &s.workload,
-        WorkloadSpec::Synthetic { arrival: Arrival::Offline, .. }
-            | WorkloadSpec::SyntheticPrefix { arrival: Arrival::Offline, .. }
-    );
-    if offline && m.timed_out > 0 {
+    if matches!(s.workload.arrival(), Some(Arrival::Offline)) && m.timed_out > 0 {
         out.push(format!(
             "{} of {} requests timed out: an offline run sends every request at t = 0, so each waits behind the others \
              already queued; raise frontend.requestTimeoutMs or send fewer requests to measure throughput",

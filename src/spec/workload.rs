@@ -181,3 +181,20 @@ pub enum WorkloadSpec {
         options: TraceOptions,
     },
 }
+
+impl WorkloadSpec {
+    /// How synthetic traffic arrives (with or without prefixes); `None` for a trace replay.
+    pub fn arrival(&self) -> Option<&Arrival> {
+        match self {
+            WorkloadSpec::Synthetic { arrival, .. } | WorkloadSpec::SyntheticPrefix { arrival, .. } => Some(arrival),
+            WorkloadSpec::Trace { .. } => None,
+        }
+    }
+
+    pub fn arrival_mut(&mut self) -> Option<&mut Arrival> {
+        match self {
+            WorkloadSpec::Synthetic { arrival, .. } | WorkloadSpec::SyntheticPrefix { arrival, .. } => Some(arrival),
+            WorkloadSpec::Trace { .. } => None,
+        }
+    }
+}
