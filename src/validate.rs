@@ -260,6 +260,11 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
     Ok(s)
 }
 
+/// How a row is run: summary only, no time series.
+fn row_run() -> RunOptions {
+    RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() }
+}
+
 /// Measured vs simulated for one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowResult {
@@ -303,7 +308,7 @@ pub fn spread_ttft(s: &Scenario, lockstep_e2e_ms: f64) -> Result<f64, String> {
     if let Some(Arrival::ClosedLoop { ramp_up_ns, .. }) = s.workload.arrival_mut() {
         *ramp_up_ns = (lockstep_e2e_ms * 1e6).round() as u64;
     }
-    let r = run(&s, &RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() }).map_err(|e| e.to_string())?;
+    let r = run(&s, &row_run()).map_err(|e| e.to_string())?;
     Ok(r.summary.ttft_ms.mean)
 }
 
@@ -320,8 +325,7 @@ pub fn simulate_rows(rows: &[SiliconRow], hw: &HardwareProfile, spread: bool) ->
                 let Some(row) = rows.get(i) else { break };
                 let mut spread_ttft_ms = None;
                 let simulated = scenario_for(row, hw).and_then(|s| {
-                    let r = run(&s, &RunOptions { timeseries_interval_ns: 0, ..RunOptions::default() })
-                        .map_err(|e| e.to_string())?;
+                    let r = run(&s, &row_run()).map_err(|e| e.to_string())?;
                     let (ttft, tpot) = (r.summary.ttft_ms.mean, r.summary.tpot_ms.mean);
                     if spread {
                         let e2e_ms = ttft + tpot * row.osl.saturating_sub(1) as f64;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::metrics::{LatencyStats, RunMetrics};
-use crate::spec::deployment::{Mode, Topology};
+use crate::spec::deployment::{Backend, Mode, Topology};
 use crate::spec::scenario::{Scenario, SlaTargets};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -142,7 +142,7 @@ pub fn warnings(s: &Scenario, m: &RunMetrics) -> Vec<String> {
         ));
     }
     if let Topology::Aggregated(a) = &s.cluster.topology {
-        if s.cluster.backend == crate::spec::deployment::Backend::Trtllm
+        if s.cluster.backend == Backend::Trtllm
             && m.rejected > 0
             && a.max_input_length > a.max_batch_tokens
         {

@@ -220,11 +220,7 @@ struct Pools {
 
 impl Pools {
     fn defaults() -> Pools {
-        let Topology::Disaggregated { prefill, decode, kv_transfer } = Topology::dynamo_defaults(Mode::Disaggregated)
-        else {
-            unreachable!()
-        };
-        let Topology::Aggregated(aggregated) = Topology::dynamo_defaults(Mode::Aggregated) else { unreachable!() };
+        let (prefill, decode, aggregated, kv_transfer) = crate::spec::deployment::default_pools();
         Pools { prefill, decode, kv_transfer, aggregated }
     }
 }

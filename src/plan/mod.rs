@@ -255,6 +255,7 @@ pub fn shapes(base: &Scenario, opts: &PlanOptions) -> Vec<Shape> {
     batches.sort();
     batches.dedup();
     let mut out = Vec::new();
+    let chunked_already = base.topology(Mode::Aggregated).aggregated().is_some_and(|a| a.enable_chunked_context);
     for &backend in &opts.backends {
         for &dt in &tps {
             for &b in &batches {
@@ -268,9 +269,8 @@ pub fn shapes(base: &Scenario, opts: &PlanOptions) -> Vec<Shape> {
                 };
                 // TensorRT-LLM runs prompts whole unless told otherwise: try it both ways
                 let chunked = Shape { chunked_context: true, ..agg };
-                let already = base.topology(Mode::Aggregated).aggregated().is_some_and(|a| a.enable_chunked_context);
                 for s in [agg, chunked] {
-                    if (!s.chunked_context || (backend == Backend::Trtllm && !already))
+                    if (!s.chunked_context || (backend == Backend::Trtllm && !chunked_already))
                         && configure(base, s, 0, 1).is_some()
                     {
                         out.push(s);

@@ -213,12 +213,8 @@ impl Topology {
 
     /// GPUs all of the layout's replicas hold.
     pub fn gpus(&self) -> u32 {
-        match self {
-            Topology::Disaggregated { prefill, decode, .. } => {
-                prefill.replicas * prefill.parallelism.gpus() + decode.replicas * decode.parallelism.gpus()
-            }
-            Topology::Aggregated(a) => a.replicas * a.parallelism.gpus(),
-        }
+        let (prefill, decode) = self.pool_gpus();
+        prefill + decode
     }
 
     /// GPUs of the pool that prefills (0 when the decode-side workers do, aggregated) and of the
@@ -304,7 +300,7 @@ pub struct ClusterConfig {
 
 /// Dynamo's and the frameworks' defaults for every pool, as the settings table (`input/keys.rs`) gives
 /// them: `(prefill, decode, aggregated, kv_transfer)`.
-fn default_pools() -> (PrefillPoolConfig, DecodePoolConfig, AggregatedPoolConfig, KvTransferConfig) {
+pub(crate) fn default_pools() -> (PrefillPoolConfig, DecodePoolConfig, AggregatedPoolConfig, KvTransferConfig) {
     (
         PrefillPoolConfig {
             replicas: 1,
