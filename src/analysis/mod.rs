@@ -142,10 +142,7 @@ pub fn warnings(s: &Scenario, m: &RunMetrics) -> Vec<String> {
         ));
     }
     if let Topology::Aggregated(a) = &s.cluster.topology {
-        if s.cluster.backend == Backend::Trtllm
-            && m.rejected > 0
-            && a.max_input_length > a.max_batch_tokens
-        {
+        if s.cluster.backend == Backend::Trtllm && m.rejected > 0 && a.max_input_length > a.max_batch_tokens {
             out.push(format!(
                 "prompts longer than aggregated.maxBatchTokens = {} are refused: TensorRT-LLM runs a prompt whole \
                  in one step (chunked context is off by default); {} of {} requests were rejected",
