@@ -201,8 +201,9 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
             hw.gpu_memory_bytes,
             Parallelism::tp(row.tp),
         ),
-        // the rows leave it at TensorRT-LLM's default
+        // the rows leave both at TensorRT-LLM's defaults
         enable_chunked_context: false,
+        disable_overlap_scheduler: false,
     };
     let (topology, other_topology) = Topology::both(
         row.mode,
@@ -223,6 +224,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
                 hw.gpu_memory_bytes,
                 Parallelism::tp(row.decode_tp),
             ),
+            disable_overlap_scheduler: false,
         },
         // Dynamo moves KV with NIXL
         KvTransferConfig { backend: KvBackend::Nixl, compression: Compression::None, max_in_flight_transfers: 64 },

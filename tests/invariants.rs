@@ -339,17 +339,34 @@ fn tie_order_is_pinned() {
         (RouterPolicy::KvAware, 6, 12, 3),
         (RouterPolicy::RoundRobin, 6, 12, 3),
     ];
-    for (i, (router, batch, concurrency, replicas)) in cases.into_iter().enumerate() {
-        let s = tie_heavy(router, batch, concurrency, replicas, 300);
-        let r = run(&s, &opts()).unwrap();
-        same_without_decode_runs(&s, &r, i as u64);
-        // FNV-1a: stable across Rust releases, unlike std's DefaultHasher
-        let text = format!("{:?}", r.output.requests);
-        let digest = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-        got.push(digest);
+    // TensorRT-LLM's decode workers with the overlap scheduler off (the digests from before it was
+    // modelled), then on (its default)
+    for disable_overlap in [true, false] {
+        for (i, (router, batch, concurrency, replicas)) in cases.into_iter().enumerate() {
+            let mut s = tie_heavy(router, batch, concurrency, replicas, 300);
+            decode(&mut s).disable_overlap_scheduler = disable_overlap;
+            let r = run(&s, &opts()).unwrap();
+            same_without_decode_runs(&s, &r, i as u64);
+            // FNV-1a: stable across Rust releases, unlike std's DefaultHasher
+            let text = format!("{:?}", r.output.requests);
+            let digest = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+            got.push(digest);
+        }
     }
     eprintln!("tie-order digests: {got:#018x?}");
-    assert_eq!(got, [0x6f51b08b1ac48c27, 0x10f9f6fcc8252464, 0xde9a81856374b8d4, 0x525c6da838d1db40]);
+    assert_eq!(
+        got,
+        [
+            0x6f51b08b1ac48c27,
+            0x10f9f6fcc8252464,
+            0xde9a81856374b8d4,
+            0x525c6da838d1db40,
+            0xe7a2f1764999817f,
+            0x3a3d234fe4a3b027,
+            0xc048f07d4aff9266,
+            0xd482b00672ad583d,
+        ]
+    );
 }
 
 /// Fixed lengths in a closed loop, a softmax KV router: events at the same nanosecond are common,

@@ -236,6 +236,8 @@ pub(crate) struct PoolKeys {
     pub max_output_length: Option<Setting>,
     /// `None` for prefill: its KV cache memory is not modelled separately.
     pub kv_cache_memory_fraction: Option<Setting>,
+    /// `None` for prefill: TensorRT-LLM's context servers run without the overlap scheduler.
+    pub disable_overlap_scheduler: Option<Setting>,
 }
 
 pub(crate) const PREFILL_POOL: PoolKeys = PoolKeys {
@@ -246,6 +248,7 @@ pub(crate) const PREFILL_POOL: PoolKeys = PoolKeys {
     max_input_length: PREFILL_MAX_INPUT_LENGTH.setting,
     max_output_length: None,
     kv_cache_memory_fraction: None,
+    disable_overlap_scheduler: None,
 };
 
 pub(crate) const DECODE_POOL: PoolKeys = PoolKeys {
@@ -256,6 +259,7 @@ pub(crate) const DECODE_POOL: PoolKeys = PoolKeys {
     max_input_length: DECODE_MAX_INPUT_LENGTH.setting,
     max_output_length: Some(DECODE_MAX_OUTPUT_LENGTH.setting),
     kv_cache_memory_fraction: Some(DECODE_KV_CACHE_MEMORY_FRACTION.setting),
+    disable_overlap_scheduler: Some(DECODE_DISABLE_OVERLAP_SCHEDULER.setting),
 };
 
 pub(crate) const AGGREGATED_POOL: PoolKeys = PoolKeys {
@@ -266,6 +270,7 @@ pub(crate) const AGGREGATED_POOL: PoolKeys = PoolKeys {
     max_input_length: AGGREGATED_MAX_INPUT_LENGTH.setting,
     max_output_length: Some(AGGREGATED_MAX_OUTPUT_LENGTH.setting),
     kv_cache_memory_fraction: Some(AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting),
+    disable_overlap_scheduler: Some(AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting),
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -309,6 +314,20 @@ pub(crate) const AGGREGATED_ENABLE_CHUNKED_CONTEXT: Key<bool> = Key::set(
     "aggregated.enableChunkedContext",
     "TensorRT-LLM: split prompts across steps (its enable_chunked_context; vLLM and SGLang always do)",
     Literal("false"),
+    boolean,
+);
+/// TensorRT-LLM PyTorch backend's `disable_overlap_scheduler` (default False: "Enabled by default",
+/// TensorRT-LLM docs, "Overlap Scheduler"). vLLM and SGLang ignore it.
+pub(crate) const DECODE_DISABLE_OVERLAP_SCHEDULER: Key<bool> = Key::set(
+    "decode.disableOverlapScheduler",
+    "TensorRT-LLM: schedule each step only after the last one's results (its disable_overlap_scheduler; the overlap scheduler costs an arriving request one step and a finished one an extra step)",
+    Literal("false"),
+    boolean,
+);
+pub(crate) const AGGREGATED_DISABLE_OVERLAP_SCHEDULER: Key<bool> = Key::set(
+    "aggregated.disableOverlapScheduler",
+    "TensorRT-LLM: as decode.disableOverlapScheduler, for the aggregated workers",
+    Computed("decode.disableOverlapScheduler"),
     boolean,
 );
 pub(crate) const WORKLOAD_RAMP_UP: Key<u64> = Key::set(
@@ -710,6 +729,8 @@ pub(crate) const ALL: &[&Setting] = &[
     // Settable keys added since the stable list (`--set` lists them in this order).
     &WORKLOAD_RAMP_UP.setting,
     &AGGREGATED_ENABLE_CHUNKED_CONTEXT.setting,
+    &DECODE_DISABLE_OVERLAP_SCHEDULER.setting,
+    &AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting,
 ];
 
 /// The table entry of `key`.

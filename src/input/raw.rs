@@ -317,6 +317,9 @@ pub(crate) struct AggregatedDoc {
     /// TensorRT-LLM's `enable_chunked_context` (default false).
     #[serde(rename = "enableChunkedContext")]
     pub enable_chunked_context: Field,
+    /// TensorRT-LLM's `disable_overlap_scheduler` (default false).
+    #[serde(rename = "disableOverlapScheduler")]
+    pub disable_overlap_scheduler: Field,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -464,6 +467,9 @@ pub(crate) struct DecodeConfig {
     pub max_output_length: Field,
     #[serde(rename = "kvCacheMemoryFraction")]
     pub kv_cache_memory_fraction: Field,
+    /// TensorRT-LLM's `disable_overlap_scheduler` (default false).
+    #[serde(rename = "disableOverlapScheduler")]
+    pub disable_overlap_scheduler: Field,
 }
 
 /// Defaults: backend tcp, compression none, maxInFlightTransfers 16, blockSizeKB 512.
@@ -778,6 +784,7 @@ impl Sink<'_> {
                 (&k::AGGREGATED_MAX_OUTPUT_LENGTH.setting, &a.max_output_length),
                 (&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting, &a.kv_cache_memory_fraction),
                 (&k::AGGREGATED_ENABLE_CHUNKED_CONTEXT.setting, &a.enable_chunked_context),
+                (&k::AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting, &a.disable_overlap_scheduler),
             ] {
                 self.put_same(key, f);
             }
@@ -866,6 +873,7 @@ impl Sink<'_> {
                     (Some(pool.max_input_length), "maxInputLength", &cfg.max_input_length),
                     (pool.max_output_length, "maxOutputLength", &cfg.max_output_length),
                     (pool.kv_cache_memory_fraction, "kvCacheMemoryFraction", &cfg.kv_cache_memory_fraction),
+                    (pool.disable_overlap_scheduler, "disableOverlapScheduler", &cfg.disable_overlap_scheduler),
                 ] {
                     if let Some(key) = key {
                         self.put(&key, &format!("{p}.{name}"), f);

@@ -369,6 +369,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         max_batch_size: g.get(&k::DECODE_MAX_BATCH_SIZE)?,
         max_output_length: g.get(&k::DECODE_MAX_OUTPUT_LENGTH)?,
         kv_cache_memory_fraction: g.get(&k::DECODE_KV_CACHE_MEMORY_FRACTION)?,
+        disable_overlap_scheduler: g.get(&k::DECODE_DISABLE_OVERLAP_SCHEDULER)?,
     };
     // Decode-only keys that matter when the decode component is the aggregated pool.
     g.opt(&k::DECODE_MAX_BATCH_TOKENS)?;
@@ -386,6 +387,11 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         max_input_length: agg(&k::AGGREGATED_MAX_INPUT_LENGTH, &k::DECODE_MAX_INPUT_LENGTH)?,
         max_output_length: agg(&k::AGGREGATED_MAX_OUTPUT_LENGTH, &k::DECODE_MAX_OUTPUT_LENGTH)?,
         enable_chunked_context: g.get(&k::AGGREGATED_ENABLE_CHUNKED_CONTEXT)?,
+        disable_overlap_scheduler: if g.val(&k::AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting).is_some() {
+            g.get(&k::AGGREGATED_DISABLE_OVERLAP_SCHEDULER)?
+        } else {
+            g.get(&k::DECODE_DISABLE_OVERLAP_SCHEDULER)?
+        },
         kv_cache_memory_fraction: if g.val(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting).is_some() {
             g.get(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION)?
         } else {

@@ -273,6 +273,7 @@ fn full_scenario_resolves_to_the_expected_cluster() {
                     max_batch_size: 256,
                     max_output_length: 4096,
                     kv_cache_memory_fraction: 0.92,
+                    ..pools.decode
                 },
                 kv_transfer: KvTransferConfig {
                     backend: KvBackend::Nccl,
@@ -424,6 +425,17 @@ fn every_set_key_applies() {
         (vec!["mode=aggregated", "aggregated.enableChunkedContext=true"], |s| {
             s.cluster.topology.aggregated().is_some_and(|a| a.enable_chunked_context)
         }),
+        (vec!["decode.disableOverlapScheduler=true"], |s| {
+            s.cluster.topology.decode().is_some_and(|d| d.disable_overlap_scheduler)
+        }),
+        // the aggregated workers take the decode component's setting unless they have their own
+        (vec!["mode=aggregated", "decode.disableOverlapScheduler=true"], |s| {
+            s.cluster.topology.aggregated().is_some_and(|a| a.disable_overlap_scheduler)
+        }),
+        (
+            vec!["mode=aggregated", "decode.disableOverlapScheduler=true", "aggregated.disableOverlapScheduler=false"],
+            |s| s.cluster.topology.aggregated().is_some_and(|a| !a.disable_overlap_scheduler),
+        ),
         (vec!["workload.kind=closed_loop", "workload.concurrency=64", "workload.rampUp=30s"], |s| {
             matches!(
                 &s.workload,

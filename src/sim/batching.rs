@@ -22,7 +22,20 @@ pub(super) enum BatchingPolicy {
     /// `enable_chunked_context=False`) a prompt that does not fit whole in what the step's
     /// `max_num_tokens` leaves after the generation tokens waits for a later step (TensorRT-LLM docs,
     /// "Scheduler": capacity scheduler policies; "Useful Build-Time Flags": `max_num_tokens`).
-    GuaranteedNoEvict { chunked_context: bool },
+    ///
+    /// `overlap`: the PyTorch backend's overlap scheduler, on by default ("At step n, the system
+    /// launches GPU computation for step n+1 without waiting for CPU tasks ... from step n ... The
+    /// optimization introduces one extra decoding step", TensorRT-LLM docs, "Overlap Scheduler";
+    /// its `PyExecutor` loop schedules and launches step n+1, then processes step n's results).
+    /// So step n+1's batch is fixed when step n starts: a request that becomes ready while a step
+    /// runs joins the step after the next (unless that next step would be empty), and a request
+    /// whose last token step n produced is still in step n+1, holding its slot and KV and writing
+    /// one token more, while its answer has already gone out at the end of step n. TensorRT-LLM
+    /// 1.2 skips that extra step for requests stopped by length (PR #8587, "early exit"); the
+    /// measured rows are 1.0, which has it. Only decode-side workers run this policy: TensorRT-LLM's
+    /// disaggregated context servers run without the overlap scheduler ("not yet supported in
+    /// disaggregated context server architectures", TensorRT-LLM docs, "Disaggregated Serving").
+    GuaranteedNoEvict { chunked_context: bool, overlap: bool },
     /// SGLang's default scheduling: a step either prefills (waiting prompts first) or decodes,
     /// never both (its `enable_mixed_chunk` is off by default). Admission and preemption as `Mixed`.
     PrefillFirst,
@@ -36,6 +49,10 @@ impl BatchingPolicy {
         match c.backend {
             Backend::Trtllm => BatchingPolicy::GuaranteedNoEvict {
                 chunked_context: c.topology.aggregated().is_some_and(|a| a.enable_chunked_context),
+                overlap: !match &c.topology {
+                    Topology::Aggregated(a) => a.disable_overlap_scheduler,
+                    Topology::Disaggregated { decode, .. } => decode.disable_overlap_scheduler,
+                },
             },
             Backend::Vllm => BatchingPolicy::Mixed,
             Backend::Sglang if matches!(c.topology, Topology::Aggregated(_)) => BatchingPolicy::PrefillFirst,
@@ -60,13 +77,26 @@ impl BatchingPolicy {
         }
     }
 
+    /// Whether step n+1 is scheduled while step n runs (TensorRT-LLM's overlap scheduler).
+    #[inline]
+    pub(super) fn overlaps(self) -> bool {
+        matches!(self, BatchingPolicy::GuaranteedNoEvict { overlap: true, .. })
+    }
+
+    /// KV tokens a request holds at its longest beyond its prompt and output: the token the
+    /// overlap scheduler's extra step writes.
+    #[inline]
+    pub(super) fn extra_life_tok(self) -> u64 {
+        self.overlaps() as u64
+    }
+
     /// Whether a local prefill may run in chunks: TensorRT-LLM's chunked context is off by default,
     /// so its prompts run whole.
     #[inline]
     pub(super) fn chunks_prefill(self) -> bool {
         match self {
             BatchingPolicy::Mixed | BatchingPolicy::PrefillFirst => true,
-            BatchingPolicy::GuaranteedNoEvict { chunked_context } => chunked_context,
+            BatchingPolicy::GuaranteedNoEvict { chunked_context, .. } => chunked_context,
         }
     }
 
@@ -102,7 +132,7 @@ mod tests {
 
     #[test]
     fn each_backend_runs_its_engines_scheduler() {
-        let trt = BatchingPolicy::GuaranteedNoEvict { chunked_context: false };
+        let trt = BatchingPolicy::GuaranteedNoEvict { chunked_context: false, overlap: true };
         for (mode, backend, want) in [
             (Mode::Aggregated, Backend::Sglang, BatchingPolicy::PrefillFirst),
             (Mode::Disaggregated, Backend::Sglang, BatchingPolicy::Mixed),
@@ -116,7 +146,15 @@ mod tests {
         }
         let mut c = super::super::tests::cluster(Mode::Aggregated, KvBackend::Nixl);
         c.topology.aggregated_mut().unwrap().enable_chunked_context = true;
-        assert_eq!(BatchingPolicy::for_deployment(&c), BatchingPolicy::GuaranteedNoEvict { chunked_context: true });
+        assert_eq!(
+            BatchingPolicy::for_deployment(&c),
+            BatchingPolicy::GuaranteedNoEvict { chunked_context: true, overlap: true }
+        );
+        c.topology.aggregated_mut().unwrap().disable_overlap_scheduler = true;
+        let no_overlap = BatchingPolicy::for_deployment(&c);
+        assert_eq!(no_overlap, BatchingPolicy::GuaranteedNoEvict { chunked_context: true, overlap: false });
+        assert!(trt.overlaps() && !no_overlap.overlaps() && !BatchingPolicy::Mixed.overlaps());
+        assert_eq!((trt.extra_life_tok(), no_overlap.extra_life_tok()), (1, 0));
         // SGLang's batches prefill only; the others decode every step
         assert!(BatchingPolicy::Mixed.step_decodes(true));
         assert!(trt.step_decodes(true));

@@ -31,6 +31,11 @@ pub(super) struct GenWorker {
     pub(super) step_joiners: Vec<u32>,
     pub(super) step_locals: Vec<(u32, u32)>,
     pub(super) zombies: bool,
+    /// Answered sequences in the batch for the overlap scheduler's extra step (see
+    /// [`BatchingPolicy::GuaranteedNoEvict`]); they leave when the step in progress ends.
+    pub(super) extra: Vec<u32>,
+    /// How many of the step in progress's sequences are such extras (they give no token).
+    pub(super) step_extras: u64,
     pub(super) cache: Option<PrefixCache>,
     /// Prompt tokens of live requests in `waiting`.
     pub(super) queued_tok: u64,
@@ -94,7 +99,7 @@ impl Sim<'_> {
                 continue;
             }
             let need = self.reqs[slot as usize].admission_need_tok();
-            let life = self.reqs[slot as usize].life_tok();
+            let life = self.reqs[slot as usize].life_tok() + self.gen[d].policy.extra_life_tok();
             if !self.gen[d].admits(need, life) {
                 break;
             }
@@ -134,6 +139,7 @@ impl Sim<'_> {
                 if r.t_prefill_start == NONE {
                     r.t_prefill_start = now;
                 }
+                r.hold_step = if w.policy.overlaps() && w.busy { w.step + 2 } else { 0 };
                 w.prefilling.push_back(slot);
                 // it prefills from the next step on
                 self.cut_run(d);
@@ -161,7 +167,7 @@ impl Sim<'_> {
         while i < w.running.len() {
             let slot = w.running[i];
             let r = &reqs[slot as usize];
-            if r.cancelled {
+            if r.cancelled && !r.overlap_extra {
                 let ctx = r.input_tok as u64 + r.generated as u64 + (step - r.join_step);
                 w.used_tok -= ctx;
                 w.committed_tok -= r.committed_tok;
@@ -206,10 +212,29 @@ impl Sim<'_> {
         let w = &mut self.gen[d];
         w.step_joiners.clear();
         w.step_locals.clear();
+        w.step_extras = w.extra.len() as u64;
+        // Under the overlap scheduler what became ready during the last step waits for the next,
+        // unless this step would otherwise have nothing to do.
+        let step = w.step;
+        let gate = if !w.policy.overlaps()
+            || !w.running.is_empty()
+            || w.ready.iter().any(|&s| reqs[s as usize].hold_step <= step)
+            || w.prefilling.front().is_some_and(|&s| reqs[s as usize].hold_step <= step)
+        {
+            step
+        } else {
+            u64::MAX
+        };
         // sequences whose KV arrived join the batch
+        let mut held = 0;
         for i in 0..w.ready.len() {
             let slot = w.ready[i];
             let r = &mut reqs[slot as usize];
+            if r.hold_step > gate {
+                w.ready[held] = slot;
+                held += 1;
+                continue;
+            }
             r.enter(Stage::Running);
             r.join_step = w.step;
             r.generated = 0;
@@ -221,7 +246,7 @@ impl Sim<'_> {
             w.finish.push(Reverse((w.step + r.output_tok as u64, slot, r.gen, w.step)));
             w.step_joiners.push(slot);
         }
-        w.ready.clear();
+        w.ready.truncate(held);
         // every running sequence writes one more token of KV this step; preempt the policy's
         // victims until that fits
         while w.used_tok + w.running.len() as u64 > w.cap_tok && !w.running.is_empty() {
@@ -267,6 +292,9 @@ impl Sim<'_> {
                 break;
             }
             let r = &reqs[slot as usize];
+            if r.hold_step > gate {
+                break;
+            }
             let left = r.prefill_left as u64;
             if !chunks && left > budget {
                 // waits whole for a later step, unless the step would otherwise do nothing (a
@@ -302,7 +330,15 @@ impl Sim<'_> {
             w.step += 1;
         }
         w.running_ctx += w.step_b;
-        let gaps = w.step_b - w.step_joiners.len() as u64;
+        // the sequences of the overlap scheduler's extra step leave with the purge below
+        if !w.extra.is_empty() {
+            for &slot in &w.extra {
+                self.reqs[slot as usize].overlap_extra = false;
+            }
+            w.extra.clear();
+            w.zombies = true;
+        }
+        let gaps = w.step_b - w.step_joiners.len() as u64 - w.step_extras;
         note_step_itl(&mut self.m, &mut self.obs, &mut w.itl_batch, dur, gaps);
         for &slot in &w.step_joiners {
             note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.obs);
@@ -366,6 +402,15 @@ impl Sim<'_> {
     }
 
     pub(super) fn complete(&mut self, now: SimTime, d: usize, slot: u32) {
+        if self.gen[d].policy.overlaps() {
+            // answered now, in the batch one step more
+            self.end_request(now, slot, Outcome::Completed);
+            let r = &mut self.reqs[slot as usize];
+            r.cancelled = true;
+            r.overlap_extra = true;
+            self.gen[d].extra.push(slot);
+            return;
+        }
         let w = &mut self.gen[d];
         let r = &self.reqs[slot as usize];
         let idx = r.run_idx as usize;

@@ -154,7 +154,10 @@ impl Sim<'_> {
         }
         self.m.kv_transfer.record(now - r.t_xfer_start);
         self.obs.note_kv_transfer(now - r.t_xfer_start);
-        // it joins at the next step start
+        // it joins at the next step start (the one after, under the overlap scheduler, when a step
+        // is running: the next one's batch is already fixed)
+        let w = &self.gen[d];
+        r.hold_step = if w.policy.overlaps() && w.busy { w.step + 2 } else { 0 };
         self.cut_run(d);
         self.gen[d].ready.push(slot);
         self.maybe_start_step(now, d);

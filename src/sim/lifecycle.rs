@@ -67,6 +67,12 @@ pub(super) struct Req {
     pub(super) xfer_tok: u32,
     /// The closed-loop client that sent it (`NO_CLIENT` in open loop).
     pub(super) client: u32,
+    /// Under the overlap scheduler, the first decode-side step count (`GenWorker::step`) at which
+    /// a step may take it in: the step after the next, when it became ready while a step ran.
+    pub(super) hold_step: u64,
+    /// Answered (its end recorded, its client gone on) but still in the batch for the overlap
+    /// scheduler's extra step; `cancelled` is set too, so nothing else ends it again.
+    pub(super) overlap_extra: bool,
 }
 
 impl Req {
@@ -133,6 +139,8 @@ impl Req {
             blocks: None,
             xfer_tok: 0,
             client: NO_CLIENT,
+            hold_step: 0,
+            overlap_extra: false,
         }
     }
 }

@@ -513,4 +513,40 @@ mod tests {
         assert!(trt > 3 * vllm, "TensorRT-LLM {trt} ns vs vLLM {vllm} ns");
         assert!(NS_PER_S / 2 + trt > first_end, "it ran only after the decoding sequence ended");
     }
+
+    /// TensorRT-LLM's overlap scheduler fixes step n+1's batch when step n starts: a prompt arriving
+    /// mid-step waits one step more than without it, and a sequence that has produced its last
+    /// token stays in the batch one step more, though its answer is not delayed.
+    #[test]
+    fn trtllm_overlap_scheduler_holds_an_arrival_a_step_and_keeps_a_finished_sequence_one_more() {
+        let run = |overlap: bool, second: bool| {
+            let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
+            let a = c.topology.aggregated_mut().unwrap();
+            a.replicas = 1;
+            a.disable_overlap_scheduler = !overlap;
+            let mut reqs = vec![RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 300, blocks: None }];
+            if second {
+                reqs.push(RequestSpec { arrival_ns: NS_PER_S / 2, input_tok: 100, output_tok: 2, blocks: None });
+            }
+            sim(&c, Traffic::Open(Box::new(reqs.into_iter())))
+        };
+        let ttft = |out: &SimOutput, id: u64| {
+            let r = out.requests.iter().find(|r| r.id == id).unwrap();
+            r.first_token_ns.unwrap() - r.arrival_ns
+        };
+        let (with, without) = (run(true, true), run(false, true));
+        // the first sequence decodes alone at about its TPOT per step
+        let step_ns = without.metrics.tpot.quantile_ms(0.5) * 1e6;
+        let extra = (ttft(&with, 1) - ttft(&without, 1)) as f64;
+        assert!((extra - step_ns).abs() < 0.05 * step_ns, "waited {extra} ns more, a step is {step_ns} ns");
+        let (with, without) = (run(true, false), run(false, false));
+        let end = |out: &SimOutput| out.requests[0].end_ns;
+        assert_eq!(end(&with), end(&without), "the answer goes out when its last token is made");
+        let busy_more = (with.metrics.decode_busy_ns - without.metrics.decode_busy_ns) as f64;
+        assert!((busy_more - step_ns).abs() < 0.05 * step_ns, "one more step: {busy_more} ns, a step is {step_ns} ns");
+        assert_eq!(
+            (with.metrics.completed, with.metrics.itl.count()),
+            (without.metrics.completed, without.metrics.itl.count())
+        );
+    }
 }

@@ -299,6 +299,8 @@ impl WorkerTemplates {
             step_joiners: Vec::new(),
             step_locals: Vec::new(),
             zombies: false,
+            extra: Vec::new(),
+            step_extras: 0,
             cache: new_cache(c.prefix_cache, self.gen_cap_tok),
             queued_tok: 0,
             rep: Replica::serving(),

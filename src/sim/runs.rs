@@ -145,6 +145,7 @@ impl Sim<'_> {
             || !w.prefilling.is_empty()
             || !w.ready.is_empty()
             || w.zombies
+            || !w.extra.is_empty()
             || !waiting_head_blocked(w, reqs)
         {
             return end;
@@ -212,5 +213,5 @@ fn waiting_head_blocked(w: &GenWorker, reqs: &[Req]) -> bool {
     let Some(&(slot, g)) = w.waiting.front() else { return true };
     let r = &reqs[slot as usize];
     // a dead entry is one `try_admit` would skip: let the next step end look behind it
-    r.alive(g) && !w.admits(r.admission_need_tok(), r.life_tok())
+    r.alive(g) && !w.admits(r.admission_need_tok(), r.life_tok() + w.policy.extra_life_tok())
 }

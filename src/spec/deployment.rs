@@ -166,6 +166,8 @@ pub struct DecodePoolConfig {
     /// TensorRT-LLM's `free_gpu_memory_fraction`, vLLM's `gpu_memory_utilization`, SGLang's
     /// `mem_fraction_static`.
     pub kv_cache_memory_fraction: f64,
+    /// TensorRT-LLM's `disable_overlap_scheduler` (see [`AggregatedPoolConfig::disable_overlap_scheduler`]).
+    pub disable_overlap_scheduler: bool,
 }
 
 /// The single pool of aggregated mode: every worker prefills (in chunks mixed into decode steps) and decodes.
@@ -182,6 +184,10 @@ pub struct AggregatedPoolConfig {
     /// TensorRT-LLM's `enable_chunked_context` (off by default: a prompt runs whole in one step, and
     /// one longer than `max_batch_tokens` is refused). vLLM and SGLang always chunk.
     pub enable_chunked_context: bool,
+    /// TensorRT-LLM's `disable_overlap_scheduler` (off by default: the PyTorch backend schedules
+    /// step n+1 while step n runs, so an arriving request waits a step longer and a finished one
+    /// stays in the batch one more step). vLLM and SGLang ignore it.
+    pub disable_overlap_scheduler: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -315,6 +321,7 @@ pub(crate) fn default_pools() -> (PrefillPoolConfig, DecodePoolConfig, Aggregate
             max_batch_size: 64,
             max_output_length: 131_072,
             kv_cache_memory_fraction: 0.8,
+            disable_overlap_scheduler: false,
         },
         AggregatedPoolConfig {
             replicas: 1,
@@ -325,6 +332,7 @@ pub(crate) fn default_pools() -> (PrefillPoolConfig, DecodePoolConfig, Aggregate
             max_output_length: 131_072,
             kv_cache_memory_fraction: 0.8,
             enable_chunked_context: false,
+            disable_overlap_scheduler: false,
         },
         KvTransferConfig { backend: KvBackend::Tcp, compression: Compression::None, max_in_flight_transfers: 16 },
     )
