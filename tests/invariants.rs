@@ -363,7 +363,7 @@ fn tie_order_is_pinned() {
             0x525c6da838d1db40,
             0xe7a2f1764999817f,
             0x3a3d234fe4a3b027,
-            0xc048f07d4aff9266,
+            0x84a847d5f36da526,
             0xd482b00672ad583d,
         ]
     );

@@ -141,8 +141,9 @@ impl Sim<'_> {
                 }
                 r.hold_step = if w.policy.overlaps() && w.busy { w.step + 2 } else { 0 };
                 w.prefilling.push_back(slot);
-                // it prefills from the next step on
-                self.cut_run(d);
+                // it prefills from the next step on (the one after, while a step runs under the
+                // overlap scheduler)
+                self.cut_run_for_joiner(d);
             } else {
                 r.enter(Stage::Transferring);
                 r.t_xfer_start = now;
@@ -330,19 +331,18 @@ impl Sim<'_> {
             w.step += 1;
         }
         w.running_ctx += w.step_b;
-        // the sequences of the overlap scheduler's extra step leave with the purge below
-        if !w.extra.is_empty() {
-            for &slot in &w.extra {
-                self.reqs[slot as usize].overlap_extra = false;
-            }
-            w.extra.clear();
-            w.zombies = true;
-        }
         let gaps = w.step_b - w.step_joiners.len() as u64 - w.step_extras;
         note_step_itl(&mut self.m, &mut self.obs, &mut w.itl_batch, dur, gaps);
         for &slot in &w.step_joiners {
             note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.obs);
         }
+        // the sequences of the overlap scheduler's extra step leave
+        for i in 0..self.gen[d].extra.len() {
+            let slot = self.gen[d].extra[i];
+            self.leave_batch(d, slot);
+            self.free(slot);
+        }
+        self.gen[d].extra.clear();
         // local prefills that completed this step produce their next token and join the batch
         let mut finished_now = Vec::new();
         for i in 0..self.gen[d].step_locals.len() {
@@ -411,11 +411,20 @@ impl Sim<'_> {
             self.gen[d].extra.push(slot);
             return;
         }
+        self.leave_batch(d, slot);
+        self.end_request(now, slot, Outcome::Completed);
+        self.free(slot);
+    }
+
+    /// Takes running sequence `slot` out of `d`'s batch with the KV it holds: its prompt and every
+    /// token it has written (its output, and the overlap scheduler's extra one).
+    fn leave_batch(&mut self, d: usize, slot: u32) {
         let w = &mut self.gen[d];
         let r = &self.reqs[slot as usize];
         let idx = r.run_idx as usize;
         debug_assert_eq!(w.running[idx], slot);
-        let ctx = r.input_tok as u64 + r.output_tok as u64;
+        let ctx = r.input_tok as u64 + r.generated as u64 + (w.step - r.join_step);
+        debug_assert_eq!(ctx, r.life_tok() + r.overlap_extra as u64, "request {}", r.id);
         w.used_tok -= ctx;
         w.committed_tok -= r.committed_tok;
         w.running_ctx -= ctx;
@@ -423,7 +432,5 @@ impl Sim<'_> {
         if idx < w.running.len() {
             self.reqs[w.running[idx] as usize].run_idx = idx as u32;
         }
-        self.end_request(now, slot, Outcome::Completed);
-        self.free(slot);
     }
 }

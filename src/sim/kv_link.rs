@@ -158,7 +158,7 @@ impl Sim<'_> {
         // is running: the next one's batch is already fixed)
         let w = &self.gen[d];
         r.hold_step = if w.policy.overlaps() && w.busy { w.step + 2 } else { 0 };
-        self.cut_run(d);
+        self.cut_run_for_joiner(d);
         self.gen[d].ready.push(slot);
         self.maybe_start_step(now, d);
     }

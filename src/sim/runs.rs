@@ -155,7 +155,8 @@ impl Sim<'_> {
         let next_finish = w.finish.peek().map_or(u64::MAX, |&Reverse((fs, ..))| fs);
         // a transfer in flight to this worker lands within a step or two (a KV transfer takes less
         // than a decode step) and ends the run: plan no further than that
-        let longest = if w.incoming > 0 { INCOMING_RUN_STEPS } else { MAX_RUN_STEPS };
+        // (under the overlap scheduler it joins a step later, so the run may go one step further)
+        let longest = if w.incoming > 0 { INCOMING_RUN_STEPS + w.policy.overlaps() as u64 } else { MAX_RUN_STEPS };
         let k = next_finish.saturating_sub(w.step).min((w.cap_tok - w.used_tok) / b + 1).min(longest);
         if k <= 1 {
             return end;
@@ -172,6 +173,15 @@ impl Sim<'_> {
     /// batch from outside.
     pub(super) fn cut_run(&mut self, d: usize) {
         let pos = self.gen[d].run_pos;
+        self.end_run_after(d, pos);
+    }
+
+    /// Ends `d`'s run before the first step a request that has just become ready may join: the step
+    /// in progress, or under the overlap scheduler (see `Req::hold_step`) the one after it, whose
+    /// batch it cannot change either.
+    pub(super) fn cut_run_for_joiner(&mut self, d: usize) {
+        let w = &self.gen[d];
+        let pos = if w.policy.overlaps() && w.busy { w.run_pos + 1 } else { w.run_pos };
         self.end_run_after(d, pos);
     }
 
