@@ -12,7 +12,7 @@ use crate::perf::memory::engine_default_memory_fraction;
 use crate::runner::{run, RunOptions};
 use crate::spec::deployment::*;
 use crate::spec::fitted::{Calibration, OverheadFit};
-use crate::spec::hardware::HardwareProfile;
+use crate::spec::hardware::{Gpu, HardwareProfile};
 use crate::spec::model::{Dtype, ModelSpec};
 use crate::spec::workload::{Arrival, LengthDist, WorkloadSpec};
 
@@ -43,6 +43,8 @@ pub struct SiliconRow {
     pub decode_batch: u32,
     pub ttft_ms: f64,
     pub tpot_ms: f64,
+    /// The GPU it was measured on (the `system` column, e.g. `h100_sxm`), where the file says.
+    pub system: Option<String>,
 }
 
 impl SiliconRow {
@@ -94,6 +96,7 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
     ]
     .map(col);
     let kv_col = header.iter().position(|h| h == "kvcache_quant_mode");
+    let system_col = header.iter().position(|h| h == "system");
     let mut idx = [0usize; 19];
     for (i, r) in c.into_iter().enumerate() {
         idx[i] = r?;
@@ -164,6 +167,7 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
                 .ok_or_else(|| bad(&shown, line, idx[17] + 1, "silicon_ttft_ms: missing".into()))?,
             tpot_ms: num(18, "silicon_tpot_ms")?
                 .ok_or_else(|| bad(&shown, line, idx[18] + 1, "silicon_tpot_ms: missing".into()))?,
+            system: system_col.and_then(|i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string),
         });
     }
     Ok(rows)
@@ -186,6 +190,19 @@ pub const DEFAULT_STEP_TOKENS: u32 = 8192;
 /// The closed-loop scenario a row measured, or why it cannot be simulated. What the row leaves
 /// empty is the engine's default (memory fraction: [`engine_default_memory_fraction`]).
 pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, String> {
+    // a row is scored only on a profile of the GPU it was measured on
+    if let Some(system) = &row.system {
+        match (Gpu::find(system), hw.gpu()) {
+            (Some(g), Some(h)) if g.name == h.name => {}
+            (Some(g), _) => {
+                return Err(format!(
+                    "measured on {system}, simulated on {}: pass --hardware {} (or {}) to score it",
+                    hw.name, g.name, g.spec_name
+                ))
+            }
+            (None, _) => return Err(format!("measured on {system}, a GPU pdsim has no profile of")),
+        }
+    }
     let model = ModelSpec::preset(&row.model).map_err(|e| e.to_string())?;
     let concurrency = row.concurrency.ok_or("no silicon_concurrency in silicon_data_source")?;
     let step_tok = DEFAULT_STEP_TOKENS.max(row.isl);
@@ -254,7 +271,8 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         },
         limits: RunLimits { requests: Some(requests), duration_ns: None },
         seed: 1,
-        usd_per_gpu_hour: hw.usd_per_gpu_hour_default,
+        // validate scores latency only: no cost is reported, so a GPU without a list price needs none
+        usd_per_gpu_hour: hw.usd_per_gpu_hour_default.unwrap_or(0.0),
         autoscaler: None,
         alerts: Default::default(),
     };
@@ -617,5 +635,27 @@ mod tests {
         let text = format!("{HEADER}\nr,silicon_concurrency=8,trtllm,Qwen/Qwen3-32B,agg,,,1024,128,8,1,,,,,,,-5,10\n");
         let err = read(&text).unwrap_err().to_string();
         assert!(err.contains(":2:18") && err.contains("silicon_ttft_ms"), "{err}");
+    }
+
+    /// A row is scored only on a profile of the GPU that measured it.
+    #[test]
+    fn a_row_is_simulated_only_on_its_own_gpu() {
+        let row = |system: &str| {
+            format!("r,silicon_concurrency=8,trtllm,Qwen/Qwen3-32B,agg,,,1024,128,8,1,,,,,,,100,10,{system}")
+        };
+        let text =
+            format!("{HEADER},system\n{}\n{}\n{}\n{}\n", row("h100_sxm"), row("h200_sxm"), row("b200_sxm"), row(""));
+        let rows = read(&text).unwrap();
+        let h100 = HardwareProfile::h100_sxm();
+        let h200 = HardwareProfile::by_name("h200-sxm-spec").unwrap();
+        assert!(scenario_for(&rows[0], &h100).is_ok());
+        let e = scenario_for(&rows[1], &h100).err().unwrap();
+        assert!(e.contains("h200_sxm") && e.contains("--hardware h200-sxm"), "{e}");
+        assert!(scenario_for(&rows[1], &h200).is_ok());
+        assert!(scenario_for(&rows[0], &h200).err().unwrap().contains("--hardware h100-sxm"));
+        assert!(scenario_for(&rows[2], &h100).err().unwrap().contains("no profile"));
+        // a file without the column is taken to be of the profile's GPU
+        assert_eq!(rows[3].system, None);
+        assert!(scenario_for(&rows[3], &h200).is_ok());
     }
 }

@@ -51,7 +51,10 @@ impl HardwareProfile {
             return Ok(HardwareProfile { name: gpu.spec_name, ..(gpu.profile)() });
         }
         match Gpu::find(&norm) {
-            Some(gpu) => Ok(HardwareProfile { calibration: built_in_calibration(gpu.name), ..(gpu.profile)() }),
+            Some(gpu) => match built_in_calibration(gpu.name) {
+                Some(cal) => Ok(HardwareProfile { calibration: Some(cal), ..(gpu.profile)() }),
+                None => Err(HardwareError::Uncalibrated { gpu: gpu.name, spec: gpu.spec_name }),
+            },
             None => Err(HardwareError::Unknown(name.to_string())),
         }
     }
@@ -97,16 +100,31 @@ mod tests {
     #[test]
     fn every_gpu_resolves_by_its_names_and_an_unknown_one_lists_them() {
         for g in GPUS {
-            let hw = HardwareProfile::by_name(g.name).unwrap();
-            assert_eq!(hw.name, g.name);
-            for alias in g.aliases {
-                assert_eq!(HardwareProfile::by_name(&alias.to_ascii_uppercase()).unwrap().name, g.name);
+            let spellings: Vec<String> = std::iter::once(g.name.to_string())
+                .chain(g.aliases.iter().map(|a| a.to_ascii_uppercase()))
+                .chain(std::iter::once(g.name.replace('-', "_")))
+                .collect();
+            for name in &spellings {
+                match built_in_calibration(g.name) {
+                    // a GPU with a committed calibration runs on it by its name
+                    Some(_) => {
+                        let hw = HardwareProfile::by_name(name).unwrap();
+                        assert_eq!((hw.name, hw.calibration.is_some()), (g.name, true), "{name}");
+                    }
+                    // one without says so, and names its datasheet profile
+                    None => {
+                        let e = HardwareProfile::by_name(name).unwrap_err().to_string();
+                        assert!(e.contains("no calibrated profile") && e.contains(g.spec_name), "{e}");
+                    }
+                }
             }
-            assert_eq!(HardwareProfile::by_name(&g.name.replace('-', "_")).unwrap().name, g.name);
             let spec = HardwareProfile::by_name(&format!("{}-spec", g.name)).unwrap();
             assert_eq!((spec.name, spec.calibration.is_none()), (g.spec_name, true));
+            assert_eq!(spec.gpu().map(|x| x.name), Some(g.name));
             assert_eq!(HardwareProfile::base_gpu(g.name).unwrap().name, g.name);
         }
+        assert!(built_in_calibration("h100-sxm").is_some() && built_in_calibration("h200-sxm").is_none());
+        assert_eq!(HardwareProfile::by_name("h100-sxm").unwrap().gpu().map(|g| g.name), Some("h100-sxm"));
         let e = HardwareProfile::by_name("a100").unwrap_err().to_string();
         assert!(e.contains("'a100'") && e.contains(&HardwareProfile::gpu_names()), "{e}");
         assert!(HardwareProfile::base_gpu("h100-sxm-spec").is_none(), "a base is a GPU, not a profile name");

@@ -429,7 +429,19 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
 
     let limits = RunLimits { requests: g.or(&k::REQUESTS, None)?, duration_ns: g.or(&k::DURATION, None)? };
     let seed = g.get(&k::SEED)?;
-    let usd_per_gpu_hour = g.or(&k::PRICING_USD_PER_GPU_HOUR, hardware.usd_per_gpu_hour_default)?;
+    let usd_per_gpu_hour = match (g.opt(&k::PRICING_USD_PER_GPU_HOUR)?, hardware.usd_per_gpu_hour_default) {
+        (Some(usd), _) | (None, Some(usd)) => usd,
+        (None, None) => {
+            return Err(ScenarioError::invalid(
+                &s.scenario_origin(),
+                k::PRICING_USD_PER_GPU_HOUR.key(),
+                format!(
+                    "missing; pdsim has no list price for {} comparable with its others, so a scenario on it states its own (e.g. pricing: {{usd_per_gpu_hour: 3.5}})",
+                    hardware.name
+                ),
+            ))
+        }
+    };
     let name = match g.text(&k::NAME)? {
         Some((t, _)) => t.to_string(),
         None => s.default_name.clone(),

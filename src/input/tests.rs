@@ -324,7 +324,7 @@ fn defaults() {
     assert_eq!(s.model.name, "Llama-3.1-8B");
     assert_eq!(s.seed, 42);
     assert_eq!(s.limits, RunLimits::default());
-    assert_eq!(s.usd_per_gpu_hour, s.hardware.usd_per_gpu_hour_default);
+    assert_eq!(Some(s.usd_per_gpu_hour), s.hardware.usd_per_gpu_hour_default);
     // The deployment the tests build from is what an empty one resolves to.
     assert_eq!(s.cluster, ClusterConfig::dynamo_defaults(Mode::Disaggregated));
     assert_eq!(s.other_topology, Topology::dynamo_defaults(Mode::Aggregated));
@@ -1136,4 +1136,19 @@ fn ramp_up_belongs_to_closed_loop_only() {
         &["workload.kind=closed_loop", "workload.concurrency=4", "workload.rampUp=2s"],
     );
     assert!(s.is_ok(), "{:?}", s.err());
+}
+
+#[test]
+fn a_gpu_without_a_list_price_needs_the_scenarios_own() {
+    let dgdr =
+        "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {}}}\n";
+    let sc = "kind: Scenario\nhardware: h200-sxm-spec\nworkload: {rate: 2, isl: 100, osl: 10}\n";
+    let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &[]);
+    assert!(e.contains("pricing.usd_per_gpu_hour") && e.contains("h200-sxm-spec") && e.contains("s.yaml"), "{e}");
+    let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]).unwrap();
+    assert_eq!((s.hardware.name, s.usd_per_gpu_hour), ("h200-sxm-spec", 3.5));
+    // the H200 is not simulated as an H100 by its name alone: it has no calibration yet
+    let sc = "kind: Scenario\nhardware: h200-sxm\nworkload: {rate: 2, isl: 100, osl: 10}\n";
+    let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]);
+    assert!(e.contains("no calibrated profile") && e.contains("h200-sxm-spec"), "{e}");
 }

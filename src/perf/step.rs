@@ -520,6 +520,32 @@ mod tests {
         assert!((t - 368.0).abs() / 368.0 < 0.05, "{t}");
     }
 
+    /// The H200's datasheet profile reproduces its own measured points, and runs decode faster than
+    /// the H100 by its HBM while prefill stays alike (the same Hopper compute).
+    #[test]
+    fn h200_roofline_hits_its_measured_points() {
+        let hw = HardwareProfile::h200_sxm();
+        // aiconfigurator-h200 gemm_perf.trtllm: bf16 8192^3 = 1363.8 us.
+        let big = gemm_ns(&hw, Dtype::Bf16, 8192, 8192, 8192) / 1e3;
+        assert!((big - 1363.8).abs() / 1363.8 < 0.02, "{big}");
+        // generation_attention trtllm: b=64, step 16383, 2 KV heads, d=128, bf16: 261.6 us.
+        let t = decode_attention_ns(&hw, 64 * 16383, 2 * 2 * 128 * 2) / 1e3;
+        assert!((t - 261.6).abs() / 261.6 < 0.05, "{t}");
+        // custom_allreduce trtllm, 4 GPUs, 1 MiB: 12.85 us.
+        assert!((allreduce_ns(&hw, 4, 1 << 20) - 12_850.0).abs() < 1.0);
+        let m = ModelSpec::preset("llama-3.1-70b").unwrap();
+        let step = |hw: &HardwareProfile, shape: &StepShape| {
+            WorkerCost::new(&m, hw, Dtype::Bf16, Dtype::Bf16, Parallelism::tp(4), Backend::Trtllm).step_ns(shape) as f64
+        };
+        let decode = StepShape { decode_seqs: 64, decode_ctx_tok: 64 * 4096, ..Default::default() };
+        let mut prefill = StepShape::default();
+        prefill.add_prefill(8192, 0);
+        let h100 = HardwareProfile::h100_sxm();
+        let (d, p) = (step(&h100, &decode) / step(&hw, &decode), step(&h100, &prefill) / step(&hw, &prefill));
+        assert!((1.2..1.5).contains(&d), "decode H100/H200 {d}");
+        assert!((0.95..1.1).contains(&p), "prefill H100/H200 {p}");
+    }
+
     #[test]
     fn allreduce_interpolates_and_is_monotone() {
         let hw = h100();

@@ -54,8 +54,9 @@ pub struct HardwareProfile {
     pub nvlink: KvLinkSpec,
     pub rdma: KvLinkSpec,
     pub tcp: KvLinkSpec,
-    /// Price used when a scenario names none.
-    pub usd_per_gpu_hour_default: f64,
+    /// List price used when a scenario names none; `None` where pdsim has no published price comparable
+    /// with the others' (the scenario must then give `pricing.usd_per_gpu_hour`).
+    pub usd_per_gpu_hour_default: Option<f64>,
     /// Fitted kernel costs; when present they replace the roofline above for the families they cover.
     pub calibration: Option<std::sync::Arc<fitted::Calibration>>,
 }
@@ -71,8 +72,10 @@ pub struct Gpu {
     pub profile: fn() -> HardwareProfile,
 }
 
-pub const GPUS: &[Gpu] =
-    &[Gpu { name: "h100-sxm", spec_name: "h100-sxm-spec", aliases: &["h100"], profile: HardwareProfile::h100_sxm }];
+pub const GPUS: &[Gpu] = &[
+    Gpu { name: "h100-sxm", spec_name: "h100-sxm-spec", aliases: &["h100"], profile: HardwareProfile::h100_sxm },
+    Gpu { name: "h200-sxm", spec_name: "h200-sxm-spec", aliases: &["h200"], profile: HardwareProfile::h200_sxm },
+];
 
 impl Gpu {
     /// The GPU a name or alias means (case, `_` for `-` and surrounding space aside).
@@ -86,6 +89,8 @@ impl Gpu {
 pub enum HardwareError {
     #[error("unknown hardware profile '{0}': expected a GPU ({gpus}), <gpu>-spec for its datasheet roofline alone, or a calibrated profile .toml", gpus = HardwareProfile::gpu_names())]
     Unknown(String),
+    #[error("hardware '{gpu}' has no calibrated profile built in yet: use '{spec}' (its datasheet roofline alone) or a profile .toml written by `pdsim calibrate --gpu {gpu}`")]
+    Uncalibrated { gpu: &'static str, spec: &'static str },
     #[error(transparent)]
     Profile(#[from] fitted::ProfileError),
     #[error("{path}: base_gpu = \"{base}\" is not a GPU pdsim has a profile of: expected one of {known}")]
@@ -137,6 +142,51 @@ const AR8: LatencyCurve = &[
     (67108864.0, 322.47),
     (268435456.0, 1089.62),
     (1073741824.0, 4007.81),
+];
+
+/// Trtllm custom all-reduce, bf16, H200 SXM 8-GPU HGX, from
+/// `aiconfigurator-h200/custom_allreduce_perf.trtllm-1.3.0rc20.csv.gz`, the same points as the H100's.
+const H200_AR2: LatencyCurve = &[
+    (256.0, 2.64),
+    (1024.0, 2.69),
+    (4096.0, 2.78),
+    (16384.0, 2.83),
+    (65536.0, 2.95),
+    (262144.0, 3.59),
+    (1048576.0, 5.99),
+    (4194304.0, 16.57),
+    (16777216.0, 70.51),
+    (67108864.0, 250.41),
+    (268435456.0, 886.54),
+    (1073741824.0, 3267.01),
+];
+const H200_AR4: LatencyCurve = &[
+    (256.0, 2.79),
+    (1024.0, 2.95),
+    (4096.0, 3.16),
+    (16384.0, 3.21),
+    (65536.0, 3.61),
+    (262144.0, 5.43),
+    (1048576.0, 12.85),
+    (4194304.0, 35.94),
+    (16777216.0, 99.82),
+    (67108864.0, 322.36),
+    (268435456.0, 1182.66),
+    (1073741824.0, 4553.07),
+];
+const H200_AR8: LatencyCurve = &[
+    (256.0, 3.05),
+    (1024.0, 3.17),
+    (4096.0, 3.51),
+    (16384.0, 3.49),
+    (65536.0, 4.58),
+    (262144.0, 10.11),
+    (1048576.0, 25.74),
+    (4194304.0, 47.47),
+    (16777216.0, 121.39),
+    (67108864.0, 317.2),
+    (268435456.0, 1053.57),
+    (1073741824.0, 4003.06),
 ];
 
 impl HardwareProfile {
@@ -198,8 +248,63 @@ impl HardwareProfile {
                 source: "Mooncake FAST'25 TCP = RDMA/2.4 (tcp1); NIXL TCPXO small-block latency ~600 us (tcp3)",
             },
             // Lambda on-demand 8x H100 SXM list price, $2.99 per GPU-hour (2025).
-            usd_per_gpu_hour_default: 2.99,
+            usd_per_gpu_hour_default: Some(2.99),
             calibration: None,
+        }
+    }
+
+    /// NVIDIA H200 SXM 141 GB in an 8-GPU HGX node: the H100's Hopper compute with more and faster
+    /// HBM3e. Every kernel figure is read from aiconfigurator's H200 tables the way the H100's are
+    /// from its own (`aiconfigurator-h200/*.trtllm-1.3.0rc20.csv.gz`, `h200_sxm.yaml`).
+    pub fn h200_sxm() -> HardwareProfile {
+        let h100 = HardwareProfile::h100_sxm();
+        HardwareProfile {
+            name: "h200-sxm",
+            // aiconfigurator h200_sxm.yaml: mem_capacity 151397597184 bytes (141 GiB).
+            gpu_memory_bytes: 151_397_597_184,
+            // h200_sxm.yaml: 989 TFLOP/s bf16, 1978 fp8 Tensor Core, 4.8 TB/s HBM3e (NVIDIA H200
+            // datasheet, SXM). The datasheet's compute equals the H100 SXM's, the same 132-SM Hopper part.
+            peaks: Peaks { bf16_flops: 989e12, fp8_flops: 1978e12, hbm_bytes_per_s: 4.8e12, sm_count: 132 },
+            // gemm_perf.trtllm: 8192^3 bf16 in 1.364 ms = 806 TFLOP/s; fp8 in 0.884 ms = 1243 TFLOP/s.
+            gemm_eff_bf16: 806.0 / 989.0,
+            gemm_eff_fp8: 1243.0 / 1978.0,
+            // gemm_perf.trtllm: m=1..64, n=k=8192 streams the weights at 3.47-3.79 TB/s in bf16 and
+            // 2.10-2.23 TB/s in fp8.
+            weight_stream_bf16_bytes_per_s: 3.6e12,
+            weight_stream_fp8_bytes_per_s: 2.17e12,
+            // gemm_perf.trtllm: smallest bf16 GEMMs (m<=8, n,k<=256) from 2.44 us.
+            gemm_floor_ns: 2_450,
+            // context_attention_perf.trtllm, bf16, head_dim 128, isl 8192: median 488 TFLOP/s (up to
+            // 534); isl 1024, 8 heads, batch 1: 28.9-29.8 us per call.
+            prefill_attn_flops: 488e12,
+            prefill_attn_floor_ns: 26_000,
+            // generation_attention_perf.trtllm, bf16 KV, 16 heads / 2 KV heads / d 128: batch 1 step 1
+            // = 8.46 us; batch 64 step 16383 reads 1.07 GB in 262 us (4.10 TB/s).
+            decode_attn_bytes_per_s: 4.1e12,
+            decode_attn_floor_ns: 8_460,
+            allreduce_2: H200_AR2,
+            allreduce_4: H200_AR4,
+            allreduce_8: H200_AR8,
+            // h200_sxm.yaml: 8 GPUs per node, NVLink 450 GB/s per GPU per direction, as the H100's HGX.
+            gpus_per_node: 8,
+            // The HGX H200 board has the H100's NVLink4 switches, and its nodes the same class of
+            // 400G NICs (h200_sxm.yaml: 1:1 CX7 NDR 400 Gb/s), so the KV links are the H100's
+            // measured ones.
+            nvlink: h100.nvlink,
+            rdma: h100.rdma,
+            tcp: h100.tcp,
+            // No list price from the same source as the H100's: a scenario on H200 states its own.
+            usd_per_gpu_hour_default: None,
+            calibration: None,
+        }
+    }
+
+    /// The GPU this profile runs on: a calibrated profile's `base_gpu`, else the GPU it is named for
+    /// (`h100-sxm`, `h100-sxm-spec`).
+    pub fn gpu(&self) -> Option<&'static Gpu> {
+        match &self.calibration {
+            Some(c) => Gpu::find(&c.base_gpu),
+            None => Gpu::find(self.name.strip_suffix("-spec").unwrap_or(self.name)),
         }
     }
 
