@@ -36,6 +36,8 @@ pub(super) struct GenWorker {
     pub(super) extra: Vec<u32>,
     /// How many of the step in progress's sequences are such extras (they give no token).
     pub(super) step_extras: u64,
+    /// End of its last step (`SimTime::ZERO` before the first).
+    pub(super) last_step_end: SimTime,
     pub(super) cache: Option<PrefixCache>,
     /// Prompt tokens of live requests in `waiting`.
     pub(super) queued_tok: u64,
@@ -139,7 +141,17 @@ impl Sim<'_> {
                 if r.t_prefill_start == NONE {
                     r.t_prefill_start = now;
                 }
-                r.hold_step = if w.policy.overlaps() && w.busy { w.step + 2 } else { 0 };
+                r.hold_step = if !w.policy.overlaps() {
+                    0
+                } else if w.busy {
+                    w.step + 2
+                } else if w.last_step_end == now && r.arrival_ns >= w.step_start {
+                    // it came while the step that has just ended ran, when the next step's batch
+                    // was already fixed (it waited for room meanwhile)
+                    w.step + 1
+                } else {
+                    0
+                };
                 w.prefilling.push_back(slot);
                 // it prefills from the next step on (the one after, while a step runs under the
                 // overlap scheduler)
@@ -326,6 +338,7 @@ impl Sim<'_> {
         let w = &mut self.gen[d];
         let dur = now - w.step_start;
         w.busy = false;
+        w.last_step_end = now;
         w.busy_ns += dur;
         if w.step_decodes {
             w.step += 1;
@@ -336,7 +349,11 @@ impl Sim<'_> {
         for &slot in &w.step_joiners {
             note_first_token(&mut self.reqs[slot as usize], now, &mut self.m, &mut self.obs);
         }
-        // the sequences of the overlap scheduler's extra step leave
+        // the sequences of the overlap scheduler's extra step leave; the run lasts until they have
+        // (the GPU is held for that step)
+        if !self.gen[d].extra.is_empty() {
+            self.m.makespan_ns = self.m.makespan_ns.max(now.as_ns());
+        }
         for i in 0..self.gen[d].extra.len() {
             let slot = self.gen[d].extra[i];
             self.leave_batch(d, slot);

@@ -548,5 +548,38 @@ mod tests {
             (with.metrics.completed, with.metrics.itl.count()),
             (without.metrics.completed, without.metrics.itl.count())
         );
+        // the extra step is paid for: a lone worker is busy no longer than it is held
+        assert!(with.metrics.decode_busy_ns <= with.metrics.decode_replica_ns, "busy past the time held");
+        assert!(with.metrics.decode_replica_ns > without.metrics.decode_replica_ns);
+    }
+
+    /// A prompt that arrives during a step and must wait for room joins no earlier than one that
+    /// found room: the step after the next, whose batch was fixed after it came.
+    #[test]
+    fn trtllm_overlap_holds_a_prompt_that_waited_for_room_as_one_that_did_not() {
+        let run = |max_batch: u32, b_at: Option<u64>| {
+            let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
+            let a = c.topology.aggregated_mut().unwrap();
+            a.replicas = 1;
+            a.max_batch_size = max_batch;
+            // A ends first; C keeps the batch busy throughout
+            let mut reqs = vec![
+                RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 20, blocks: None },
+                RequestSpec { arrival_ns: 1, input_tok: 100, output_tok: 400, blocks: None },
+            ];
+            if let Some(t) = b_at {
+                reqs.push(RequestSpec { arrival_ns: t, input_tok: 100, output_tok: 2, blocks: None });
+            }
+            sim(&c, Traffic::Open(Box::new(reqs.into_iter())))
+        };
+        let base = run(8, None);
+        let a_end = base.requests.iter().find(|r| r.id == 0).unwrap().end_ns;
+        let step_ns = (base.metrics.tpot.quantile_ms(0.5) * 1e6) as u64;
+        // B arrives halfway through A's extra step: with two slots it waits for A's
+        let b_at = a_end + step_ns / 2;
+        let first = |out: SimOutput| out.requests.iter().find(|r| r.id == 2).unwrap().first_token_ns.unwrap();
+        let (room, waited) = (first(run(8, Some(b_at))), first(run(2, Some(b_at))));
+        assert_eq!(waited, room, "waiting for room must not let it into a batch fixed before it came");
+        assert!(room > a_end + 2 * step_ns, "it joins the step after the next: {room} vs {a_end}");
     }
 }

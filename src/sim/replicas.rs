@@ -301,6 +301,7 @@ impl WorkerTemplates {
             zombies: false,
             extra: Vec::new(),
             step_extras: 0,
+            last_step_end: SimTime::ZERO,
             cache: new_cache(c.prefix_cache, self.gen_cap_tok),
             queued_tok: 0,
             rep: Replica::serving(),
