@@ -1152,3 +1152,18 @@ fn a_gpu_without_a_list_price_needs_the_scenarios_own() {
     let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]);
     assert!(e.contains("no calibrated profile") && e.contains("h200-sxm-spec"), "{e}");
 }
+
+#[test]
+fn the_overlap_scheduler_switch_reads_from_the_manifest_and_the_aggregated_section() {
+    let dgdr = "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {config: {disableOverlapScheduler: true}}}}\n";
+    let sc = "kind: Scenario\nworkload: {rate: 2, isl: 100, osl: 10}\n";
+    let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &[]).unwrap();
+    assert!(decode(&s).disable_overlap_scheduler);
+    let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["mode=aggregated"]).unwrap();
+    assert!(aggregated(&s).disable_overlap_scheduler, "the aggregated pool takes the decode component's");
+    let sc = "kind: Scenario\nworkload: {rate: 2, isl: 100, osl: 10}\naggregated: {disableOverlapScheduler: false}\n";
+    let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["mode=aggregated"]).unwrap();
+    assert!(!aggregated(&s).disable_overlap_scheduler, "unless it has its own");
+    let e = err(&[("s.yaml", "kind: Scenario\naggregated: {disableOverlapScheduler: 3}\n"), ("dep.yaml", dgdr)], &[]);
+    assert!(e.contains("disableOverlapScheduler"), "{e}");
+}
