@@ -131,7 +131,7 @@ struct ValidateArgs {
     /// aiconfigurator-style silicon_sample.csv with measured TTFT and TPOT.
     #[arg(long)]
     silicon: PathBuf,
-    /// Hardware profile: h100-sxm (committed calibration), h100-sxm-spec or h200-sxm-spec (datasheet
+    /// Hardware profile: h100-sxm (committed calibration), h100-sxm-spec, h200-sxm-spec or b200-sxm-spec (datasheet
     /// roofline), or a profile .toml. Rows measured on another GPU (the `system` column) are listed
     /// as not simulated.
     #[arg(long, default_value = "h100-sxm")]

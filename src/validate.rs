@@ -644,7 +644,7 @@ mod tests {
             format!("r,silicon_concurrency=8,trtllm,Qwen/Qwen3-32B,agg,,,1024,128,8,1,,,,,,,100,10,{system}")
         };
         let text =
-            format!("{HEADER},system\n{}\n{}\n{}\n{}\n", row("h100_sxm"), row("h200_sxm"), row("b200_sxm"), row(""));
+            format!("{HEADER},system\n{}\n{}\n{}\n{}\n", row("h100_sxm"), row("h200_sxm"), row("gb300"), row(""));
         let rows = read(&text).unwrap();
         let h100 = HardwareProfile::h100_sxm();
         let h200 = HardwareProfile::by_name("h200-sxm-spec").unwrap();

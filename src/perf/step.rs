@@ -546,6 +546,20 @@ mod tests {
         assert!((0.95..1.1).contains(&p), "prefill H100/H200 {p}");
     }
 
+    /// The B200's datasheet profile reproduces its own measured points.
+    #[test]
+    fn b200_roofline_hits_its_measured_points() {
+        let hw = HardwareProfile::b200_sxm();
+        // aiconfigurator-b200 gemm_perf.trtllm: bf16 8192^3 = 737.2 us.
+        let big = gemm_ns(&hw, Dtype::Bf16, 8192, 8192, 8192) / 1e3;
+        assert!((big - 737.2).abs() / 737.2 < 0.02, "{big}");
+        // generation_attention trtllm: b=64, step 16383, 2 KV heads, d=128, bf16: 158.2 us.
+        let t = decode_attention_ns(&hw, 64 * 16383, 2 * 2 * 128 * 2) / 1e3;
+        assert!((t - 158.2).abs() / 158.2 < 0.05, "{t}");
+        // custom_allreduce trtllm, 8 GPUs, 4 MiB: 39.42 us.
+        assert!((allreduce_ns(&hw, 8, 1 << 22) - 39_420.0).abs() < 1.0);
+    }
+
     #[test]
     fn allreduce_interpolates_and_is_monotone() {
         let hw = h100();

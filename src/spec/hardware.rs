@@ -75,6 +75,7 @@ pub struct Gpu {
 pub const GPUS: &[Gpu] = &[
     Gpu { name: "h100-sxm", spec_name: "h100-sxm-spec", aliases: &["h100"], profile: HardwareProfile::h100_sxm },
     Gpu { name: "h200-sxm", spec_name: "h200-sxm-spec", aliases: &["h200"], profile: HardwareProfile::h200_sxm },
+    Gpu { name: "b200-sxm", spec_name: "b200-sxm-spec", aliases: &["b200"], profile: HardwareProfile::b200_sxm },
 ];
 
 impl Gpu {
@@ -189,6 +190,51 @@ const H200_AR8: LatencyCurve = &[
     (1073741824.0, 4003.06),
 ];
 
+/// Trtllm custom all-reduce, bf16, B200 SXM 8-GPU HGX, from
+/// `aiconfigurator-b200/custom_allreduce_perf.trtllm-1.3.0rc20.csv.gz`, the same points as the H100's.
+const B200_AR2: LatencyCurve = &[
+    (256.0, 4.58),
+    (1024.0, 4.89),
+    (4096.0, 4.95),
+    (16384.0, 5.22),
+    (65536.0, 5.15),
+    (262144.0, 4.99),
+    (1048576.0, 6.42),
+    (4194304.0, 11.91),
+    (16777216.0, 44.29),
+    (67108864.0, 154.79),
+    (268435456.0, 533.73),
+    (1073741824.0, 1892.89),
+];
+const B200_AR4: LatencyCurve = &[
+    (256.0, 4.76),
+    (1024.0, 5.04),
+    (4096.0, 5.34),
+    (16384.0, 5.52),
+    (65536.0, 5.39),
+    (262144.0, 5.79),
+    (1048576.0, 9.66),
+    (4194304.0, 26.79),
+    (16777216.0, 72.7),
+    (67108864.0, 188.65),
+    (268435456.0, 715.24),
+    (1073741824.0, 2596.76),
+];
+const B200_AR8: LatencyCurve = &[
+    (256.0, 5.04),
+    (1024.0, 5.38),
+    (4096.0, 5.78),
+    (16384.0, 5.93),
+    (65536.0, 5.99),
+    (262144.0, 7.93),
+    (1048576.0, 17.78),
+    (4194304.0, 39.42),
+    (16777216.0, 84.76),
+    (67108864.0, 278.76),
+    (268435456.0, 718.7),
+    (1073741824.0, 2579.88),
+];
+
 impl HardwareProfile {
     /// NVIDIA H100 SXM5 80 GB in an 8-GPU HGX node.
     pub fn h100_sxm() -> HardwareProfile {
@@ -279,8 +325,9 @@ impl HardwareProfile {
             prefill_attn_flops: 488e12,
             prefill_attn_floor_ns: 26_000,
             // generation_attention_perf.trtllm, bf16 KV, 16 heads / 2 KV heads / d 128: batch 1 step 1
-            // = 8.46 us; batch 64 step 16383 reads 1.07 GB in 262 us (4.10 TB/s).
-            decode_attn_bytes_per_s: 4.1e12,
+            // = 8.46 us; batch 64 step 16383 reads 1.07 GB in 262 us, 253 us past the floor (4.24 TB/s,
+            // the rate `floor + bytes / rate` needs to meet it).
+            decode_attn_bytes_per_s: 4.24e12,
             decode_attn_floor_ns: 8_460,
             allreduce_2: H200_AR2,
             allreduce_4: H200_AR4,
@@ -294,6 +341,60 @@ impl HardwareProfile {
             rdma: h100.rdma,
             tcp: h100.tcp,
             // No list price from the same source as the H100's: a scenario on H200 states its own.
+            usd_per_gpu_hour_default: None,
+            calibration: None,
+        }
+    }
+
+    /// NVIDIA B200 SXM 180 GB in an 8-GPU HGX node. Every kernel figure is read from aiconfigurator's
+    /// B200 tables the way the H100's are from its own (`aiconfigurator-b200/*.trtllm-1.3.0rc20.csv.gz`,
+    /// `b200_sxm.yaml`, which cites NVIDIA's Blackwell datasheet). FP4 compute is not modelled.
+    pub fn b200_sxm() -> HardwareProfile {
+        let h100 = HardwareProfile::h100_sxm();
+        HardwareProfile {
+            name: "b200-sxm",
+            // b200_sxm.yaml: mem_capacity 193273528320 bytes (180 GiB).
+            gpu_memory_bytes: 193_273_528_320,
+            // b200_sxm.yaml: 2250 TFLOP/s bf16 and 4500 fp8 dense Tensor Core, 7.7 TB/s HBM3e. 148 SMs:
+            // the enabled count of the two-die part that FlashAttention-4's and DeepGEMM's B200 launch
+            // configurations size their grids by (used only by calibrated kernels).
+            peaks: Peaks { bf16_flops: 2250e12, fp8_flops: 4500e12, hbm_bytes_per_s: 7.7e12, sm_count: 148 },
+            // gemm_perf.trtllm: 8192^3 bf16 in 0.737 ms = 1492 TFLOP/s; fp8 in 0.471 ms = 2335 TFLOP/s.
+            gemm_eff_bf16: 1492.0 / 2250.0,
+            gemm_eff_fp8: 2335.0 / 4500.0,
+            // gemm_perf.trtllm: m=1..64, n=k=8192 streams the weights at 4.89-5.32 TB/s in bf16 and
+            // 2.41-2.58 TB/s in fp8.
+            weight_stream_bf16_bytes_per_s: 5.1e12,
+            weight_stream_fp8_bytes_per_s: 2.5e12,
+            // gemm_perf.trtllm: smallest bf16 GEMMs (m<=8, n,k<=256) from 1.71 us.
+            gemm_floor_ns: 1_710,
+            // context_attention_perf.trtllm, bf16, head_dim 128, isl 8192: median 969 TFLOP/s (up to
+            // 1091); isl 1024, 8 heads, batch 1: 29.3-30.7 us per call.
+            prefill_attn_flops: 969e12,
+            prefill_attn_floor_ns: 26_000,
+            // generation_attention_perf.trtllm, bf16 KV, 16 heads / 2 KV heads / d 128: batch 1 step 1
+            // = 11.16 us; batch 64 step 16383 reads 1.07 GB in 158 us, 147 us past the floor (7.30 TB/s,
+            // the rate `floor + bytes / rate` needs to meet it).
+            decode_attn_bytes_per_s: 7.3e12,
+            decode_attn_floor_ns: 11_160,
+            allreduce_2: B200_AR2,
+            allreduce_4: B200_AR4,
+            allreduce_8: B200_AR8,
+            gpus_per_node: 8,
+            // No measured NVLink5 GPU-to-GPU copy rate in the data: the datasheet's 900 GB/s per GPU per
+            // direction (b200_sxm.yaml intra_node_bw), the H100's measured setup.
+            nvlink: KvLinkSpec {
+                setup_ns: h100.nvlink.setup_ns,
+                bytes_per_s_per_gpu: 900e9,
+                source:
+                    "NVLink5 datasheet 900 GB/s per direction (b200_sxm.yaml); setup as H100 (vidur send_recv floor)",
+            },
+            // Its nodes carry 800 Gb/s NICs (b200_sxm.yaml: CX8 XDR), twice the H100 nodes' line rate;
+            // with no KV transfer measured on them, the H100's measured RDMA and TCP paths stand, which
+            // understates the B200's network (say so when comparing disaggregated KV transfer).
+            rdma: h100.rdma,
+            tcp: h100.tcp,
+            // No list price from the same source as the H100's: a scenario on B200 states its own.
             usd_per_gpu_hour_default: None,
             calibration: None,
         }
