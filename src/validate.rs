@@ -45,6 +45,8 @@ pub struct SiliconRow {
     pub tpot_ms: f64,
     /// The GPU it was measured on (the `system` column, e.g. `h100_sxm`), where the file says.
     pub system: Option<String>,
+    /// The engine's release (the `backend_version` column), where the file says.
+    pub backend_version: Option<EngineVersion>,
 }
 
 impl SiliconRow {
@@ -97,6 +99,7 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
     .map(col);
     let kv_col = header.iter().position(|h| h == "kvcache_quant_mode");
     let system_col = header.iter().position(|h| h == "system");
+    let version_col = header.iter().position(|h| h == "backend_version");
     let mut idx = [0usize; 19];
     for (i, r) in c.into_iter().enumerate() {
         idx[i] = r?;
@@ -168,6 +171,7 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
             tpot_ms: num(18, "silicon_tpot_ms")?
                 .ok_or_else(|| bad(&shown, line, idx[18] + 1, "silicon_tpot_ms: missing".into()))?,
             system: system_col.and_then(|i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string),
+            backend_version: version_col.and_then(|i| rec.get(i)).and_then(EngineVersion::parse),
         });
     }
     Ok(rows)
@@ -250,6 +254,7 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
     let d = ClusterConfig::dynamo_defaults(row.mode);
     let cluster = ClusterConfig {
         backend: row.backend,
+        backend_version: row.backend_version,
         frontend: FrontendConfig { max_concurrent_requests: concurrency.max(1), request_timeout_ns: 3600 * NS_PER_S },
         topology,
         ..d

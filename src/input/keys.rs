@@ -8,13 +8,15 @@
 //! from the documents but not accepted by `--set`.
 
 use super::resolve::{
-    any_u64, backend, boolean, compression, dtype, duration_ns, duration_ns_or_zero, fraction, kv_backend, mode,
-    non_negative_f64, non_negative_u32, optional_count, optional_duration, positive_f64, positive_u32, positive_u64,
-    predictor, prefix_capacity, router_policy, trace_format, workload_kind,
+    any_u64, backend, boolean, compression, dtype, duration_ns, duration_ns_or_zero, engine_version, fraction,
+    kv_backend, mode, non_negative_f64, non_negative_u32, optional_count, optional_duration, positive_f64,
+    positive_u32, positive_u64, predictor, prefix_capacity, router_policy, trace_format, workload_kind,
 };
 use super::synth;
 use crate::spec::autoscaler::Predictor;
-use crate::spec::deployment::{Backend, Compression, KvBackend, Mode, PrefixCacheCapacity, RouterPolicy};
+use crate::spec::deployment::{
+    Backend, Compression, EngineVersion, KvBackend, Mode, PrefixCacheCapacity, RouterPolicy,
+};
 use crate::spec::model::Dtype;
 use crate::spec::workload::TraceFormat;
 
@@ -329,6 +331,12 @@ pub(crate) const AGGREGATED_DISABLE_OVERLAP_SCHEDULER: Key<bool> = Key::set(
     "TensorRT-LLM: as decode.disableOverlapScheduler, for the aggregated workers",
     Computed("decode.disableOverlapScheduler"),
     boolean,
+);
+pub(crate) const BACKEND_VERSION: Key<EngineVersion> = Key::set(
+    "backendVersion",
+    "the engine's release (e.g. 1.2.0rc6), where a default changed between releases (TensorRT-LLM 1.2: no overlap-scheduler extra step for requests stopped by length)",
+    Unset("TensorRT-LLM 1.0's behaviour"),
+    engine_version,
 );
 pub(crate) const WORKLOAD_RAMP_UP: Key<u64> = Key::set(
     "workload.rampUp",
@@ -731,6 +739,7 @@ pub(crate) const ALL: &[&Setting] = &[
     &AGGREGATED_ENABLE_CHUNKED_CONTEXT.setting,
     &DECODE_DISABLE_OVERLAP_SCHEDULER.setting,
     &AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting,
+    &BACKEND_VERSION.setting,
 ];
 
 /// The table entry of `key`.

@@ -142,6 +142,9 @@ pub(crate) struct ScenarioDoc {
     pub hardware: Field,
     /// `trtllm` (default), `vllm`, `sglang`.
     pub backend: Field,
+    /// The engine's release, e.g. `1.2.0rc6` (default: unset).
+    #[serde(rename = "backendVersion")]
+    pub backend_version: Field,
     /// `disaggregated` (default when the deployment has a prefill pool) or `aggregated`.
     pub mode: Field,
     /// `bf16` (default) or `fp8`.
@@ -714,6 +717,7 @@ impl Sink<'_> {
         self.put_same(&k::MODEL, &d.model);
         self.put_same(&k::HARDWARE, &d.hardware);
         self.put_same(&k::BACKEND.setting, &d.backend);
+        self.put_same(&k::BACKEND_VERSION.setting, &d.backend_version);
         self.put_same(&k::MODE.setting, &d.mode);
         self.put_same(&k::WEIGHTS_DTYPE.setting, &d.weights_dtype);
         self.put_same(&k::KV_DTYPE.setting, &d.kv_dtype);

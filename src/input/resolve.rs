@@ -13,9 +13,9 @@ use super::settings::{Settings, Val, Value};
 use super::{RunLimits, Scenario};
 use crate::spec::autoscaler::{AutoscalerConfig, ColdStart, Policy, PoolScaling, Predictor, ScaleDown, ScaleUp};
 use crate::spec::deployment::{
-    AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, FrontendConfig, KvBackend,
-    KvRouterConfig, KvTransferConfig, Mode, Parallelism, PrefillPoolConfig, PrefixCacheCapacity, RouterPolicy,
-    Topology,
+    AggregatedPoolConfig, Backend, ClusterConfig, Compression, DecodePoolConfig, EngineVersion, FrontendConfig,
+    KvBackend, KvRouterConfig, KvTransferConfig, Mode, Parallelism, PrefillPoolConfig, PrefixCacheCapacity,
+    RouterPolicy, Topology,
 };
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::model::{Dtype, ModelSpec};
@@ -194,6 +194,10 @@ pub(super) fn dtype(s: &str) -> Result<Dtype, String> {
 
 pub(super) fn backend(s: &str) -> Result<Backend, String> {
     choice(&[("trtllm", Backend::Trtllm), ("vllm", Backend::Vllm), ("sglang", Backend::Sglang)])(s)
+}
+
+pub(super) fn engine_version(s: &str) -> Result<EngineVersion, String> {
+    EngineVersion::parse(s).ok_or_else(|| format!("expected a release such as 1.2.0 or 1.0.0rc3, got '{s}'"))
 }
 
 pub(super) fn mode(s: &str) -> Result<Mode, String> {
@@ -456,6 +460,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         hardware,
         cluster: ClusterConfig {
             backend,
+            backend_version: g.opt(&k::BACKEND_VERSION)?,
             frontend: FrontendConfig { max_concurrent_requests, request_timeout_ns },
             router,
             kv_router,

@@ -425,6 +425,9 @@ fn every_set_key_applies() {
         (vec!["mode=aggregated", "aggregated.enableChunkedContext=true"], |s| {
             s.cluster.topology.aggregated().is_some_and(|a| a.enable_chunked_context)
         }),
+        (vec!["backendVersion=1.2.0rc6"], |s| {
+            s.cluster.backend_version == Some(crate::spec::deployment::EngineVersion::new(1, 2, 0))
+        }),
         (vec!["decode.disableOverlapScheduler=true"], |s| {
             s.cluster.topology.decode().is_some_and(|d| d.disable_overlap_scheduler)
         }),
@@ -1166,4 +1169,31 @@ fn the_overlap_scheduler_switch_reads_from_the_manifest_and_the_aggregated_secti
     assert!(!aggregated(&s).disable_overlap_scheduler, "unless it has its own");
     let e = err(&[("s.yaml", "kind: Scenario\naggregated: {disableOverlapScheduler: 3}\n"), ("dep.yaml", dgdr)], &[]);
     assert!(e.contains("disableOverlapScheduler"), "{e}");
+}
+
+#[test]
+fn the_backend_version_reads_from_the_scenario_and_rejects_what_is_no_release() {
+    use crate::spec::deployment::EngineVersion;
+    let dgdr =
+        "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {}}}\n";
+    let sc = "kind: Scenario\nbackendVersion: 1.0.0rc3\nworkload: {rate: 2, isl: 100, osl: 10}\n";
+    let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &[]).unwrap();
+    assert_eq!(s.cluster.backend_version, Some(EngineVersion::new(1, 0, 0)));
+    let s =
+        load_strs(&[("s.yaml", "kind: Scenario\nworkload: {rate: 2, isl: 100, osl: 10}\n"), ("dep.yaml", dgdr)], &[])
+            .unwrap();
+    assert_eq!(s.cluster.backend_version, None);
+    let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["backendVersion=latest"]);
+    assert!(e.contains("backendVersion") && e.contains("latest"), "{e}");
+    for (text, want) in [
+        ("1.2.0rc6.post1", Some((1, 2, 0))),
+        ("0.5.1.post1", Some((0, 5, 1))),
+        ("v0.12.0", Some((0, 12, 0))),
+        ("1.3", Some((1, 3, 0))),
+        ("1", None),
+        ("rc3", None),
+    ] {
+        assert_eq!(EngineVersion::parse(text), want.map(|(a, b, c)| EngineVersion::new(a, b, c)), "{text}");
+    }
+    assert!(EngineVersion::new(1, 0, 0) < EngineVersion::new(1, 2, 0));
 }

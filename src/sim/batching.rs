@@ -7,6 +7,7 @@
 //! [`BatchingPolicy::for_deployment`]; a new scheduler is a variant here plus its rule there.
 
 use super::*;
+use crate::spec::deployment::EngineVersion;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum BatchingPolicy {
@@ -30,16 +31,22 @@ pub(super) enum BatchingPolicy {
     /// So step n+1's batch is fixed when step n starts: a request that becomes ready while a step
     /// runs joins the step after the next (unless that next step would be empty), and a request
     /// whose last token step n produced is still in step n+1, holding its slot and KV and writing
-    /// one token more, while its answer has already gone out at the end of step n. TensorRT-LLM
-    /// 1.2 skips that extra step for requests stopped by length (PR #8587, "early exit"); the
-    /// measured rows are 1.0, which has it. Only decode-side workers run this policy: TensorRT-LLM's
+    /// one token more, while its answer has already gone out at the end of step n (`extra_step`).
+    /// TensorRT-LLM 1.2 skips that extra step for requests stopped by length (PR #8587, "early
+    /// exit", opened 2025-10-22, in the 1.2 release candidates after it such as 1.2.0rc6), as every
+    /// pdsim request is; pdsim drops it from 1.2.0 on, and an unset `backendVersion` means 1.0,
+    /// which most measured rows ran. Only decode-side workers run this policy: TensorRT-LLM's
     /// disaggregated context servers run without the overlap scheduler ("not yet supported in
     /// disaggregated context server architectures", TensorRT-LLM docs, "Disaggregated Serving").
-    GuaranteedNoEvict { chunked_context: bool, overlap: bool },
+    GuaranteedNoEvict { chunked_context: bool, overlap: bool, extra_step: bool },
     /// SGLang's default scheduling: a step either prefills (waiting prompts first) or decodes,
     /// never both (its `enable_mixed_chunk` is off by default). Admission and preemption as `Mixed`.
     PrefillFirst,
 }
+
+/// The first TensorRT-LLM release whose overlap scheduler skips the extra step of a request that
+/// reaches its length limit (PR #8587).
+const TRTLLM_EARLY_EXIT: EngineVersion = EngineVersion::new(1, 2, 0);
 
 impl BatchingPolicy {
     /// The policy a deployment's decode-side workers run: the backend's default scheduler
@@ -47,13 +54,17 @@ impl BatchingPolicy {
     /// its decode workers, disaggregated, only decode).
     pub(super) fn for_deployment(c: &ClusterConfig) -> BatchingPolicy {
         match c.backend {
-            Backend::Trtllm => BatchingPolicy::GuaranteedNoEvict {
-                chunked_context: c.topology.aggregated().is_some_and(|a| a.enable_chunked_context),
-                overlap: !match &c.topology {
+            Backend::Trtllm => {
+                let overlap = !match &c.topology {
                     Topology::Aggregated(a) => a.disable_overlap_scheduler,
                     Topology::Disaggregated { decode, .. } => decode.disable_overlap_scheduler,
-                },
-            },
+                };
+                BatchingPolicy::GuaranteedNoEvict {
+                    chunked_context: c.topology.aggregated().is_some_and(|a| a.enable_chunked_context),
+                    overlap,
+                    extra_step: overlap && c.backend_version.is_none_or(|v| v < TRTLLM_EARLY_EXIT),
+                }
+            }
             Backend::Vllm => BatchingPolicy::Mixed,
             Backend::Sglang if matches!(c.topology, Topology::Aggregated(_)) => BatchingPolicy::PrefillFirst,
             Backend::Sglang => BatchingPolicy::Mixed,
@@ -83,11 +94,18 @@ impl BatchingPolicy {
         matches!(self, BatchingPolicy::GuaranteedNoEvict { overlap: true, .. })
     }
 
+    /// Whether a finished sequence stays in the batch one step more (the overlap scheduler before
+    /// TensorRT-LLM 1.2's early exit).
+    #[inline]
+    pub(super) fn extra_step(self) -> bool {
+        matches!(self, BatchingPolicy::GuaranteedNoEvict { extra_step: true, .. })
+    }
+
     /// KV tokens a request holds at its longest beyond its prompt and output: the token the
     /// overlap scheduler's extra step writes.
     #[inline]
     pub(super) fn extra_life_tok(self) -> u64 {
-        self.overlaps() as u64
+        self.extra_step() as u64
     }
 
     /// Whether a local prefill may run in chunks: TensorRT-LLM's chunked context is off by default,
@@ -132,7 +150,7 @@ mod tests {
 
     #[test]
     fn each_backend_runs_its_engines_scheduler() {
-        let trt = BatchingPolicy::GuaranteedNoEvict { chunked_context: false, overlap: true };
+        let trt = BatchingPolicy::GuaranteedNoEvict { chunked_context: false, overlap: true, extra_step: true };
         for (mode, backend, want) in [
             (Mode::Aggregated, Backend::Sglang, BatchingPolicy::PrefillFirst),
             (Mode::Disaggregated, Backend::Sglang, BatchingPolicy::Mixed),
@@ -148,13 +166,26 @@ mod tests {
         c.topology.aggregated_mut().unwrap().enable_chunked_context = true;
         assert_eq!(
             BatchingPolicy::for_deployment(&c),
-            BatchingPolicy::GuaranteedNoEvict { chunked_context: true, overlap: true }
+            BatchingPolicy::GuaranteedNoEvict { chunked_context: true, overlap: true, extra_step: true }
         );
         c.topology.aggregated_mut().unwrap().disable_overlap_scheduler = true;
         let no_overlap = BatchingPolicy::for_deployment(&c);
-        assert_eq!(no_overlap, BatchingPolicy::GuaranteedNoEvict { chunked_context: true, overlap: false });
+        assert_eq!(
+            no_overlap,
+            BatchingPolicy::GuaranteedNoEvict { chunked_context: true, overlap: false, extra_step: false }
+        );
         assert!(trt.overlaps() && !no_overlap.overlaps() && !BatchingPolicy::Mixed.overlaps());
         assert_eq!((trt.extra_life_tok(), no_overlap.extra_life_tok()), (1, 0));
+        // TensorRT-LLM 1.2 keeps the overlap scheduler but drops the extra step; 1.0 and unset keep it
+        c.topology.aggregated_mut().unwrap().disable_overlap_scheduler = false;
+        for (version, extra) in
+            [(None, true), (Some("1.0.0rc3"), true), (Some("1.2.0rc6"), false), (Some("1.3"), false)]
+        {
+            c.backend_version = version.map(|v| EngineVersion::parse(v).unwrap());
+            let p = BatchingPolicy::for_deployment(&c);
+            assert!(p.overlaps(), "{version:?}");
+            assert_eq!((p.extra_step(), p.extra_life_tok()), (extra, extra as u64), "{version:?}");
+        }
         // SGLang's batches prefill only; the others decode every step
         assert!(BatchingPolicy::Mixed.step_decodes(true));
         assert!(trt.step_decodes(true));

@@ -419,7 +419,7 @@ impl Sim<'_> {
     }
 
     pub(super) fn complete(&mut self, now: SimTime, d: usize, slot: u32) {
-        if self.gen[d].policy.overlaps() {
+        if self.gen[d].policy.extra_step() {
             // answered now, in the batch one step more
             self.end_request(now, slot, Outcome::Completed);
             let r = &mut self.reqs[slot as usize];

@@ -582,4 +582,30 @@ mod tests {
         assert_eq!(waited, room, "waiting for room must not let it into a batch fixed before it came");
         assert!(room > a_end + 2 * step_ns, "it joins the step after the next: {room} vs {a_end}");
     }
+
+    /// TensorRT-LLM 1.2's early exit: the overlap scheduler still holds an arrival a step, but a
+    /// sequence that reaches its length leaves with its last token.
+    #[test]
+    fn trtllm_1_2_drops_the_extra_step_and_keeps_the_hold() {
+        let run = |version: Option<&str>, overlap: bool, second: bool| {
+            let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
+            c.backend_version = version.map(|v| EngineVersion::parse(v).unwrap());
+            let a = c.topology.aggregated_mut().unwrap();
+            a.replicas = 1;
+            a.disable_overlap_scheduler = !overlap;
+            let mut reqs = vec![RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 300, blocks: None }];
+            if second {
+                reqs.push(RequestSpec { arrival_ns: NS_PER_S / 2, input_tok: 100, output_tok: 2, blocks: None });
+            }
+            sim(&c, Traffic::Open(Box::new(reqs.into_iter())))
+        };
+        let busy = |out: SimOutput| out.metrics.decode_busy_ns;
+        assert_eq!(busy(run(Some("1.2.0rc6"), true, false)), busy(run(None, false, false)), "no extra step");
+        assert!(busy(run(Some("1.0.0rc3"), true, false)) > busy(run(None, false, false)));
+        let ttft = |out: SimOutput| {
+            let r = out.requests.iter().find(|r| r.id == 1).unwrap();
+            r.first_token_ns.unwrap() - r.arrival_ns
+        };
+        assert!(ttft(run(Some("1.2.0rc6"), true, true)) > ttft(run(Some("1.2.0rc6"), false, true)), "the hold stays");
+    }
 }

@@ -291,9 +291,52 @@ impl Topology {
     }
 }
 
+/// A serving engine's release, where its defaults changed between releases: `major.minor.patch`,
+/// with a release candidate's suffix (`1.0.0rc3`) read as its release line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EngineVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl EngineVersion {
+    /// `1.2`, `1.0.0rc3`, `0.5.1.post1`, `v0.12.0`: the leading numbers, up to three.
+    pub fn parse(text: &str) -> Option<EngineVersion> {
+        let t = text.trim().trim_start_matches('v');
+        let mut nums = [0u32; 3];
+        let mut n = 0;
+        for part in t.split('.') {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            if digits.is_empty() || n == 3 {
+                break;
+            }
+            nums[n] = digits.parse().ok()?;
+            n += 1;
+            if digits.len() < part.len() {
+                break;
+            }
+        }
+        (n >= 2).then_some(EngineVersion { major: nums[0], minor: nums[1], patch: nums[2] })
+    }
+
+    pub const fn new(major: u32, minor: u32, patch: u32) -> EngineVersion {
+        EngineVersion { major, minor, patch }
+    }
+}
+
+impl std::fmt::Display for EngineVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
     pub backend: Backend,
+    /// The engine's release, where pdsim models a default that changed (`None`: the release the
+    /// validation rows measured; see `sim::batching`).
+    pub backend_version: Option<EngineVersion>,
     pub frontend: FrontendConfig,
     pub router: RouterPolicy,
     pub kv_router: KvRouterConfig,
@@ -370,6 +413,7 @@ impl ClusterConfig {
     pub fn dynamo_defaults(mode: Mode) -> ClusterConfig {
         ClusterConfig {
             backend: Backend::Trtllm,
+            backend_version: None,
             frontend: FrontendConfig { max_concurrent_requests: 4096, request_timeout_ns: 600_000_000_000 },
             router: RouterPolicy::RoundRobin,
             kv_router: KvRouterConfig::default(),
