@@ -314,10 +314,13 @@ fn full_scenario_resolves_to_the_expected_cluster() {
     assert_eq!(s.usd_per_gpu_hour, 2.5);
 }
 
+/// A deployment that sets nothing but its model and two pools.
+const EMPTY_DGDR: &str =
+    "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {}}}\n";
+
 #[test]
 fn defaults() {
-    let dgdr =
-        "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {}}}\n";
+    let dgdr = EMPTY_DGDR;
     let sc = "kind: Scenario\nworkload: {rate: 2, isl: 100, osl: 10}\n";
     let s = load_strs(&[("dir/base.yaml", sc), ("dep.yaml", dgdr)], &[]).unwrap();
     assert_eq!(s.name, "base");
@@ -1143,8 +1146,7 @@ fn ramp_up_belongs_to_closed_loop_only() {
 
 #[test]
 fn a_gpu_without_a_list_price_needs_the_scenarios_own() {
-    let dgdr =
-        "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {}}}\n";
+    let dgdr = EMPTY_DGDR;
     let sc = "kind: Scenario\nhardware: h200-sxm-spec\nworkload: {rate: 2, isl: 100, osl: 10}\n";
     let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &[]);
     assert!(e.contains("pricing.usd_per_gpu_hour") && e.contains("h200-sxm-spec") && e.contains("s.yaml"), "{e}");
@@ -1174,8 +1176,7 @@ fn the_overlap_scheduler_switch_reads_from_the_manifest_and_the_aggregated_secti
 #[test]
 fn the_backend_version_reads_from_the_scenario_and_rejects_what_is_no_release() {
     use crate::spec::deployment::EngineVersion;
-    let dgdr =
-        "kind: DynamoGraphDeploymentRequest\nspec: {model: llama-3.1-8b, components: {prefill: {}, decode: {}}}\n";
+    let dgdr = EMPTY_DGDR;
     let sc = "kind: Scenario\nbackendVersion: 1.0.0rc3\nworkload: {rate: 2, isl: 100, osl: 10}\n";
     let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &[]).unwrap();
     assert_eq!(s.cluster.backend_version, Some(EngineVersion::new(1, 0, 0)));

@@ -514,22 +514,28 @@ mod tests {
         assert!(NS_PER_S / 2 + trt > first_end, "it ran only after the decoding sequence ended");
     }
 
+    /// One aggregated TensorRT-LLM worker of release `version` with or without the overlap
+    /// scheduler: a 300-token answer from t = 0, and with `second` a short one arriving mid-step at
+    /// 0.5 s.
+    fn one_trtllm_worker(version: Option<&str>, overlap: bool, second: bool) -> SimOutput {
+        let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
+        c.backend_version = version.map(|v| EngineVersion::parse(v).unwrap());
+        let a = c.topology.aggregated_mut().unwrap();
+        a.replicas = 1;
+        a.disable_overlap_scheduler = !overlap;
+        let mut reqs = vec![RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 300, blocks: None }];
+        if second {
+            reqs.push(RequestSpec { arrival_ns: NS_PER_S / 2, input_tok: 100, output_tok: 2, blocks: None });
+        }
+        sim(&c, Traffic::Open(Box::new(reqs.into_iter())))
+    }
+
     /// TensorRT-LLM's overlap scheduler fixes step n+1's batch when step n starts: a prompt arriving
     /// mid-step waits one step more than without it, and a sequence that has produced its last
     /// token stays in the batch one step more, though its answer is not delayed.
     #[test]
     fn trtllm_overlap_scheduler_holds_an_arrival_a_step_and_keeps_a_finished_sequence_one_more() {
-        let run = |overlap: bool, second: bool| {
-            let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
-            let a = c.topology.aggregated_mut().unwrap();
-            a.replicas = 1;
-            a.disable_overlap_scheduler = !overlap;
-            let mut reqs = vec![RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 300, blocks: None }];
-            if second {
-                reqs.push(RequestSpec { arrival_ns: NS_PER_S / 2, input_tok: 100, output_tok: 2, blocks: None });
-            }
-            sim(&c, Traffic::Open(Box::new(reqs.into_iter())))
-        };
+        let run = |overlap: bool, second: bool| one_trtllm_worker(None, overlap, second);
         let ttft = |out: &SimOutput, id: u64| {
             let r = out.requests.iter().find(|r| r.id == id).unwrap();
             r.first_token_ns.unwrap() - r.arrival_ns
@@ -587,18 +593,7 @@ mod tests {
     /// sequence that reaches its length leaves with its last token.
     #[test]
     fn trtllm_1_2_drops_the_extra_step_and_keeps_the_hold() {
-        let run = |version: Option<&str>, overlap: bool, second: bool| {
-            let mut c = cluster(Mode::Aggregated, KvBackend::Nixl);
-            c.backend_version = version.map(|v| EngineVersion::parse(v).unwrap());
-            let a = c.topology.aggregated_mut().unwrap();
-            a.replicas = 1;
-            a.disable_overlap_scheduler = !overlap;
-            let mut reqs = vec![RequestSpec { arrival_ns: 0, input_tok: 100, output_tok: 300, blocks: None }];
-            if second {
-                reqs.push(RequestSpec { arrival_ns: NS_PER_S / 2, input_tok: 100, output_tok: 2, blocks: None });
-            }
-            sim(&c, Traffic::Open(Box::new(reqs.into_iter())))
-        };
+        let run = one_trtllm_worker;
         let busy = |out: SimOutput| out.metrics.decode_busy_ns;
         assert_eq!(busy(run(Some("1.2.0rc6"), true, false)), busy(run(None, false, false)), "no extra step");
         assert!(busy(run(Some("1.0.0rc3"), true, false)) > busy(run(None, false, false)));
