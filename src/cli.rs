@@ -131,7 +131,7 @@ struct ValidateArgs {
     /// aiconfigurator-style silicon_sample.csv with measured TTFT and TPOT.
     #[arg(long)]
     silicon: PathBuf,
-    /// Hardware profile: h100-sxm (committed calibration), h100-sxm-spec, h200-sxm-spec or b200-sxm-spec (datasheet
+    /// Hardware profile: h100-sxm or h200-sxm (committed calibrations), h100-sxm-spec, h200-sxm-spec or b200-sxm-spec (datasheet
     /// roofline), or a profile .toml. Rows measured on another GPU (the `system` column) are listed
     /// as not simulated.
     #[arg(long, default_value = "h100-sxm")]
@@ -167,6 +167,16 @@ struct CalibrateArgs {
     /// Also fit each backend's per-step overhead end to end on half of these measured deployments.
     #[arg(long)]
     silicon: Option<PathBuf>,
+    /// Read only these engine releases' aiconfigurator tables (`<family>.<release>.csv[.gz]`), e.g.
+    /// `trtllm-1.3.0rc20,vllm-0.19.0,nccl-2.29.2` (default: every release). Tables measured on
+    /// another GPU than --gpu are always skipped.
+    #[arg(long, value_delimiter = ',')]
+    releases: Option<Vec<String>>,
+    /// Take the per-step overheads of the backends --silicon does not fit from this profile
+    /// (host-side work, for a GPU whose measured deployments cannot fit them); each says where
+    /// it came from.
+    #[arg(long)]
+    overhead_from: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -331,7 +341,9 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     let base = HardwareProfile::base_gpu(&a.gpu)
         .with_context(|| format!("--gpu {}: expected one of {}", a.gpu, HardwareProfile::gpu_names()))?;
     let started = std::time::Instant::now();
-    let data = readers::load_dir(&a.data)?;
+    let gpu = pdsim::spec::hardware::Gpu::find(&a.gpu).context("--gpu names a GPU of the table")?;
+    let filter = readers::Filter { releases: a.releases.clone(), ..readers::Filter::for_gpu(gpu) };
+    let data = readers::load_dir_filtered(&a.data, &filter)?;
     eprintln!(
         "read {} files: {} GEMM, {} prefill and {} decode attention, {} collective, {} KV transfer rows ({:.1} s)",
         data.files.len(),
@@ -349,6 +361,19 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         let file = silicon.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let hw = pdsim::validate::fit_overheads(&rows, &hw, &file);
         out.calibration.overhead = hw.calibration.as_deref().map(|c| c.overhead.clone()).unwrap_or_default();
+    }
+    if let Some(from) = &a.overhead_from {
+        let shown = from.display().to_string();
+        let text = std::fs::read_to_string(from).with_context(|| format!("reading {shown}"))?;
+        let donor = pdsim::spec::fitted::Calibration::from_toml(&text, &shown)?;
+        let name = from.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or(shown);
+        for o in donor.overhead {
+            if !out.calibration.overhead.iter().any(|x| x.backend == o.backend) {
+                let source = format!("{} (taken from {name}: host-side work)", o.source);
+                out.calibration.overhead.push(pdsim::spec::fitted::OverheadFit { source, ..o });
+            }
+        }
+        out.calibration.overhead.sort_by(|x, y| x.backend.cmp(&y.backend));
     }
     if let Some(path) = &a.out {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));

@@ -11,26 +11,62 @@ use pdsim::spec::fitted::Calibration;
 use pdsim::spec::hardware::HardwareProfile;
 
 fn committed() -> String {
-    std::fs::read_to_string(root().join("calibration/profiles/h100-sxm.toml")).expect("committed profile")
+    committed_profile("h100-sxm")
+}
+
+fn committed_profile(gpu: &str) -> String {
+    std::fs::read_to_string(root().join(format!("calibration/profiles/{gpu}.toml"))).expect("committed profile")
+}
+
+/// The engine releases the committed H100 profile was fitted on (`calibrate --releases`).
+const H100_RELEASES: &[&str] = &["trtllm-1.3.0rc20", "vllm-0.19.0", "nccl-2.29.2"];
+
+/// Refits `gpu`'s committed profile from `data` (a folder under `../shared/calibration-data`) and
+/// the releases given, and fails naming the first line that differs and the command to regenerate.
+fn reproduces(gpu: &str, data: &str, releases: Option<&[&str]>, command: &str) {
+    let Some(root_dir) = shared("calibration-data") else { return };
+    let dir = if data.is_empty() { root_dir } else { root_dir.join(data) };
+    let g = pdsim::spec::hardware::Gpu::find(gpu).unwrap();
+    let filter = readers::Filter {
+        releases: releases.map(|r| r.iter().map(|s| s.to_string()).collect()),
+        ..readers::Filter::for_gpu(g)
+    };
+    let data = readers::load_dir_filtered(&dir, &filter).expect("shared calibration data loads");
+    let out = fit::fit_all(&data, &dir, gpu, &HardwareProfile::base_gpu(gpu).unwrap());
+    let mut refit = out.calibration.clone();
+    // the per-backend overheads come from end-to-end fits (`--silicon`, `--overhead-from`), not here
+    let committed = committed_profile(gpu);
+    refit.overhead = Calibration::from_toml(&committed, "committed").unwrap().overhead;
+    let text = refit.to_toml();
+    if text != committed {
+        let first = text.lines().zip(committed.lines()).position(|(a, b)| a != b);
+        panic!(
+            "calibration/profiles/{gpu}.toml is stale: refit differs at line {:?}; regenerate with `{command}`",
+            first.map(|i| i + 1)
+        );
+    }
 }
 
 #[test]
 fn committed_profile_is_reproduced_by_refitting_shared_data() {
-    let Some(dir) = shared("calibration-data") else { return };
-    let data = readers::load_dir(&dir).expect("shared calibration data loads");
-    let out = fit::fit_all(&data, &dir, "h100-sxm", &HardwareProfile::h100_sxm());
-    let mut refit = out.calibration.clone();
-    // the per-backend overhead is fitted end to end by `pdsim validate --fit-overhead`, not here
-    refit.overhead = Calibration::from_toml(&committed(), "committed").unwrap().overhead;
-    let text = refit.to_toml();
-    if text != committed() {
-        let first = text.lines().zip(committed().lines()).position(|(a, b)| a != b);
-        panic!(
-            "calibration/profiles/h100-sxm.toml is stale: refit differs at line {:?}; regenerate with \
-             `pdsim calibrate --data ../shared/calibration-data --out calibration/profiles/h100-sxm.toml`",
-            first.map(|i| i + 1)
-        );
-    }
+    reproduces(
+        "h100-sxm",
+        "",
+        Some(H100_RELEASES),
+        "pdsim calibrate --data ../shared/calibration-data --releases trtllm-1.3.0rc20,vllm-0.19.0,nccl-2.29.2 \
+         --silicon ../shared/validation-dev/silicon_h100_qwen3_32b.csv --out calibration/profiles/h100-sxm.toml",
+    );
+}
+
+#[test]
+fn committed_h200_profile_is_reproduced_from_its_own_tables() {
+    reproduces(
+        "h200-sxm",
+        "aiconfigurator-h200",
+        None,
+        "pdsim calibrate --data ../shared/calibration-data/aiconfigurator-h200 --gpu h200-sxm \
+         --overhead-from calibration/profiles/h100-sxm.toml --out calibration/profiles/h200-sxm.toml",
+    );
 }
 
 #[test]
@@ -304,4 +340,43 @@ fn committed_h100_microbench_data_fits() {
         "decode KV read {} TB/s vs trtllm {trtllm_bw}",
         decode.params.bw_tbps
     );
+}
+
+/// `.csv.gz` tables are read; aiconfigurator's not-yet-fitted families are skipped by name; tables
+/// of another known GPU and releases not asked for are left out.
+#[test]
+fn compressed_tables_other_gpus_and_releases_are_read_or_left_out_as_asked() {
+    use std::io::Write;
+    let dir = scratch("gzcal");
+    let gz = |name: &str, text: &str| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.join(name), e.finish().unwrap()).unwrap();
+    };
+    let gemm = |device: &str| {
+        let mut t = String::from("framework,version,device,op_name,kernel_source,gemm_dtype,m,n,k,latency\n");
+        for m in [1, 8, 64, 512] {
+            t += &format!("TRTLLM,1.0,{device},gemm,x,bfloat16,{m},4096,4096,0.05\n");
+        }
+        t
+    };
+    gz("gemm_perf.trtllm-1.0.csv.gz", &gemm("NVIDIA H100 80GB HBM3"));
+    gz("gemm_perf.trtllm-2.0.csv.gz", &gemm("NVIDIA H100 80GB HBM3"));
+    for sub in ["h200", "mine"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    write(&dir, "h200/gemm_perf.trtllm-1.0.csv", &gemm("NVIDIA H200"));
+    write(&dir, "mine/gemm_perf.trtllm-1.0.csv", &gemm("My Lab GPU"));
+    gz("moe_perf.trtllm-1.0.csv.gz", "framework,version,device,op_name,moe_dtype,num_tokens,latency\nTRTLLM,1.0,NVIDIA H100 80GB HBM3,moe,bf16,1,0.1\n");
+    let h100 = pdsim::spec::hardware::Gpu::find("h100-sxm").unwrap();
+    let all = readers::load_dir_filtered(&dir, &readers::Filter::for_gpu(h100)).unwrap();
+    // both H100 releases and the unknown device's table; not the H200's, not the MoE table
+    assert_eq!(all.gemm.len(), 12);
+    let names: Vec<String> = all.files.iter().map(|f| f.path.display().to_string()).collect();
+    assert!(names.iter().all(|n| !n.contains("h200") && !n.contains("moe")), "{names:?}");
+    let one = readers::Filter { releases: Some(vec!["trtllm-1.0".into()]), ..readers::Filter::for_gpu(h100) };
+    assert_eq!(readers::load_dir_filtered(&dir, &one).unwrap().gemm.len(), 8);
+    // fitting the H200 takes its table and leaves the H100's out
+    let h200 = pdsim::spec::hardware::Gpu::find("h200-sxm").unwrap();
+    assert_eq!(readers::load_dir_filtered(&dir, &readers::Filter::for_gpu(h200)).unwrap().gemm.len(), 8);
 }

@@ -161,6 +161,8 @@ impl CalibError {
 enum FileClass {
     /// Always CSV.
     Csv,
+    /// `.csv.gz`: gzip-compressed CSV (aiconfigurator's tables as the shared data ships most of them).
+    CsvGz,
     /// `.log`, `.txt`, `.out`: an nccl-tests log, or CSV (aiconfigurator's raw `*_perf.txt` are CSV).
     Text,
     /// Markdown and any other extension: not a data format.
@@ -168,6 +170,10 @@ enum FileClass {
 }
 
 fn classify(path: &Path) -> FileClass {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    if name.ends_with(".csv.gz") {
+        return FileClass::CsvGz;
+    }
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("csv") => FileClass::Csv,
@@ -187,6 +193,48 @@ fn classify(path: &Path) -> FileClass {
 /// [`SourceFile`](super::data::SourceFile) per sample kind (`rows` = samples appended from it; a
 /// recognised file whose rows were all skipped by a documented filter gets an entry with 0 rows).
 pub fn load_dir(dir: &Path) -> Result<Dataset, CalibError> {
+    load_dir_filtered(dir, &Filter::default())
+}
+
+/// Which measurements a calibration takes: those of one GPU, of chosen engine releases.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `device` names of GPUs other than the one fitted (`NVIDIA H200` when fitting an H100): a table
+    /// whose first row names one of them is skipped. A device pdsim does not know (a user's own
+    /// measurements) is read.
+    pub other_devices: Vec<String>,
+    /// aiconfigurator tables are named `<family>.<framework>-<version>.csv[.gz]`: when set, only
+    /// those whose `<framework>-<version>` is listed (`trtllm-1.3.0rc20`) are read. Files named
+    /// otherwise (vidur, nccl-tests logs, KV-transfer tables) are read either way.
+    pub releases: Option<Vec<String>>,
+}
+
+impl Filter {
+    /// The filter that fits `gpu`: other known GPUs' tables skipped, every release read.
+    pub fn for_gpu(gpu: &crate::spec::hardware::Gpu) -> Filter {
+        let other_devices = crate::spec::hardware::GPUS
+            .iter()
+            .filter(|g| g.name != gpu.name)
+            .flat_map(|g| g.devices.iter().map(|d| d.to_string()))
+            .collect();
+        Filter { other_devices, releases: None }
+    }
+
+    /// Whether `path`'s name passes the release filter.
+    fn takes_release(&self, path: &Path) -> bool {
+        let Some(releases) = &self.releases else { return true };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let stem = name.strip_suffix(".gz").unwrap_or(name);
+        let Some(stem) = stem.strip_suffix(".csv") else { return true };
+        match stem.split_once('.') {
+            Some((_, release)) if release.contains('-') => releases.iter().any(|r| r.eq_ignore_ascii_case(release)),
+            _ => true,
+        }
+    }
+}
+
+/// [`load_dir`] keeping only what `filter` takes.
+pub fn load_dir_filtered(dir: &Path, filter: &Filter) -> Result<Dataset, CalibError> {
     if dir.is_file() {
         return load_file(dir);
     }
@@ -196,7 +244,8 @@ pub fn load_dir(dir: &Path) -> Result<Dataset, CalibError> {
     for file in &files {
         match classify(file) {
             FileClass::NotData => {}
-            class => read_into(file, class, &mut out)?,
+            _ if !filter.takes_release(file) => {}
+            class => read_into_filtered(file, class, filter, &mut out)?,
         }
     }
     Ok(out)
@@ -213,7 +262,8 @@ pub fn load_file(path: &Path) -> Result<Dataset, CalibError> {
                 path: path.to_path_buf(),
                 line: 1,
                 found: "not a calibration data file (Markdown or unknown extension)".into(),
-                expected: "a .csv, .log, .txt or .out file in one of the formats of pdsim::calibrate::readers".into(),
+                expected: "a .csv, .csv.gz, .log, .txt or .out file in one of the formats of pdsim::calibrate::readers"
+                    .into(),
             })
         }
         class => read_into(path, class, &mut out)?,
@@ -266,9 +316,28 @@ fn sniff_text(text: &str) -> Option<Content> {
 }
 
 fn read_into(path: &Path, class: FileClass, out: &mut Dataset) -> Result<(), CalibError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    read_into_filtered(path, class, &Filter::default(), out)
+}
+
+fn read_into_filtered(path: &Path, class: FileClass, filter: &Filter, out: &mut Dataset) -> Result<(), CalibError> {
+    let raw = std::fs::read(path).map_err(io_err(path))?;
+    let bytes = if class == FileClass::CsvGz {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut text)
+            .map_err(io_err(path))?;
+        text
+    } else {
+        raw
+    };
+    if !filter.other_devices.is_empty() {
+        if let Some(device) = fields::first_device(&bytes) {
+            if filter.other_devices.iter().any(|d| d == &device) {
+                return Ok(());
+            }
+        }
+    }
     let content = match class {
-        FileClass::Csv => Content::Csv,
+        FileClass::Csv | FileClass::CsvGz => Content::Csv,
         FileClass::Text => {
             let text = String::from_utf8_lossy(&bytes);
             sniff_text(&text).ok_or_else(|| CalibError::UnknownFormat {
@@ -418,7 +487,12 @@ mod tests {
     fn whole_calibration_data_dir() {
         let Some(dir) = real_data() else { return };
         let t0 = Instant::now();
-        let ds = load_dir(&dir).unwrap();
+        // the H100's tables of the releases its committed profile fits (the folder also holds other
+        // GPUs' and releases' tables, compressed)
+        let h100 = crate::spec::hardware::Gpu::find("h100-sxm").unwrap();
+        let releases = ["trtllm-1.3.0rc20", "vllm-0.19.0", "nccl-2.29.2"].map(String::from).to_vec();
+        let filter = Filter { releases: Some(releases), ..Filter::for_gpu(h100) };
+        let ds = load_dir_filtered(&dir, &filter).unwrap();
         let took = t0.elapsed();
         eprintln!(
             "loaded {} in {took:?}: gemm {}, context_attention {}, generation_attention {}, collectives {}, \
@@ -549,7 +623,7 @@ mod tests {
         assert!(ds.context_attention.iter().any(|c| c.window == 8192));
 
         // Deterministic.
-        assert_eq!(load_dir(&dir).unwrap(), ds);
+        assert_eq!(load_dir_filtered(&dir, &filter).unwrap(), ds);
         if !cfg!(debug_assertions) {
             assert!(took.as_secs_f64() < 1.0, "load took {took:?}");
         }

@@ -11,8 +11,10 @@ use crate::spec::model::{ModelError, ModelSpec};
 /// The committed calibrations built into the binary, by the GPU they complete (their `base_gpu`):
 /// a new GPU with a committed profile adds one line here and its datasheet profile in
 /// `spec::hardware`.
-const BUILT_IN_CALIBRATIONS: &[(&str, &str, &str)] =
-    &[("h100-sxm", "calibration/profiles/h100-sxm.toml", include_str!("../../calibration/profiles/h100-sxm.toml"))];
+const BUILT_IN_CALIBRATIONS: &[(&str, &str, &str)] = &[
+    ("h100-sxm", "calibration/profiles/h100-sxm.toml", include_str!("../../calibration/profiles/h100-sxm.toml")),
+    ("h200-sxm", "calibration/profiles/h200-sxm.toml", include_str!("../../calibration/profiles/h200-sxm.toml")),
+];
 
 fn built_in_calibration(gpu: &str) -> Option<std::sync::Arc<fitted::Calibration>> {
     type Parsed = Vec<(&'static str, std::sync::Arc<fitted::Calibration>)>;
@@ -123,7 +125,7 @@ mod tests {
             assert_eq!(spec.gpu().map(|x| x.name), Some(g.name));
             assert_eq!(HardwareProfile::base_gpu(g.name).unwrap().name, g.name);
         }
-        assert!(built_in_calibration("h100-sxm").is_some() && built_in_calibration("h200-sxm").is_none());
+        assert!(built_in_calibration("h200-sxm").is_some() && built_in_calibration("b200-sxm").is_none());
         assert_eq!(HardwareProfile::by_name("h100-sxm").unwrap().gpu().map(|g| g.name), Some("h100-sxm"));
         let e = HardwareProfile::by_name("a100").unwrap_err().to_string();
         assert!(e.contains("'a100'") && e.contains(&HardwareProfile::gpu_names()), "{e}");

@@ -69,13 +69,33 @@ pub struct Gpu {
     pub spec_name: &'static str,
     /// Other names a user may write for it.
     pub aliases: &'static [&'static str],
+    /// The name CUDA reports for it, as aiconfigurator's tables record in their `device` column.
+    pub devices: &'static [&'static str],
     pub profile: fn() -> HardwareProfile,
 }
 
 pub const GPUS: &[Gpu] = &[
-    Gpu { name: "h100-sxm", spec_name: "h100-sxm-spec", aliases: &["h100"], profile: HardwareProfile::h100_sxm },
-    Gpu { name: "h200-sxm", spec_name: "h200-sxm-spec", aliases: &["h200"], profile: HardwareProfile::h200_sxm },
-    Gpu { name: "b200-sxm", spec_name: "b200-sxm-spec", aliases: &["b200"], profile: HardwareProfile::b200_sxm },
+    Gpu {
+        name: "h100-sxm",
+        spec_name: "h100-sxm-spec",
+        aliases: &["h100"],
+        devices: &["NVIDIA H100 80GB HBM3"],
+        profile: HardwareProfile::h100_sxm,
+    },
+    Gpu {
+        name: "h200-sxm",
+        spec_name: "h200-sxm-spec",
+        aliases: &["h200"],
+        devices: &["NVIDIA H200"],
+        profile: HardwareProfile::h200_sxm,
+    },
+    Gpu {
+        name: "b200-sxm",
+        spec_name: "b200-sxm-spec",
+        aliases: &["b200"],
+        devices: &["NVIDIA B200"],
+        profile: HardwareProfile::b200_sxm,
+    },
 ];
 
 impl Gpu {
