@@ -344,6 +344,21 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     let gpu = pdsim::spec::hardware::Gpu::find(&a.gpu).context("--gpu names a GPU of the table")?;
     let filter = readers::Filter { releases: a.releases.clone(), ..readers::Filter::for_gpu(gpu) };
     let data = readers::load_dir_filtered(&a.data, &filter)?;
+    // a release named but matched by no table read is a typo, not an empty fit
+    for r in a.releases.iter().flatten() {
+        let release = format!(".{}.", r.to_ascii_lowercase());
+        let seen = data
+            .files
+            .iter()
+            .any(|f| f.path.file_name().is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().contains(&release)));
+        if !seen {
+            bail!(
+                "--releases {r}: no GEMM, attention or collective table of that release for {} under {}",
+                gpu.name,
+                a.data.display()
+            );
+        }
+    }
     eprintln!(
         "read {} files: {} GEMM, {} prefill and {} decode attention, {} collective, {} KV transfer rows ({:.1} s)",
         data.files.len(),

@@ -379,4 +379,9 @@ fn compressed_tables_other_gpus_and_releases_are_read_or_left_out_as_asked() {
     // fitting the H200 takes its table and leaves the H100's out
     let h200 = pdsim::spec::hardware::Gpu::find("h200-sxm").unwrap();
     assert_eq!(readers::load_dir_filtered(&dir, &readers::Filter::for_gpu(h200)).unwrap().gemm.len(), 8);
+    // a release no table has is a mistake to report, not an empty fit
+    let o =
+        pdsim(["calibrate".as_ref(), "--data".as_ref(), dir.as_os_str(), "--releases".as_ref(), "trtllm-1.1".as_ref()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--releases trtllm-1.1"), "{}", stderr(&o));
 }
