@@ -194,6 +194,8 @@ impl Sim<'_> {
                 self.free(slot);
                 // it may have been the head of the queue that did not fit
                 self.try_admit(now, w);
+                // or the last work of a draining worker
+                self.check_drained_gen(now, w);
             }
             // The batch or transfer in progress finishes; its resources are released then.
             Stage::Prefilling | Stage::Transferring => self.reqs[slot as usize].cancelled = true,
@@ -206,6 +208,7 @@ impl Sim<'_> {
                 if !self.gen[w].busy {
                     self.purge_zombies(w);
                     self.try_admit(now, w);
+                    self.check_drained_gen(now, w);
                 }
             }
             Stage::Free => unreachable!("alive request in Free stage"),

@@ -145,6 +145,7 @@ impl Sim<'_> {
             self.gen[d].committed_tok -= r.committed_tok;
             self.free(slot);
             self.try_admit(now, d);
+            self.check_drained_gen(now, d);
             return;
         }
         r.t_xfer_end = now;
