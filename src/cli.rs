@@ -346,11 +346,7 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     let data = readers::load_dir_filtered(&a.data, &filter)?;
     // a release named but matched by no table read is a typo, not an empty fit
     for r in a.releases.iter().flatten() {
-        let release = format!(".{}.", r.to_ascii_lowercase());
-        let seen = data
-            .files
-            .iter()
-            .any(|f| f.path.file_name().is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().contains(&release)));
+        let seen = data.files.iter().any(|f| readers::release_of(&f.path).is_some_and(|x| x.eq_ignore_ascii_case(r)));
         if !seen {
             bail!(
                 "--releases {r}: no GEMM, attention or collective table of that release for {} under {}",

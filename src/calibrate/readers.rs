@@ -222,15 +222,20 @@ impl Filter {
 
     /// Whether `path`'s name passes the release filter.
     fn takes_release(&self, path: &Path) -> bool {
-        let Some(releases) = &self.releases else { return true };
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let stem = name.strip_suffix(".gz").unwrap_or(name);
-        let Some(stem) = stem.strip_suffix(".csv") else { return true };
-        match stem.split_once('.') {
-            Some((_, release)) if release.contains('-') => releases.iter().any(|r| r.eq_ignore_ascii_case(release)),
+        match (&self.releases, release_of(path)) {
+            (Some(releases), Some(release)) => releases.iter().any(|r| r.eq_ignore_ascii_case(release)),
             _ => true,
         }
     }
+}
+
+/// The `<framework>-<version>` an aiconfigurator table's name carries
+/// (`gemm_perf.trtllm-1.3.0rc20.csv.gz` -> `trtllm-1.3.0rc20`); `None` for other files.
+pub fn release_of(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".gz").unwrap_or(name).strip_suffix(".csv")?;
+    let (_, release) = stem.split_once('.')?;
+    release.contains('-').then_some(release)
 }
 
 /// [`load_dir`] keeping only what `filter` takes.

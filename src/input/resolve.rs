@@ -79,6 +79,16 @@ impl<'a> Get<'a> {
     fn or<T>(&self, k: &Key<T>, default: T) -> Res<T> {
         Ok(self.opt(k)?.unwrap_or(default))
     }
+
+    /// `own`'s value where it is given, else `fallback`'s (given or its default): an aggregated
+    /// setting that takes the decode component's.
+    fn own_or<T>(&self, own: &Key<T>, fallback: &Key<T>) -> Res<T> {
+        if self.val(&own.setting).is_some() {
+            self.get(own)
+        } else {
+            self.get(fallback)
+        }
+    }
 }
 
 /// The literal default of `s`; a setting resolved from its literal default must have one.
@@ -379,28 +389,21 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     g.opt(&k::DECODE_MAX_BATCH_TOKENS)?;
     g.opt(&k::DECODE_MAX_INPUT_LENGTH)?;
     // Each aggregated setting: its own key, else the decode component's (whose default it then takes).
-    let agg = |a: &Key<u32>, d: &Key<u32>| if g.val(&a.setting).is_some() { g.get(a) } else { g.get(d) };
     let aggregated = AggregatedPoolConfig {
-        replicas: agg(&k::AGGREGATED_REPLICAS, &k::DECODE_REPLICAS)?,
+        replicas: g.own_or(&k::AGGREGATED_REPLICAS, &k::DECODE_REPLICAS)?,
         parallelism: Parallelism::tp(match g.val(&k::AGGREGATED_TP) {
             Some(_) => g.with(&k::AGGREGATED_TP, &tp)?,
             None => g.with(&k::DECODE_TP, &tp)?,
         }),
-        max_batch_size: agg(&k::AGGREGATED_MAX_BATCH_SIZE, &k::DECODE_MAX_BATCH_SIZE)?,
-        max_batch_tokens: agg(&k::AGGREGATED_MAX_BATCH_TOKENS, &k::DECODE_MAX_BATCH_TOKENS)?,
-        max_input_length: agg(&k::AGGREGATED_MAX_INPUT_LENGTH, &k::DECODE_MAX_INPUT_LENGTH)?,
-        max_output_length: agg(&k::AGGREGATED_MAX_OUTPUT_LENGTH, &k::DECODE_MAX_OUTPUT_LENGTH)?,
+        max_batch_size: g.own_or(&k::AGGREGATED_MAX_BATCH_SIZE, &k::DECODE_MAX_BATCH_SIZE)?,
+        max_batch_tokens: g.own_or(&k::AGGREGATED_MAX_BATCH_TOKENS, &k::DECODE_MAX_BATCH_TOKENS)?,
+        max_input_length: g.own_or(&k::AGGREGATED_MAX_INPUT_LENGTH, &k::DECODE_MAX_INPUT_LENGTH)?,
+        max_output_length: g.own_or(&k::AGGREGATED_MAX_OUTPUT_LENGTH, &k::DECODE_MAX_OUTPUT_LENGTH)?,
         enable_chunked_context: g.get(&k::AGGREGATED_ENABLE_CHUNKED_CONTEXT)?,
-        disable_overlap_scheduler: if g.val(&k::AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting).is_some() {
-            g.get(&k::AGGREGATED_DISABLE_OVERLAP_SCHEDULER)?
-        } else {
-            g.get(&k::DECODE_DISABLE_OVERLAP_SCHEDULER)?
-        },
-        kv_cache_memory_fraction: if g.val(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION.setting).is_some() {
-            g.get(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION)?
-        } else {
-            g.get(&k::DECODE_KV_CACHE_MEMORY_FRACTION)?
-        },
+        disable_overlap_scheduler: g
+            .own_or(&k::AGGREGATED_DISABLE_OVERLAP_SCHEDULER, &k::DECODE_DISABLE_OVERLAP_SCHEDULER)?,
+        kv_cache_memory_fraction: g
+            .own_or(&k::AGGREGATED_KV_CACHE_MEMORY_FRACTION, &k::DECODE_KV_CACHE_MEMORY_FRACTION)?,
     };
     let in_use: &[(&str, u32)] = match mode {
         Mode::Disaggregated => &[("prefill", prefill.replicas), ("decode", decode.replicas)],

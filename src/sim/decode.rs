@@ -68,6 +68,22 @@ impl GenWorker {
     pub(super) fn admits(&self, need_tok: u64, life_tok: u64) -> bool {
         self.policy.admits(self, need_tok, life_tok)
     }
+    /// The step count from which a step may take in a request that becomes ready at `now`, having
+    /// come at `came_ns` (see `Req::hold_step`): under the overlap scheduler the next step's batch
+    /// is already fixed while a step runs, and was fixed before one that came during the step that
+    /// has just ended (waiting for room meanwhile); else at once.
+    pub(super) fn hold_step(&self, now: SimTime, came_ns: SimTime) -> u64 {
+        if !self.policy.overlaps() {
+            0
+        } else if self.busy {
+            self.step + 2
+        } else if self.last_step_end == now && came_ns >= self.step_start {
+            self.step + 1
+        } else {
+            0
+        }
+    }
+
     pub(super) fn next_virtual_end(&self) -> SimTime {
         if self.run_pos + 1 < self.run_ends.len() {
             self.run_ends[self.run_pos]
@@ -141,17 +157,7 @@ impl Sim<'_> {
                 if r.t_prefill_start == NONE {
                     r.t_prefill_start = now;
                 }
-                r.hold_step = if !w.policy.overlaps() {
-                    0
-                } else if w.busy {
-                    w.step + 2
-                } else if w.last_step_end == now && r.arrival_ns >= w.step_start {
-                    // it came while the step that has just ended ran, when the next step's batch
-                    // was already fixed (it waited for room meanwhile)
-                    w.step + 1
-                } else {
-                    0
-                };
+                r.hold_step = w.hold_step(now, r.arrival_ns);
                 w.prefilling.push_back(slot);
                 // it prefills from the next step on (the one after, while a step runs under the
                 // overlap scheduler)

@@ -157,8 +157,7 @@ impl Sim<'_> {
         self.obs.note_kv_transfer(now - r.t_xfer_start);
         // it joins at the next step start (the one after, under the overlap scheduler, when a step
         // is running: the next one's batch is already fixed)
-        let w = &self.gen[d];
-        r.hold_step = if w.policy.overlaps() && w.busy { w.step + 2 } else { 0 };
+        r.hold_step = self.gen[d].hold_step(now, now);
         self.cut_run_for_joiner(d);
         self.gen[d].ready.push(slot);
         self.maybe_start_step(now, d);

@@ -325,12 +325,6 @@ impl EngineVersion {
     }
 }
 
-impl std::fmt::Display for EngineVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
     pub backend: Backend,
