@@ -143,6 +143,10 @@ struct ValidateArgs {
     /// scoring, as `calibrate --silicon` does; the report names the values fitted.
     #[arg(long)]
     fit_overhead: bool,
+    /// Hugging Face config.json files of the rows' models that are not presets, named
+    /// `<org>--<name>.json` (a row of `Qwen/Qwen3-30B-A3B` reads `Qwen--Qwen3-30B-A3B.json`).
+    #[arg(long, default_value = "../shared/models")]
+    models: PathBuf,
 }
 
 #[derive(Args)]
@@ -233,6 +237,12 @@ struct CostArgs {
     backend: String,
     #[arg(long, default_value_t = 1)]
     tp: u32,
+    /// MoE models: expert-parallel ranks (divides --tp; the experts' columns split the rest).
+    #[arg(long, default_value_t = 1)]
+    moe_ep: u32,
+    /// MoE models: how routed tokens spread over the experts (balanced, power_law_1.01, power_law_1.2).
+    #[arg(long, default_value = "power_law_1.01")]
+    expert_load: String,
     #[arg(long, value_enum)]
     phase: Phase,
     /// Sequences in the batch.
@@ -356,9 +366,10 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         }
     }
     eprintln!(
-        "read {} files: {} GEMM, {} prefill and {} decode attention, {} collective, {} KV transfer rows ({:.1} s)",
+        "read {} files: {} GEMM, {} MoE, {} prefill and {} decode attention, {} collective, {} KV transfer rows ({:.1} s)",
         data.files.len(),
         data.gemm.len(),
+        data.moe.len(),
         data.context_attention.len(),
         data.generation_attention.len(),
         data.collectives.len(),
@@ -401,9 +412,10 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
 }
 
 fn cmd_validate(a: ValidateArgs) -> Result<ExitCode> {
-    use pdsim::validate::{error_summary, read_silicon, simulate_rows};
+    use pdsim::validate::{error_summary, read_silicon_with_models, simulate_rows};
     let hw = HardwareProfile::by_name(&a.hardware)?;
-    let rows = read_silicon(&a.silicon)?;
+    let models = a.models.is_dir().then_some(a.models.as_path());
+    let rows = read_silicon_with_models(&a.silicon, models)?;
     let started = std::time::Instant::now();
     let hw = if a.fit_overhead {
         if hw.calibration.is_none() {
@@ -434,17 +446,26 @@ fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
         "sglang" => Backend::Sglang,
         other => bail!("--backend: expected trtllm, vllm or sglang, got '{other}'"),
     };
-    let dtype =
-        |flag: &str, v: &str| Dtype::parse(v).with_context(|| format!("{flag}: expected bf16 or fp8, got '{v}'"));
-    let wd = dtype("--weights-dtype", &a.weights_dtype)?;
-    let kd = dtype("--kv-dtype", &a.kv_dtype)?;
+    let dtype = |flag: &str, v: &str, expected: &str| {
+        Dtype::parse(v).with_context(|| format!("{flag}: expected {expected}, got '{v}'"))
+    };
+    let wd = dtype("--weights-dtype", &a.weights_dtype, "bf16, fp8 or fp8_block")?;
+    let kd = dtype("--kv-dtype", &a.kv_dtype, "bf16 or fp8")?;
+    if kd == Dtype::Fp8Block {
+        bail!("--kv-dtype: expected bf16 or fp8, got '{}'", a.kv_dtype);
+    }
+    let load = pdsim::spec::model::ExpertLoad::parse(&a.expert_load).with_context(|| {
+        format!("--expert-load: expected balanced, power_law_1.01 or power_law_1.2, got '{}'", a.expert_load)
+    })?;
     if !(1..=8).contains(&a.tp) || !a.tp.is_power_of_two() {
         bail!("--tp: expected 1, 2, 4 or 8 (one NVLink node), got {}", a.tp);
     }
     if a.batch == 0 || a.isl == 0 {
         bail!("--batch and --isl: expected positive integers");
     }
-    let cost = WorkerCost::new(&model, &hw, wd, kd, Parallelism::tp(a.tp), backend);
+    let parallelism = Parallelism::expert_parallel(a.tp, a.moe_ep)
+        .with_context(|| format!("--moe-ep: expected a divisor of --tp ({}), got {}", a.tp, a.moe_ep))?;
+    let cost = WorkerCost::new(&model, &hw, wd, kd, parallelism, backend, load);
     let mut shape = StepShape::default();
     match a.phase {
         Phase::Prefill => {
@@ -475,10 +496,17 @@ fn cmd_cost(a: CostArgs) -> Result<ExitCode> {
             },
             "tokens_per_s": tokens as f64 / (total_ms / 1e3),
         });
+        let mut v = v;
+        if model.moe.is_some() {
+            v["moe_ep"] = a.moe_ep.into();
+            v["expert_load"] = load.name().into();
+            v["moe_fitted"] = cost.moe_is_fitted().into();
+        }
         println!("{v}");
     } else {
+        let ep = if model.moe.is_some() { format!(" EP{} {}", a.moe_ep, load.name()) } else { String::new() };
         println!(
-            "{} on {} x{} ({}), {} step: {:.3} ms, {:.0} tok/s",
+            "{} on {} x{}{ep} ({}), {} step: {:.3} ms, {:.0} tok/s",
             model.name,
             hw.name,
             a.tp,

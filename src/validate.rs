@@ -47,6 +47,15 @@ pub struct SiliconRow {
     pub system: Option<String>,
     /// The engine's release (the `backend_version` column), where the file says.
     pub backend_version: Option<EngineVersion>,
+    /// MoE layout `(moe_tp, moe_ep)` of the aggregated, prefill and decode workers, from the
+    /// `*moe_tp_size` / `*moe_ep_size` columns where the file has them (empty: the engine's default,
+    /// experts split by columns over the TP group).
+    pub moe: [(Option<u32>, Option<u32>); 3],
+    /// Attention data-parallel and pipeline-parallel sizes above 1, anywhere in the row (pdsim
+    /// simulates neither yet): `(column, value)`.
+    pub unsupported_parallelism: Option<(String, u32)>,
+    /// The model the row names: a preset, else `<models>/<org>--<name>.json`, or why neither.
+    pub spec: Result<ModelSpec, String>,
 }
 
 impl SiliconRow {
@@ -65,9 +74,34 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
-/// Reads `silicon_sample.csv`. Rows of a model that is not a preset, or of a mode pdsim does not
-/// model, are errors naming the line.
+/// The model a row's `model_path` names: a preset (`ModelSpec::preset`), else the Hugging Face
+/// `config.json` at `<models>/<org>--<name>.json` (the file names of `../shared/models`), else why
+/// neither.
+pub fn model_for(name: &str, models: Option<&Path>) -> Result<ModelSpec, String> {
+    let preset = match ModelSpec::preset(name) {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
+    };
+    if let crate::spec::model::ModelError::NotYet { .. } = preset {
+        return Err(preset.to_string());
+    }
+    let Some(dir) = models else { return Err(preset.to_string()) };
+    let file = dir.join(format!("{}.json", name.replace('/', "--")));
+    match std::fs::read_to_string(&file) {
+        Ok(text) => ModelSpec::from_hf_json(&text, &file.to_string_lossy()).map_err(|e| e.to_string()),
+        Err(_) => Err(format!("{preset}; no {} either", file.display())),
+    }
+}
+
+/// Reads `silicon_sample.csv`, its models as presets only ([`read_silicon_with_models`]).
 pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
+    read_silicon_with_models(path, None)
+}
+
+/// Reads `silicon_sample.csv`, each row's model by [`model_for`] in `models`. Malformed rows, or
+/// rows of a mode pdsim does not model, are errors naming the line; a model pdsim cannot read is
+/// the row's reason not to simulate it.
+pub fn read_silicon_with_models(path: &Path, models: Option<&Path>) -> Result<Vec<SiliconRow>, CalibError> {
     let shown = path.to_path_buf();
     let text = std::fs::read_to_string(path).map_err(|source| CalibError::Io { path: shown.clone(), source })?;
     let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
@@ -100,6 +134,14 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
     let kv_col = header.iter().position(|h| h == "kvcache_quant_mode");
     let system_col = header.iter().position(|h| h == "system");
     let version_col = header.iter().position(|h| h == "backend_version");
+    let opt_col = |name: &str| header.iter().position(|h| h == name);
+    let moe_cols =
+        ["", "prefill_", "decode_"].map(|p| (opt_col(&format!("{p}moe_tp_size")), opt_col(&format!("{p}moe_ep_size"))));
+    let other_cols: Vec<(String, usize)> = ["", "prefill_", "decode_"]
+        .iter()
+        .flat_map(|p| [format!("{p}attention_dp_size"), format!("{p}pp_size")])
+        .filter_map(|c| opt_col(&c).map(|i| (c, i)))
+        .collect();
     let mut idx = [0usize; 19];
     for (i, r) in c.into_iter().enumerate() {
         idx[i] = r?;
@@ -143,6 +185,29 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
             Some(v) => v.starts_with("fp8"),
             None => get(6) == "fp8",
         };
+        let small = |i: Option<usize>, what: &str| -> Result<Option<u32>, CalibError> {
+            let Some(i) = i else { return Ok(None) };
+            let v = rec.get(i).unwrap_or("").trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            match v.parse::<f64>() {
+                // some rows write 0 for "not used"
+                Ok(0.0) => Ok(None),
+                Ok(x) if x >= 1.0 && x.fract() == 0.0 && x <= 4096.0 => Ok(Some(x as u32)),
+                _ => Err(bad(&shown, line, i + 1, format!("{what}: expected a whole number of GPUs, got '{v}'"))),
+            }
+        };
+        let mut moe = [(None, None); 3];
+        for (slot, &(t, e)) in moe.iter_mut().zip(&moe_cols) {
+            *slot = (small(t, "moe_tp_size")?, small(e, "moe_ep_size")?);
+        }
+        let mut unsupported_parallelism = None;
+        for (name, i) in &other_cols {
+            if let Some(n) = small(Some(*i), name)?.filter(|&n| n > 1) {
+                unsupported_parallelism.get_or_insert((name.clone(), n));
+            }
+        }
         let concurrency = get(1)
             .split(';')
             .find_map(|kv| kv.trim().strip_prefix("silicon_concurrency="))
@@ -153,7 +218,13 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
             backend,
             model: get(3).to_string(),
             mode,
-            weights_dtype: if fp8 { Dtype::Fp8 } else { Dtype::Bf16 },
+            weights_dtype: if get(6) == "fp8_block" {
+                Dtype::Fp8Block
+            } else if fp8 {
+                Dtype::Fp8
+            } else {
+                Dtype::Bf16
+            },
             kv_dtype: if kv_fp8 { Dtype::Fp8 } else { Dtype::Bf16 },
             isl: count(7, "isl")?,
             osl: count(8, "osl")?,
@@ -172,6 +243,9 @@ pub fn read_silicon(path: &Path) -> Result<Vec<SiliconRow>, CalibError> {
                 .ok_or_else(|| bad(&shown, line, idx[18] + 1, "silicon_tpot_ms: missing".into()))?,
             system: system_col.and_then(|i| rec.get(i)).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string),
             backend_version: version_col.and_then(|i| rec.get(i)).and_then(EngineVersion::parse),
+            moe,
+            unsupported_parallelism,
+            spec: model_for(get(3), models),
         });
     }
     Ok(rows)
@@ -207,21 +281,43 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
             (None, _) => return Err(format!("measured on {system}, a GPU pdsim has no profile of")),
         }
     }
-    let model = ModelSpec::preset(&row.model).map_err(|e| e.to_string())?;
+    let model = row.spec.clone()?;
+    if let Some((column, n)) = &row.unsupported_parallelism {
+        return Err(format!("{column} {n}: pdsim does not simulate attention data or pipeline parallelism yet"));
+    }
+    // each pool's MoE layout from its columns: EP given, else MoE TP given, else the engine default;
+    // dense models' rows fill them too (1 and 1), meaning nothing
+    let layout = |tp: u32, (mtp, ep): (Option<u32>, Option<u32>)| -> Result<Parallelism, String> {
+        if model.moe.is_none() {
+            return Ok(Parallelism::tp(tp));
+        }
+        let p = match (mtp, ep) {
+            (_, Some(ep)) => Parallelism::expert_parallel(tp, ep),
+            (Some(m), None) if m > 0 && tp % m == 0 => Parallelism::expert_parallel(tp, tp / m),
+            (Some(_), None) => None,
+            (None, None) => Some(Parallelism::tp(tp)),
+        };
+        match p {
+            Some(p) if mtp.is_none_or(|m| m == p.moe_tp) => Ok(p),
+            _ => Err(format!(
+                "moe_tp_size {} x moe_ep_size {} is not the TP size {tp}",
+                mtp.map_or("-".into(), |m| m.to_string()),
+                ep.map_or("-".into(), |e| e.to_string())
+            )),
+        }
+    };
+    let (agg_par, prefill_par, decode_par) =
+        (layout(row.tp, row.moe[0])?, layout(row.prefill_tp, row.moe[1])?, layout(row.decode_tp, row.moe[2])?);
     let concurrency = row.concurrency.ok_or("no silicon_concurrency in silicon_data_source")?;
     let step_tok = DEFAULT_STEP_TOKENS.max(row.isl);
     let agg = AggregatedPoolConfig {
         replicas: 1,
-        parallelism: Parallelism::tp(row.tp),
+        parallelism: agg_par,
         max_batch_size: row.batch.max(1),
         max_batch_tokens: DEFAULT_STEP_TOKENS,
         max_input_length: row.isl.max(1),
         max_output_length: row.osl.max(1),
-        kv_cache_memory_fraction: engine_default_memory_fraction(
-            row.backend,
-            hw.gpu_memory_bytes,
-            Parallelism::tp(row.tp),
-        ),
+        kv_cache_memory_fraction: engine_default_memory_fraction(row.backend, hw.gpu_memory_bytes, agg_par),
         // the rows leave both at TensorRT-LLM's defaults
         enable_chunked_context: false,
         disable_overlap_scheduler: false,
@@ -230,21 +326,17 @@ pub fn scenario_for(row: &SiliconRow, hw: &HardwareProfile) -> Result<Scenario, 
         row.mode,
         PrefillPoolConfig {
             replicas: row.prefill_workers.max(1),
-            parallelism: Parallelism::tp(row.prefill_tp),
+            parallelism: prefill_par,
             max_batch_size: row.prefill_batch.max(1),
             max_batch_tokens: step_tok,
             max_input_length: row.isl.max(1),
         },
         DecodePoolConfig {
             replicas: row.decode_workers.max(1),
-            parallelism: Parallelism::tp(row.decode_tp),
+            parallelism: decode_par,
             max_batch_size: row.decode_batch.max(1),
             max_output_length: row.osl.max(1),
-            kv_cache_memory_fraction: engine_default_memory_fraction(
-                row.backend,
-                hw.gpu_memory_bytes,
-                Parallelism::tp(row.decode_tp),
-            ),
+            kv_cache_memory_fraction: engine_default_memory_fraction(row.backend, hw.gpu_memory_bytes, decode_par),
             disable_overlap_scheduler: false,
         },
         // Dynamo moves KV with NIXL
@@ -627,7 +719,7 @@ mod tests {
             read(&format!("{HEADER}\n{}\n{}\n{}\n", row("fp8", "fp8"), row("", ""), row("fp8", "fp8_block"))).unwrap();
         assert_eq!((rows[0].weights_dtype, rows[0].kv_dtype), (Dtype::Fp8, Dtype::Fp8));
         assert_eq!((rows[1].weights_dtype, rows[1].kv_dtype), (Dtype::Bf16, Dtype::Bf16));
-        assert_eq!((rows[2].weights_dtype, rows[2].kv_dtype), (Dtype::Fp8, Dtype::Bf16));
+        assert_eq!((rows[2].weights_dtype, rows[2].kv_dtype), (Dtype::Fp8Block, Dtype::Bf16));
         assert_eq!(rows[0].concurrency, Some(8));
         let with_kv = format!("{HEADER},kvcache_quant_mode\n{},bfloat16\n{},fp8\n", row("fp8", "fp8"), row("", ""));
         let rows = read(&with_kv).unwrap();

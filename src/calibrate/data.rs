@@ -125,6 +125,27 @@ pub struct SourceFile {
     pub rows: usize,
 }
 
+/// One mixture-of-experts layer's routed experts on one GPU (aiconfigurator `moe_perf`): `tokens`
+/// enter the layer, each routed to `topk` of `experts`; this GPU holds `experts / moe_ep` of them,
+/// each `inter / moe_tp` columns wide, and runs the pairs routed to them, loaded as `load` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoeSample {
+    pub framework: String,
+    /// The kernel that ran it (`kernel_source`): one framework has several.
+    pub kernel: String,
+    pub dtype: GemmDtype,
+    pub tokens: u64,
+    pub hidden: u64,
+    pub inter: u64,
+    pub topk: u64,
+    pub experts: u64,
+    pub moe_tp: u64,
+    pub moe_ep: u64,
+    pub load: crate::spec::model::ExpertLoad,
+    pub latency_s: f64,
+    pub at: Provenance,
+}
+
 /// Everything read from a calibration data directory.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dataset {
@@ -134,5 +155,6 @@ pub struct Dataset {
     pub collectives: Vec<CollectiveSample>,
     pub layer_ops: Vec<LayerOpSample>,
     pub kv_transfer: Vec<KvTransferSample>,
+    pub moe: Vec<MoeSample>,
     pub files: Vec<SourceFile>,
 }

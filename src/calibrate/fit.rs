@@ -4,15 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::calibrate::data::{Collective, Dataset, GemmDtype, Provenance};
+use crate::calibrate::data::{Collective, Dataset, GemmDtype, MoeSample, Provenance};
 use crate::spec::fitted::{
-    AllReduceFit, Calibration, ContextAttentionFit, FitError, GemmFit, GenerationAttentionFit, TransferFit,
+    AllReduceFit, Calibration, ContextAttentionFit, FitError, GemmFit, GenerationAttentionFit, MoeFit, TransferFit,
 };
 use crate::spec::hardware::HardwareProfile;
 use crate::spec::kernel_params::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, TransferParams,
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, MoeParams, MoeShape, TransferParams,
 };
-use crate::spec::model::{ModelSpec, PRESETS};
+use crate::spec::model::{ExpertLoad, ModelSpec, PRESETS};
 
 /// One row of every family, measured vs fitted, for the report's plots and tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,17 +61,30 @@ fn dtype_name(d: GemmDtype) -> &'static str {
     }
 }
 
-/// `(n, k)` of every GEMM the presets run at TP 1, 2, 4 and 8 (QKV, O, gate+up, down, LM head).
+/// `(n, k)` of every dense GEMM the presets run at TP 1, 2, 4 and 8 (QKV, O, gate+up, down, LM
+/// head; a MoE model's router and shared experts, and its dense MLP only where it has dense layers).
 pub fn preset_gemm_shapes() -> BTreeSet<(u64, u64)> {
     let mut out = BTreeSet::new();
     for name in PRESETS {
         let m = ModelSpec::preset(name).expect("presets resolve");
+        let h = m.hidden_size;
+        let mut mlps = Vec::new();
+        if m.dense_layers() > 0 {
+            mlps.push(m.intermediate_size);
+        }
+        if let Some(e) = m.moe {
+            out.insert((e.experts, h));
+            if e.shared_intermediate > 0 {
+                mlps.push(e.shared_intermediate);
+            }
+        }
         for tp in [1u64, 2, 4, 8] {
-            let h = m.hidden_size;
             out.insert((m.qkv_width() / tp, h));
             out.insert((h, m.num_heads * m.head_dim / tp));
-            out.insert((2 * m.intermediate_size / tp, h));
-            out.insert((h, m.intermediate_size / tp));
+            for &inter in &mlps {
+                out.insert((2 * inter / tp, h));
+                out.insert((h, inter / tp));
+            }
             out.insert((m.vocab_size / tp, h));
         }
     }
@@ -514,6 +527,8 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, base: &HardwareProfile) 
         points.extend(pts);
     }
 
+    let moe = collect(run_parallel(moe_jobs(data, root, &peaks)), &mut points);
+
     let data_files = data.files.iter().map(|f| (relative(root, &f.path), f.rows)).collect();
     FitOutput {
         calibration: Calibration {
@@ -528,7 +543,99 @@ pub fn fit_all(data: &Dataset, root: &Path, name: &str, base: &HardwareProfile) 
             allreduce,
             kv_transfer,
             overhead: Vec::new(),
+            moe,
         },
         points,
     }
+}
+
+/// MoE layer shapes `(hidden, inter, experts, topk)` of the presets: held-out rows of these are
+/// the "preset shape" rows of the MoE fits.
+pub fn preset_moe_shapes() -> BTreeSet<(u64, u64, u64, u64)> {
+    PRESETS
+        .iter()
+        .filter_map(|p| ModelSpec::preset(p).ok())
+        .filter_map(|m| m.moe.map(|e| (m.hidden_size, e.expert_intermediate, e.experts, e.top_k)))
+        .collect()
+}
+
+/// MoE routed-expert fits, per framework, weight dtype and expert load, each of the kernel with the
+/// most rows of its framework and dtype (ties: the first by name).
+fn moe_jobs<'a>(
+    data: &'a Dataset,
+    root: &'a Path,
+    peaks: &'a crate::spec::kernel_params::Peaks,
+) -> Vec<Job<'a, MoeFit>> {
+    let mut kernels: BTreeMap<(String, GemmDtype), BTreeMap<String, usize>> = BTreeMap::new();
+    for m in &data.moe {
+        *kernels.entry((m.framework.clone(), m.dtype)).or_default().entry(m.kernel.clone()).or_default() += 1;
+    }
+    let mut jobs: Vec<Job<'a, MoeFit>> = Vec::new();
+    for ((fw, dt), counts) in kernels {
+        let most = counts.values().copied().max().unwrap_or(0);
+        let kernel = counts.into_iter().find(|(_, n)| *n == most).map(|(k, _)| k).expect("a kernel per group");
+        for load in ExpertLoad::ALL {
+            let (fw, kernel) = (fw.clone(), kernel.clone());
+            jobs.push(Box::new(move || {
+                let rows: Vec<_> = data
+                    .moe
+                    .iter()
+                    .filter(|m| m.framework == fw && m.dtype == dt && m.kernel == kernel && m.load == load)
+                    .collect();
+                let gpu = peaks.gemm_gpu(dt != GemmDtype::Bf16);
+                let key = |m: &MoeSample| [m.tokens, m.hidden, m.inter, m.topk, m.experts, m.moe_tp, m.moe_ep];
+                let shape = |m: &MoeSample| MoeShape {
+                    tokens: m.tokens as f64,
+                    hidden: m.hidden as f64,
+                    inter_per_gpu: m.inter as f64 / m.moe_tp as f64,
+                    topk: m.topk as f64,
+                    experts: m.experts as f64,
+                    ep: m.moe_ep as f64,
+                };
+                let train: Vec<(MoeShape, f64)> =
+                    rows.iter().filter(|m| !is_holdout(&key(m))).map(|m| (shape(m), m.latency_s)).collect();
+                if train.len() < 20 {
+                    return None;
+                }
+                let params = MoeParams::fit(&train, &gpu, load != ExpertLoad::Balanced);
+                let params = round_params!(
+                    params,
+                    launch_us,
+                    compute_eff,
+                    mem_eff,
+                    blend_p,
+                    k_prologue,
+                    expert_us,
+                    act_eff,
+                    imbalance,
+                    imbalance_exp
+                );
+                let presets = preset_moe_shapes();
+                let group = format!("{fw} {} {}", dtype_name(dt), load.name());
+                let pts: Vec<FitPoint> = rows
+                    .iter()
+                    .map(|m| FitPoint {
+                        family: "moe",
+                        group: group.clone(),
+                        measured_s: m.latency_s,
+                        fitted_s: params.time_s(&gpu, &shape(m)),
+                        holdout: is_holdout(&key(m)),
+                        preset_shape: presets.contains(&(m.hidden, m.inter, m.experts, m.topk)),
+                        fallback: false,
+                    })
+                    .collect();
+                let fit = MoeFit {
+                    framework: fw.clone(),
+                    kernel: kernel.clone(),
+                    dtype: dtype_name(dt).to_string(),
+                    load: load.name().to_string(),
+                    params,
+                    source: sources(root, rows.iter().map(|m| m.at.clone()), rows.len()),
+                    error: fit_error(&pts),
+                };
+                Some((fit, pts))
+            }));
+        }
+    }
+    jobs
 }

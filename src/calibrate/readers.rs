@@ -525,7 +525,9 @@ mod tests {
         // vidur: five models x 1044 rows x 10 ops, phi-2 261 rows x 9 ops (no post_attention_layernorm).
         assert_eq!(ds.layer_ops.len(), 5 * 1044 * 10 + 261 * 9);
         assert_eq!(ds.kv_transfer.len(), 18);
-        assert_eq!(ds.files.len(), 9 + 6 + 2 + 3 + 2);
+        // MoE: trtllm 126 360 rows less 14 418 non-gated and 1 053 MXFP4; vLLM 0.19 46 494 less 10 206 int4
+        assert_eq!(ds.moe.len(), 126_360 - 14_418 - 1_053 + 46_494 - 10_206);
+        assert_eq!(ds.files.len(), 9 + 6 + 2 + 3 + 2 + 2);
         let total: usize = ds.files.iter().map(|f| f.rows).sum();
         assert_eq!(
             total,
@@ -535,6 +537,7 @@ mod tests {
                 + ds.collectives.len()
                 + ds.layer_ops.len()
                 + ds.kv_transfer.len()
+                + ds.moe.len()
         );
 
         // All times positive and finite, all sizes positive.
@@ -546,7 +549,8 @@ mod tests {
             .chain(ds.generation_attention.iter().map(|s| s.latency_s))
             .chain(ds.collectives.iter().map(|s| s.latency_s))
             .chain(ds.layer_ops.iter().map(|s| s.latency_s))
-            .chain(ds.kv_transfer.iter().map(|s| s.latency_s));
+            .chain(ds.kv_transfer.iter().map(|s| s.latency_s))
+            .chain(ds.moe.iter().map(|s| s.latency_s));
         for t in times {
             assert!(t.is_finite() && t > 0.0 && t < 1.0, "{t}");
         }

@@ -15,6 +15,7 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ("generation_attention", "decode attention"),
     ("allreduce", "all-reduce"),
     ("kv_transfer", "KV transfer"),
+    ("moe", "MoE experts"),
 ];
 
 fn pct(x: f64) -> String {
@@ -121,6 +122,30 @@ pub fn markdown(cal: &Calibration) -> String {
             p.setup_us,
             p.bandwidth_gbps
         );
+    }
+    if !cal.moe.is_empty() {
+        let _ = writeln!(o, "\n## MoE routed experts (one layer, one GPU)\n\n{head}\n{rule}");
+        for m in &cal.moe {
+            let p = &m.params;
+            let _ = writeln!(
+                o,
+                "| {} {} {} ({}) | {} | launch {:.1} us, compute eff {:.3}, memory eff {:.3}, {:.2} us per expert, heaviest rank {} |",
+                m.framework,
+                m.dtype,
+                m.load,
+                m.kernel,
+                error_cells(&m.error),
+                p.launch_us,
+                p.compute_eff,
+                p.mem_eff,
+                p.expert_us,
+                if p.imbalance > 0.0 {
+                    format!("1 + {:.3} (ep-1)^{:.2} of the mean", p.imbalance, p.imbalance_exp)
+                } else {
+                    "the mean".to_string()
+                }
+            );
+        }
     }
     if !cal.overhead.is_empty() {
         let _ = writeln!(o, "\n## Per-step framework overhead (fitted end to end)\n\n| backend | us per step | fitted on |\n|---|---|---|");

@@ -8,16 +8,16 @@
 //! from the documents but not accepted by `--set`.
 
 use super::resolve::{
-    any_u64, backend, boolean, compression, dtype, duration_ns, duration_ns_or_zero, engine_version, fraction,
-    kv_backend, mode, non_negative_f64, non_negative_u32, optional_count, optional_duration, positive_f64,
-    positive_u32, positive_u64, predictor, prefix_capacity, router_policy, trace_format, workload_kind,
+    any_u64, backend, boolean, compression, dtype, duration_ns, duration_ns_or_zero, engine_version, expert_load,
+    fraction, kv_backend, kv_dtype, mode, non_negative_f64, non_negative_u32, optional_count, optional_duration,
+    positive_f64, positive_u32, positive_u64, predictor, prefix_capacity, router_policy, trace_format, workload_kind,
 };
 use super::synth;
 use crate::spec::autoscaler::Predictor;
 use crate::spec::deployment::{
     Backend, Compression, EngineVersion, KvBackend, Mode, PrefixCacheCapacity, RouterPolicy,
 };
-use crate::spec::model::Dtype;
+use crate::spec::model::{Dtype, ExpertLoad};
 use crate::spec::workload::TraceFormat;
 
 /// What a setting is when no document and no `--set` gives it.
@@ -104,8 +104,13 @@ pub(crate) const MODE: Key<Mode> = Key::set(
     Computed("disaggregated when the deployment has a prefill pool, else aggregated"),
     mode,
 );
-pub(crate) const WEIGHTS_DTYPE: Key<Dtype> = Key::set("weights_dtype", "bf16 or fp8", Literal("bf16"), dtype);
-pub(crate) const KV_DTYPE: Key<Dtype> = Key::set("kv_dtype", "KV cache dtype: bf16 or fp8", Literal("bf16"), dtype);
+pub(crate) const WEIGHTS_DTYPE: Key<Dtype> = Key::set(
+    "weights_dtype",
+    "bf16, fp8 (one scale per tensor) or fp8_block (one per 128x128 block, as DeepSeek and Qwen3 FP8 checkpoints)",
+    Literal("bf16"),
+    dtype,
+);
+pub(crate) const KV_DTYPE: Key<Dtype> = Key::set("kv_dtype", "KV cache dtype: bf16 or fp8", Literal("bf16"), kv_dtype);
 
 // ---------------------------------------------------------------------------------------------------------
 // Frontend, router, prefix cache
@@ -218,6 +223,42 @@ pub(crate) const AGGREGATED_MAX_OUTPUT_LENGTH: Key<u32> = Key::file(
     Computed("decode.maxOutputLength"),
     positive_u32,
 );
+// Expert parallelism: a MoE model's routed experts over `moeEp` ranks of `moeTp` columns each, with
+// moeTp x moeEp = tp (aiconfigurator's schema without attention DP). Dense models ignore them.
+pub(crate) const PREFILL_MOE_EP: Key<u32> = Key::set(
+    "prefill.moeEp",
+    "MoE models: expert-parallel ranks per prefill worker (divides prefill.tp; the experts' columns split the rest)",
+    Literal("1"),
+    positive_u32,
+);
+pub(crate) const PREFILL_MOE_TP: Key<u32> = Key::set(
+    "prefill.moeTp",
+    "MoE models: ways each expert's columns are split (moeTp x moeEp = tp)",
+    Computed("prefill.tp / prefill.moeEp"),
+    positive_u32,
+);
+pub(crate) const DECODE_MOE_EP: Key<u32> =
+    Key::set("decode.moeEp", "MoE models: expert-parallel ranks per decode worker", Literal("1"), positive_u32);
+pub(crate) const DECODE_MOE_TP: Key<u32> =
+    Key::set("decode.moeTp", "MoE models: as prefill.moeTp", Computed("decode.tp / decode.moeEp"), positive_u32);
+pub(crate) const AGGREGATED_MOE_EP: Key<u32> = Key::set(
+    "aggregated.moeEp",
+    "MoE models: expert-parallel ranks per aggregated worker",
+    Computed("decode.moeEp"),
+    positive_u32,
+);
+pub(crate) const AGGREGATED_MOE_TP: Key<u32> = Key::set(
+    "aggregated.moeTp",
+    "MoE models: as prefill.moeTp",
+    Computed("decode.moeTp, else aggregated.tp / aggregated.moeEp"),
+    positive_u32,
+);
+pub(crate) const EXPERT_LOAD: Key<ExpertLoad> = Key::set(
+    "expertLoad",
+    "MoE models: how routed tokens spread over the experts, as aiconfigurator measures them: balanced, power_law_1.01 or power_law_1.2 (the most loaded expert-parallel rank sets the step)",
+    Literal("power_law_1.01"),
+    expert_load,
+);
 pub(crate) const AGGREGATED_KV_CACHE_MEMORY_FRACTION: Key<f64> = Key::set(
     "aggregated.kvCacheMemoryFraction",
     "the engine's memory fraction, as decode.kvCacheMemoryFraction",
@@ -231,6 +272,8 @@ pub(crate) const AGGREGATED_KV_CACHE_MEMORY_FRACTION: Key<f64> = Key::set(
 pub(crate) struct PoolKeys {
     pub replicas: Setting,
     pub tp: Setting,
+    pub moe_ep: Setting,
+    pub moe_tp: Setting,
     pub max_batch_size: Setting,
     pub max_batch_tokens: Setting,
     pub max_input_length: Setting,
@@ -245,6 +288,8 @@ pub(crate) struct PoolKeys {
 pub(crate) const PREFILL_POOL: PoolKeys = PoolKeys {
     replicas: PREFILL_REPLICAS.setting,
     tp: PREFILL_TP,
+    moe_ep: PREFILL_MOE_EP.setting,
+    moe_tp: PREFILL_MOE_TP.setting,
     max_batch_size: PREFILL_MAX_BATCH_SIZE.setting,
     max_batch_tokens: PREFILL_MAX_BATCH_TOKENS.setting,
     max_input_length: PREFILL_MAX_INPUT_LENGTH.setting,
@@ -256,6 +301,8 @@ pub(crate) const PREFILL_POOL: PoolKeys = PoolKeys {
 pub(crate) const DECODE_POOL: PoolKeys = PoolKeys {
     replicas: DECODE_REPLICAS.setting,
     tp: DECODE_TP,
+    moe_ep: DECODE_MOE_EP.setting,
+    moe_tp: DECODE_MOE_TP.setting,
     max_batch_size: DECODE_MAX_BATCH_SIZE.setting,
     max_batch_tokens: DECODE_MAX_BATCH_TOKENS.setting,
     max_input_length: DECODE_MAX_INPUT_LENGTH.setting,
@@ -267,6 +314,8 @@ pub(crate) const DECODE_POOL: PoolKeys = PoolKeys {
 pub(crate) const AGGREGATED_POOL: PoolKeys = PoolKeys {
     replicas: AGGREGATED_REPLICAS.setting,
     tp: AGGREGATED_TP,
+    moe_ep: AGGREGATED_MOE_EP.setting,
+    moe_tp: AGGREGATED_MOE_TP.setting,
     max_batch_size: AGGREGATED_MAX_BATCH_SIZE.setting,
     max_batch_tokens: AGGREGATED_MAX_BATCH_TOKENS.setting,
     max_input_length: AGGREGATED_MAX_INPUT_LENGTH.setting,
@@ -740,6 +789,13 @@ pub(crate) const ALL: &[&Setting] = &[
     &DECODE_DISABLE_OVERLAP_SCHEDULER.setting,
     &AGGREGATED_DISABLE_OVERLAP_SCHEDULER.setting,
     &BACKEND_VERSION.setting,
+    &PREFILL_MOE_EP.setting,
+    &PREFILL_MOE_TP.setting,
+    &DECODE_MOE_EP.setting,
+    &DECODE_MOE_TP.setting,
+    &AGGREGATED_MOE_EP.setting,
+    &AGGREGATED_MOE_TP.setting,
+    &EXPERT_LOAD.setting,
 ];
 
 /// The table entry of `key`.

@@ -145,6 +145,9 @@ pub(crate) struct ScenarioDoc {
     /// The engine's release, e.g. `1.2.0rc6` (default: unset).
     #[serde(rename = "backendVersion")]
     pub backend_version: Field,
+    /// MoE models: `balanced`, `power_law_1.01` (default) or `power_law_1.2`.
+    #[serde(rename = "expertLoad")]
+    pub expert_load: Field,
     /// `disaggregated` (default when the deployment has a prefill pool) or `aggregated`.
     pub mode: Field,
     /// `bf16` (default) or `fp8`.
@@ -444,6 +447,11 @@ pub(crate) struct Resources {
 pub(crate) struct PrefillConfig {
     #[serde(rename = "tensorParallelSize")]
     pub tensor_parallel_size: Field,
+    /// MoE models: expert-parallel ranks (aiconfigurator's and the engines' `moe_ep_size`).
+    #[serde(rename = "expertParallelSize")]
+    pub expert_parallel_size: Field,
+    #[serde(rename = "moeTensorParallelSize")]
+    pub moe_tensor_parallel_size: Field,
     #[serde(rename = "maxBatchSize")]
     pub max_batch_size: Field,
     #[serde(rename = "maxBatchTokens")]
@@ -460,6 +468,10 @@ pub(crate) struct PrefillConfig {
 pub(crate) struct DecodeConfig {
     #[serde(rename = "tensorParallelSize")]
     pub tensor_parallel_size: Field,
+    #[serde(rename = "expertParallelSize")]
+    pub expert_parallel_size: Field,
+    #[serde(rename = "moeTensorParallelSize")]
+    pub moe_tensor_parallel_size: Field,
     #[serde(rename = "maxBatchSize")]
     pub max_batch_size: Field,
     #[serde(rename = "maxBatchTokens")]
@@ -718,6 +730,7 @@ impl Sink<'_> {
         self.put_same(&k::HARDWARE, &d.hardware);
         self.put_same(&k::BACKEND.setting, &d.backend);
         self.put_same(&k::BACKEND_VERSION.setting, &d.backend_version);
+        self.put_same(&k::EXPERT_LOAD.setting, &d.expert_load);
         self.put_same(&k::MODE.setting, &d.mode);
         self.put_same(&k::WEIGHTS_DTYPE.setting, &d.weights_dtype);
         self.put_same(&k::KV_DTYPE.setting, &d.kv_dtype);
@@ -846,6 +859,8 @@ impl Sink<'_> {
                 self.put(&pool.max_batch_size, &format!("{p}.maxBatchSize"), &cfg.max_batch_size);
                 self.put(&pool.max_batch_tokens, &format!("{p}.maxBatchTokens"), &cfg.max_batch_tokens);
                 self.put(&pool.max_input_length, &format!("{p}.maxInputLength"), &cfg.max_input_length);
+                self.put(&pool.moe_ep, &format!("{p}.expertParallelSize"), &cfg.expert_parallel_size);
+                self.put(&pool.moe_tp, &format!("{p}.moeTensorParallelSize"), &cfg.moe_tensor_parallel_size);
             }
         }
         if let (Some(w), Some(a)) = (&c.worker, &c.aggregated) {
@@ -878,6 +893,8 @@ impl Sink<'_> {
                     (pool.max_output_length, "maxOutputLength", &cfg.max_output_length),
                     (pool.kv_cache_memory_fraction, "kvCacheMemoryFraction", &cfg.kv_cache_memory_fraction),
                     (pool.disable_overlap_scheduler, "disableOverlapScheduler", &cfg.disable_overlap_scheduler),
+                    (Some(pool.moe_ep), "expertParallelSize", &cfg.expert_parallel_size),
+                    (Some(pool.moe_tp), "moeTensorParallelSize", &cfg.moe_tensor_parallel_size),
                 ] {
                     if let Some(key) = key {
                         self.put(&key, &format!("{p}.{name}"), f);

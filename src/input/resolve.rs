@@ -18,7 +18,7 @@ use crate::spec::deployment::{
     RouterPolicy, Topology,
 };
 use crate::spec::hardware::HardwareProfile;
-use crate::spec::model::{Dtype, ModelSpec};
+use crate::spec::model::{Dtype, ExpertLoad, ModelSpec};
 use crate::spec::workload::{Arrival, LengthDist, PrefixSpec, SessionSpec, TraceFormat, TraceOptions, WorkloadSpec};
 
 type Res<T> = Result<T, ScenarioError>;
@@ -199,7 +199,60 @@ fn is_off(s: &str) -> bool {
 // The parsers of the enumerated settings, named so that the settings table ([`super::keys`]) can refer to them.
 
 pub(super) fn dtype(s: &str) -> Result<Dtype, String> {
-    Dtype::parse(s).ok_or_else(|| format!("expected bf16 or fp8, got {s}"))
+    Dtype::parse(s).ok_or_else(|| format!("expected bf16, fp8 or fp8_block, got {s}"))
+}
+
+pub(super) fn expert_load(s: &str) -> Result<ExpertLoad, String> {
+    ExpertLoad::parse(s.trim()).ok_or_else(|| format!("expected balanced, power_law_1.01 or power_law_1.2, got {s}"))
+}
+
+/// A pool's layout over its `tp` GPUs from its `moeTp` / `moeEp` keys: each its own given value, else
+/// (the aggregated pool) the decode component's; MoE TP x EP must be the TP.
+fn pool_parallelism<'k>(
+    g: &Get,
+    tp: u32,
+    own: (&'k Key<u32>, &'k Key<u32>),
+    fallback: Option<(&'k Key<u32>, &'k Key<u32>)>,
+) -> Res<Parallelism> {
+    let pick = |own: &'k Key<u32>, fb: Option<&'k Key<u32>>| match fb {
+        Some(f) if g.val(&own.setting).is_none() => f,
+        _ => own,
+    };
+    let (mtp_key, ep_key) = (pick(own.0, fallback.map(|f| f.0)), pick(own.1, fallback.map(|f| f.1)));
+    let bad = |key: &Key<u32>, msg: String| {
+        let v = g.val(&key.setting).expect("only a given value is inconsistent");
+        ScenarioError::invalid(&v.origin, &v.field, msg)
+    };
+    let divisor = |got: u32| format!("expected a divisor of the pool's TP ({tp}), as MoE TP x EP = TP; got {got}");
+    match (g.opt(mtp_key)?, g.opt(ep_key)?) {
+        (None, None) => Ok(Parallelism::tp(tp)),
+        (mtp, Some(ep)) => {
+            let p = Parallelism::expert_parallel(tp, ep).ok_or_else(|| bad(ep_key, divisor(ep)))?;
+            match mtp {
+                Some(m) if m != p.moe_tp => Err(bad(
+                    mtp_key,
+                    format!(
+                        "{m} x {} {ep} is {} GPUs, the pool has {tp}: expected MoE TP x EP = TP",
+                        ep_key.setting.key,
+                        m * ep
+                    ),
+                )),
+                _ => Ok(p),
+            }
+        }
+        (Some(m), None) if tp % m == 0 => {
+            Parallelism::expert_parallel(tp, tp / m).ok_or_else(|| bad(mtp_key, divisor(m)))
+        }
+        (Some(m), None) => Err(bad(mtp_key, divisor(m))),
+    }
+}
+
+/// A KV-cache dtype: KV caches are scaled per tensor, never per block.
+pub(super) fn kv_dtype(s: &str) -> Result<Dtype, String> {
+    match Dtype::parse(s) {
+        Some(Dtype::Fp8Block) | None => Err(format!("expected bf16 or fp8, got {s}")),
+        Some(d) => Ok(d),
+    }
 }
 
 pub(super) fn backend(s: &str) -> Result<Backend, String> {
@@ -372,14 +425,19 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     let tp = tp_size(hardware.gpus_per_node);
     let prefill = PrefillPoolConfig {
         replicas: g.get(&k::PREFILL_REPLICAS)?,
-        parallelism: Parallelism::tp(g.with(&k::PREFILL_TP, &tp)?),
+        parallelism: pool_parallelism(
+            &g,
+            g.with(&k::PREFILL_TP, &tp)?,
+            (&k::PREFILL_MOE_TP, &k::PREFILL_MOE_EP),
+            None,
+        )?,
         max_batch_size: g.get(&k::PREFILL_MAX_BATCH_SIZE)?,
         max_batch_tokens: g.get(&k::PREFILL_MAX_BATCH_TOKENS)?,
         max_input_length: g.get(&k::PREFILL_MAX_INPUT_LENGTH)?,
     };
     let decode = DecodePoolConfig {
         replicas: g.get(&k::DECODE_REPLICAS)?,
-        parallelism: Parallelism::tp(g.with(&k::DECODE_TP, &tp)?),
+        parallelism: pool_parallelism(&g, g.with(&k::DECODE_TP, &tp)?, (&k::DECODE_MOE_TP, &k::DECODE_MOE_EP), None)?,
         max_batch_size: g.get(&k::DECODE_MAX_BATCH_SIZE)?,
         max_output_length: g.get(&k::DECODE_MAX_OUTPUT_LENGTH)?,
         kv_cache_memory_fraction: g.get(&k::DECODE_KV_CACHE_MEMORY_FRACTION)?,
@@ -391,10 +449,15 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
     // Each aggregated setting: its own key, else the decode component's (whose default it then takes).
     let aggregated = AggregatedPoolConfig {
         replicas: g.own_or(&k::AGGREGATED_REPLICAS, &k::DECODE_REPLICAS)?,
-        parallelism: Parallelism::tp(match g.val(&k::AGGREGATED_TP) {
-            Some(_) => g.with(&k::AGGREGATED_TP, &tp)?,
-            None => g.with(&k::DECODE_TP, &tp)?,
-        }),
+        parallelism: pool_parallelism(
+            &g,
+            match g.val(&k::AGGREGATED_TP) {
+                Some(_) => g.with(&k::AGGREGATED_TP, &tp)?,
+                None => g.with(&k::DECODE_TP, &tp)?,
+            },
+            (&k::AGGREGATED_MOE_TP, &k::AGGREGATED_MOE_EP),
+            Some((&k::DECODE_MOE_TP, &k::DECODE_MOE_EP)),
+        )?,
         max_batch_size: g.own_or(&k::AGGREGATED_MAX_BATCH_SIZE, &k::DECODE_MAX_BATCH_SIZE)?,
         max_batch_tokens: g.own_or(&k::AGGREGATED_MAX_BATCH_TOKENS, &k::DECODE_MAX_BATCH_TOKENS)?,
         max_input_length: g.own_or(&k::AGGREGATED_MAX_INPUT_LENGTH, &k::DECODE_MAX_INPUT_LENGTH)?,
@@ -464,6 +527,7 @@ pub(crate) fn resolve(s: &Settings) -> Res<Scenario> {
         cluster: ClusterConfig {
             backend,
             backend_version: g.opt(&k::BACKEND_VERSION)?,
+            expert_load: g.get(&k::EXPERT_LOAD)?,
             frontend: FrontendConfig { max_concurrent_requests, request_timeout_ns },
             router,
             kv_router,

@@ -428,6 +428,21 @@ fn every_set_key_applies() {
         (vec!["mode=aggregated", "aggregated.enableChunkedContext=true"], |s| {
             s.cluster.topology.aggregated().is_some_and(|a| a.enable_chunked_context)
         }),
+        (vec!["prefill.tp=4", "prefill.moeEp=4"], |s| {
+            prefill(s).parallelism == Parallelism::expert_parallel(4, 4).unwrap()
+        }),
+        (vec!["prefill.tp=4", "prefill.moeTp=2"], |s| {
+            prefill(s).parallelism == Parallelism::expert_parallel(4, 2).unwrap()
+        }),
+        (vec!["decode.tp=8", "decode.moeEp=8"], |s| {
+            decode(s).parallelism == Parallelism::expert_parallel(8, 8).unwrap()
+        }),
+        (vec!["decode.tp=8", "decode.moeTp=4"], |s| decode(s).parallelism.moe_ep == 2),
+        // the aggregated workers take the decode component's layout unless they have their own
+        (vec!["mode=aggregated", "decode.tp=4", "decode.moeEp=4"], |s| aggregated(s).parallelism.moe_ep == 4),
+        (vec!["mode=aggregated", "aggregated.tp=4", "aggregated.moeEp=2"], |s| aggregated(s).parallelism.moe_tp == 2),
+        (vec!["mode=aggregated", "aggregated.tp=4", "aggregated.moeTp=1"], |s| aggregated(s).parallelism.moe_ep == 4),
+        (vec!["expertLoad=balanced"], |s| s.cluster.expert_load == crate::spec::model::ExpertLoad::Balanced),
         (vec!["backendVersion=1.2.0rc6"], |s| {
             s.cluster.backend_version == Some(crate::spec::deployment::EngineVersion::new(1, 2, 0))
         }),
@@ -648,6 +663,20 @@ fn bad_set_arguments() {
         "--set prefill.tp=3: prefill.tp: expected a power of two from 1 to 8 (a TP group must fit in one 8-GPU \
          NVLink node), got 3"
     );
+    let e = err(&docs, &["prefill.tp=4", "prefill.moeEp=3"]);
+    assert_eq!(
+        e,
+        "--set prefill.moeEp=3: prefill.moeEp: expected a divisor of the pool's TP (4), as MoE TP x EP = TP; got 3"
+    );
+    let e = err(&docs, &["decode.tp=4", "decode.moeEp=4", "decode.moeTp=2"]);
+    assert_eq!(
+        e,
+        "--set decode.moeTp=2: decode.moeTp: 2 x decode.moeEp 4 is 8 GPUs, the pool has 4: expected MoE TP x EP = TP"
+    );
+    let e = err(&docs, &["expertLoad=zipf"]);
+    assert!(e.contains("expected balanced, power_law_1.01 or power_law_1.2, got zipf"), "{e}");
+    let e = err(&docs, &["kv_dtype=fp8_block"]);
+    assert!(e.ends_with("expected bf16 or fp8, got fp8_block"), "{e}");
     let e = err(&docs, &["decode.kvCacheMemoryFraction=1.5"]);
     assert_eq!(
         e,

@@ -3,7 +3,8 @@
 //! (`spec::kernel_params`, stored in a calibrated profile); `calibrate::models` fits them.
 
 use crate::spec::kernel_params::{
-    AllReduceParams, ContextAttentionParams, GemmGpu, GemmParams, GenerationAttentionParams, TransferParams,
+    AllReduceParams, ContextAttentionParams, GemmGpu, GemmParams, GenerationAttentionParams, MoeParams, MoeShape,
+    TransferParams,
 };
 
 fn ramp(x: f64, half: f64) -> f64 {
@@ -331,6 +332,60 @@ impl GenerationAttentionParams {
 
 // ---- collectives ---------------------------------------------------------------------------------
 
+// ---- MoE ---------------------------------------------------------------------------------------
+
+impl MoeParams {
+    /// One MoE layer's routed experts (SwiGLU: gate+up then down, fused into grouped GEMMs) on one
+    /// GPU of an expert-parallel group, counted in token-expert pairs:
+    ///
+    /// `P = min(T k / ep * (1 + a (ep - 1)^b), T min(k, E_l))` pairs on the most loaded rank, of
+    /// `E_l = E / ep` local experts, hitting `A = min(E_l, P)` of them (balanced) or
+    /// `A = E_l (1 - exp(-P / E_l))` (random, power-law loads); each expert's `P/A` rows padded to the
+    /// kernel's row tile (`min_tile` rows while they fit, then 64, then 128);
+    ///
+    /// `t = launch + ((2 rows (2I (H + k0) + H (I + k0)) / (peak e_c))^p + (3 A H I elem / (hbm e_m))^p)^(1/p)
+    ///      + 2 (T H + P H + 3 P I) / (hbm e_a) + expert * A`
+    ///
+    /// — the grouped GEMMs bound by compute or by reading the hit experts' weights, then the bf16
+    /// activation traffic (tokens permuted in, gate/up/down outputs, weighted sum out) as passes of
+    /// their own. `k0` (`k_prologue`) is each output tile's pipeline prologue, as in the GEMM model:
+    /// the gate+up GEMM runs `2I` columns over `k = H`, the down GEMM `H` columns over `k = I`, so
+    /// narrow column shards (large MoE TP) pay it on every tile (measured: 8192 tokens of Qwen3-235B's
+    /// layer take 3.39 ms at MoE TP 4 and 0.88 ms at EP 4, the same FLOPs).
+    ///
+    /// `I` is the GPU's share of each expert's columns (`inter / moe_tp`). Fitted to aiconfigurator's
+    /// `moe_perf` tables (its collectors time one layer on one GPU holding the rank-local shard, with
+    /// the heaviest rank of a power-law draw swapped onto it, README of the calibration data); a
+    /// decode-sized batch reads the weights of nearly every local expert, a prefill-sized one is
+    /// compute-bound at the fitted efficiency.
+    pub fn time_s(&self, gpu: &GemmGpu, s: &MoeShape) -> f64 {
+        let MoeShape { tokens, hidden, inter_per_gpu: inter, topk, experts, ep } = *s;
+        if tokens <= 0.0 {
+            return 0.0;
+        }
+        let local = experts / ep;
+        let load = 1.0 + self.imbalance * (ep - 1.0).max(0.0).powf(self.imbalance_exp);
+        let pairs = (tokens * topk / ep * load).min(tokens * topk.min(local));
+        let active = if self.random_hits { local * (1.0 - (-pairs / local).exp()) } else { local.min(pairs) };
+        let rows_per_expert = pairs / active;
+        let min_tile = self.min_tile as f64;
+        let tile = if rows_per_expert <= min_tile {
+            min_tile
+        } else if rows_per_expert <= 64.0 {
+            64.0
+        } else {
+            128.0
+        };
+        let rows = active * (rows_per_expert / tile).ceil() * tile;
+        let k0 = self.k_prologue;
+        let tc =
+            2.0 * rows * (2.0 * inter * (hidden + k0) + hidden * (inter + k0)) / (gpu.peak_flops * self.compute_eff);
+        let tm = 3.0 * active * hidden * inter * gpu.elem_bytes / (gpu.hbm_bytes_per_s * self.mem_eff);
+        let act = 2.0 * (tokens * hidden + pairs * hidden + 3.0 * pairs * inter) / (gpu.hbm_bytes_per_s * self.act_eff);
+        self.launch_us * 1e-6 + pnorm(tc, tm, self.blend_p) + act + self.expert_us * 1e-6 * active
+    }
+}
+
 impl AllReduceParams {
     /// All-reduce of `bytes` on a fixed GPU count: the faster of two alpha-beta lines,
     /// `t = min(alpha_1 + bytes/beta_1, alpha_2 + bytes/beta_2)` — the one-shot algorithm (low latency,
@@ -352,6 +407,7 @@ impl TransferParams {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::spec::kernel_params::Peaks;
 
     /// An fp8 kernel whose time falls as m nears the next multiple of 128 (shared with the fit's tests).
     pub(crate) fn fp8_padded_gemm() -> GemmParams {
@@ -433,5 +489,67 @@ pub(crate) mod tests {
         let p = AllReduceParams { alpha1_us: 3.0, beta1_gbps: 100.0, alpha2_us: 20.0, beta2_gbps: 300.0 };
         assert!((p.time_s(1000.0) - (3e-6 + 1e-8)).abs() < 1e-12);
         assert!((p.time_s(1e9) - (20e-6 + 1e9 / 300e9)).abs() < 1e-12);
+    }
+
+    fn moe(imbalance: f64) -> MoeParams {
+        MoeParams {
+            launch_us: 25.0,
+            compute_eff: 0.5,
+            mem_eff: 0.9,
+            blend_p: 3.0,
+            k_prologue: 100.0,
+            expert_us: 0.3,
+            act_eff: 0.5,
+            min_tile: 16,
+            imbalance,
+            imbalance_exp: 0.8,
+            random_hits: imbalance > 0.0,
+        }
+    }
+
+    /// Qwen3-235B-A22B's MoE layer (hidden 4096, 128 experts of 1536, top-8) at `ep`-way expert
+    /// parallelism, `tokens` entering it.
+    fn qwen3_235b(tokens: f64, ep: f64) -> MoeShape {
+        MoeShape { tokens, hidden: 4096.0, inter_per_gpu: 1536.0, topk: 8.0, experts: 128.0, ep }
+    }
+
+    /// A decode batch reads the weights of the experts it hits: the time climbs with tokens until
+    /// every local expert is hit, then stays near the weight read until compute takes over; EP
+    /// divides that read among the ranks.
+    #[test]
+    fn moe_time_follows_the_experts_hit_and_ep_divides_the_weight_read() {
+        let gpu =
+            Peaks { bf16_flops: 989e12, fp8_flops: 1979e12, hbm_bytes_per_s: 3.35e12, sm_count: 132 }.gemm_gpu(true);
+        let p = moe(0.0);
+        let t = |tok, ep| p.time_s(&gpu, &qwen3_235b(tok, ep));
+        assert!(t(1.0, 1.0) < t(8.0, 1.0) && t(8.0, 1.0) < t(16.0, 1.0), "more experts hit");
+        // 16 tokens x 8 = all 128 experts hit: 64 tokens read the same weights
+        let read = 128.0 * 3.0 * 4096.0 * 1536.0 / (3.35e12 * 0.9);
+        assert!(t(64.0, 1.0) > read && t(64.0, 1.0) < 1.3 * read + 80e-6, "{} vs {read}", t(64.0, 1.0));
+        assert!((t(64.0, 1.0) / t(16.0, 1.0) - 1.0).abs() < 0.15);
+        // at 16384 tokens it is compute-bound: twice the tokens, about twice the time
+        let r = t(32768.0, 1.0) / t(16384.0, 1.0);
+        assert!((1.8..2.1).contains(&r), "{r}");
+        // EP 4 reads a quarter of the weights per rank at a decode batch
+        let ep4 = t(64.0, 4.0) - 25e-6;
+        assert!(ep4 < 0.35 * (t(64.0, 1.0) - 25e-6), "{ep4}");
+        assert_eq!(p.time_s(&gpu, &qwen3_235b(0.0, 1.0)), 0.0);
+    }
+
+    /// A power-law load's most loaded rank carries more than the mean, the more so the more ranks:
+    /// at a prefill-sized batch the straggler is slower than a balanced rank, and the gap grows
+    /// with EP.
+    #[test]
+    fn an_imbalanced_load_makes_the_heaviest_rank_a_straggler_growing_with_ep() {
+        let gpu =
+            Peaks { bf16_flops: 989e12, fp8_flops: 1979e12, hbm_bytes_per_s: 3.35e12, sm_count: 132 }.gemm_gpu(true);
+        let (bal, pl) = (moe(0.0), moe(0.2));
+        let gap = |ep| pl.time_s(&gpu, &qwen3_235b(8192.0, ep)) / bal.time_s(&gpu, &qwen3_235b(8192.0, ep));
+        assert!((gap(1.0) - 1.0).abs() < 0.05, "one rank has no straggler: {}", gap(1.0));
+        assert!(gap(4.0) > 1.1 && gap(16.0) > gap(4.0), "{} {}", gap(4.0), gap(16.0));
+        // no rank takes more pairs than its experts can: top-k capped by the local experts
+        let all = pl.time_s(&gpu, &MoeShape { ep: 128.0, ..qwen3_235b(8192.0, 128.0) });
+        let one_each = bal.time_s(&gpu, &MoeShape { topk: 1.0, ..qwen3_235b(8192.0, 1.0) });
+        assert!(all < one_each * 1.5, "{all} {one_each}");
     }
 }

@@ -19,10 +19,26 @@ pub fn decode_step_tok(max_batch_size: u32) -> u64 {
 
 /// Peak activation memory of one step of `max_step_tok` tokens (`max_seqs` of them producing logits)
 /// on one GPU: the widest live tensors (input, QKV, gate+up, output of a layer) in bf16 plus fp32
-/// logits: `tok * (2 hidden + qkv/tp + 2 inter/tp) * 2 + seqs * vocab/tp * 4` bytes.
-pub fn activation_bytes(model: &ModelSpec, tp: u32, max_step_tok: u64, max_seqs: u64) -> u64 {
-    let t = tp.max(1) as u64;
-    let per_tok = 2 * model.hidden_size + model.qkv_width().div_ceil(t) + 2 * model.intermediate_size.div_ceil(t);
+/// logits: `tok * (2 hidden + qkv/tp + mlp) * 2 + seqs * vocab/tp * 4` bytes, where the dense MLP's
+/// gate+up is `mlp = 2 inter/tp` and an MoE layer's is the tokens permuted to their `top_k` experts
+/// with the experts' gate+up, `mlp = top_k (hidden + 2 expert_inter/moe_tp)` (every GPU of a
+/// TP-attention group takes every token, keeping the pairs of its own experts; the bound counts all).
+pub fn activation_bytes(model: &ModelSpec, parallelism: Parallelism, max_step_tok: u64, max_seqs: u64) -> u64 {
+    let t = parallelism.tp.max(1) as u64;
+    let dense_mlp = 2 * model.intermediate_size.div_ceil(t);
+    let mlp = match model.moe {
+        None => dense_mlp,
+        Some(m) => {
+            let moe =
+                m.top_k * (model.hidden_size + 2 * m.expert_intermediate.div_ceil(parallelism.moe_tp.max(1) as u64));
+            if model.dense_layers() > 0 {
+                moe.max(dense_mlp)
+            } else {
+                moe
+            }
+        }
+    };
+    let per_tok = 2 * model.hidden_size + model.qkv_width().div_ceil(t) + mlp;
     max_step_tok * per_tok * 2 + max_seqs * model.vocab_size.div_ceil(t) * 4
 }
 
@@ -114,8 +130,8 @@ pub fn memory_plan(model: &ModelSpec, hw: &HardwareProfile, weights: Dtype, kv: 
     let PoolMemory { parallelism, fraction, fraction_of, max_step_tok, max_seqs } = pool;
     let tp = parallelism.tp;
     let t = tp.max(1) as u64;
-    let weights_per_gpu = model.weight_bytes(weights).div_ceil(t);
-    let act = activation_bytes(model, tp, max_step_tok, max_seqs);
+    let weights_per_gpu = model.weight_bytes_per_gpu(weights, tp, parallelism.expert_shards());
+    let act = activation_bytes(model, parallelism, max_step_tok, max_seqs);
     let m = hw.gpu_memory_bytes as f64;
     let (budget, kv_per_gpu) = match fraction_of {
         FractionOf::Total => {

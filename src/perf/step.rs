@@ -7,8 +7,10 @@ use crate::perf::kernels::{ContextAttentionKernel, GenerationBatch, SmoothMax};
 use crate::spec::deployment::{Backend, Parallelism};
 use crate::spec::fitted::Calibration;
 use crate::spec::hardware::{HardwareProfile, KvLinkSpec, LatencyCurve};
-use crate::spec::kernel_params::{AllReduceParams, GemmGpu, GemmParams, GenerationAttentionParams};
-use crate::spec::model::{Dtype, ModelSpec};
+use crate::spec::kernel_params::{
+    AllReduceParams, GemmGpu, GemmParams, GenerationAttentionParams, MoeParams, MoeShape,
+};
+use crate::spec::model::{Dtype, ExpertLoad, ModelSpec};
 
 /// Time of one GEMM `[m x k] * [k x n]` with weights of `weight_bytes` bytes per element:
 /// `max(2mnk / (peak * eff), n*k*weight_bytes / stream_rate, floor)`.
@@ -22,10 +24,29 @@ pub fn gemm_ns(hw: &HardwareProfile, dtype: Dtype, m: u64, n: u64, k: u64) -> f6
     }
     let (peak, eff, stream) = match dtype {
         Dtype::Bf16 => (hw.peaks.bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
-        Dtype::Fp8 => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
+        Dtype::Fp8 | Dtype::Fp8Block => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
     };
     let compute = 2.0 * m as f64 * n as f64 * k as f64 / (peak * eff);
     let memory = (n * k * dtype.bytes()) as f64 / stream;
+    (compute.max(memory) * 1e9).max(hw.gemm_floor_ns as f64)
+}
+
+/// Routed experts of one MoE layer on one GPU without a fitted kernel, the GEMM roofline over the
+/// rank's token-expert pairs: `max(6 P H I / (peak * eff), 3 A H I bytes / stream_rate, floor)`
+/// with `P = T k / ep` pairs (an even load) on `A = min(E/ep, P)` experts, `I` the GPU's columns of
+/// each (the same measured efficiencies as [`gemm_ns`]).
+pub fn moe_experts_roofline_ns(hw: &HardwareProfile, dtype: Dtype, s: &MoeShape) -> f64 {
+    if s.tokens <= 0.0 {
+        return 0.0;
+    }
+    let (peak, eff, stream) = match dtype {
+        Dtype::Bf16 => (hw.peaks.bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
+        Dtype::Fp8 | Dtype::Fp8Block => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
+    };
+    let pairs = s.tokens * s.topk / s.ep;
+    let active = (s.experts / s.ep).min(pairs);
+    let compute = 6.0 * pairs * s.hidden * s.inter_per_gpu / (peak * eff);
+    let memory = 3.0 * active * s.hidden * s.inter_per_gpu * dtype.bytes() as f64 / stream;
     (compute.max(memory) * 1e9).max(hw.gemm_floor_ns as f64)
 }
 
@@ -145,6 +166,27 @@ pub struct WorkerCost {
     elementwise_bytes_per_tok_layer: u64,
     /// Fitted kernels of the hardware's calibrated profile, for this worker's framework and dtypes.
     fitted: Option<Fitted>,
+    /// The mixture-of-experts layers, for a MoE model.
+    moe: Option<MoeLayers>,
+}
+
+/// What differs in a MoE model's step: its MoE layers run attention, a router, the shared experts
+/// and the rank's routed experts instead of the dense MLP (which its dense layers keep).
+#[derive(Debug, Clone)]
+struct MoeLayers {
+    moe_layers: f64,
+    dense_layers: f64,
+    /// The router `(experts, hidden)`, a bf16 GEMM in every engine (quantized checkpoints leave
+    /// `mlp.gate` unconverted, e.g. Qwen3-235B-A22B-FP8's `modules_to_not_convert`).
+    router: (u64, u64),
+    /// Shared experts' gate+up and down per GPU (split by TP), when the model has them.
+    shared: Option<[(u64, u64); 2]>,
+    /// The routed experts on one GPU, `tokens` filled per step.
+    experts: MoeShape,
+    /// The fitted routed-experts kernel for this framework, dtype and load, and the GPU it runs on.
+    fit: Option<(MoeParams, GemmGpu)>,
+    /// The bf16 GEMM fit, for the router.
+    router_gemm: Option<(GemmParams, GemmGpu)>,
 }
 
 /// The calibrated fits one worker uses; any family without a fit keeps the spec roofline.
@@ -173,7 +215,8 @@ impl Fitted {
     ) -> Fitted {
         let fw = Calibration::kernel_framework(backend.name());
         let peaks = cal.peaks;
-        let gemm = cal.gemm(fw, weights.name()).map(|g| (g.params, peaks.gemm_gpu(weights == Dtype::Fp8)));
+        let gemm =
+            cal.backend_gemm(backend.name(), weights.name()).map(|g| (g.params, peaks.gemm_gpu(weights.is_fp8())));
         // the framework's own all-reduce kernel (vLLM and SGLang decode under CUDA graphs)
         let ar_kernel = match backend {
             Backend::Trtllm => "trtllm",
@@ -204,6 +247,7 @@ impl WorkerCost {
         kv: Dtype,
         parallelism: Parallelism,
         backend: Backend,
+        load: ExpertLoad,
     ) -> Self {
         // a TP of 0 is one GPU
         let mut parallelism = parallelism;
@@ -217,8 +261,35 @@ impl WorkerCost {
             .calibration
             .as_deref()
             .map(|cal| Fitted::new(cal, backend, weights, kv, tp, kv_heads_per_gpu, model.head_dim));
+        let moe = model.moe.map(|m| {
+            let moe_tp = parallelism.moe_tp.max(1) as u64;
+            let cal = hw.calibration.as_deref();
+            let peaks = cal.map(|c| c.peaks);
+            MoeLayers {
+                moe_layers: model.moe_layers() as f64,
+                dense_layers: model.dense_layers() as f64,
+                router: (m.experts, h),
+                shared: (m.shared_intermediate > 0)
+                    .then(|| [(2 * m.shared_intermediate.div_ceil(t), h), (h, m.shared_intermediate.div_ceil(t))]),
+                experts: MoeShape {
+                    tokens: 0.0,
+                    hidden: h as f64,
+                    inter_per_gpu: m.expert_intermediate.div_ceil(moe_tp) as f64,
+                    topk: m.top_k as f64,
+                    experts: m.experts as f64,
+                    ep: parallelism.moe_ep.max(1) as f64,
+                },
+                fit: cal.zip(peaks).and_then(|(c, p)| {
+                    c.moe(backend.name(), weights.name(), load.name()).map(|f| (f.params, p.gemm_gpu(weights.is_fp8())))
+                }),
+                router_gemm: cal
+                    .zip(peaks)
+                    .and_then(|(c, p)| c.backend_gemm(backend.name(), "bf16").map(|g| (g.params, p.gemm_gpu(false)))),
+            }
+        });
         WorkerCost {
             fitted,
+            moe,
             hw: hw.clone(),
             weights_dtype: weights,
             parallelism,
@@ -236,10 +307,11 @@ impl WorkerCost {
             head_dim: model.head_dim,
             kv_bytes_per_tok_layer_gpu: 2 * kv_heads_per_gpu * model.head_dim * kv.bytes(),
             // Two RMSNorms (read+write hidden each), SiLU-mul (read 2, write 1 x intermediate/tp),
-            // RoPE on Q and K (read+write).
+            // RoPE on Q and K (read+write). A MoE layer's SiLU-mul is inside its fitted expert
+            // kernel: only the dense layers' counts, spread over every layer.
             elementwise_bytes_per_tok_layer: act
                 * (4 * h
-                    + 3 * model.intermediate_size.div_ceil(t)
+                    + 3 * model.intermediate_size.div_ceil(t) * model.dense_layers() / model.num_layers.max(1)
                     + 2 * (model.num_heads + model.num_kv_heads).div_ceil(t) * model.head_dim),
         }
     }
@@ -251,7 +323,7 @@ impl WorkerCost {
             return StepBreakdown::default();
         }
         StepBreakdown {
-            gemm_ns: self.layer_gemm_ns(m) * self.layers + self.lm_head_ns(s.decode_seqs + s.prefill_seqs),
+            gemm_ns: self.gemm_all_layers_ns(m) + self.lm_head_ns(s.decode_seqs + s.prefill_seqs),
             attention_ns: self.attention_ns(s),
             allreduce_ns: self.layer_allreduce_ns(m) * self.layers,
             elementwise_ns: self.layer_elementwise_ns(m) * self.layers,
@@ -279,6 +351,31 @@ impl WorkerCost {
     /// The four GEMMs of one layer over `m` tokens.
     fn layer_gemm_ns(&self, m: u64) -> f64 {
         self.layer_gemms.iter().map(|&(n, k)| self.gemm_one_ns(m, n, k)).sum()
+    }
+
+    /// The GEMMs of every layer over `m` tokens: the dense layers' four, and each MoE layer's
+    /// attention projections, router, shared experts and routed experts.
+    fn gemm_all_layers_ns(&self, m: u64) -> f64 {
+        let Some(moe) = &self.moe else { return self.layer_gemm_ns(m) * self.layers };
+        let attention: f64 = self.layer_gemms[..2].iter().map(|&(n, k)| self.gemm_one_ns(m, n, k)).sum();
+        let router = match moe.router_gemm.as_ref() {
+            Some((g, gpu)) if m > 0 => g.time_s(gpu, m as f64, moe.router.0 as f64, moe.router.1 as f64) * 1e9,
+            _ => gemm_ns(&self.hw, Dtype::Bf16, m, moe.router.0, moe.router.1),
+        };
+        let shared: f64 = moe.shared.iter().flatten().map(|&(n, k)| self.gemm_one_ns(m, n, k)).sum();
+        let shape = MoeShape { tokens: m as f64, ..moe.experts };
+        let experts = match &moe.fit {
+            Some((p, gpu)) => p.time_s(gpu, &shape) * 1e9,
+            None => moe_experts_roofline_ns(&self.hw, self.weights_dtype, &shape),
+        };
+        let dense = if moe.dense_layers > 0.0 { self.layer_gemm_ns(m) * moe.dense_layers } else { 0.0 };
+        (attention + router + shared + experts) * moe.moe_layers + dense
+    }
+
+    /// Whether the routed experts' time comes from a fitted kernel (a MoE model on a calibrated
+    /// profile with a fit for its framework, dtype and load); `None` for a dense model.
+    pub fn moe_is_fitted(&self) -> Option<bool> {
+        self.moe.as_ref().map(|m| m.fit.is_some())
     }
 
     fn lm_head_ns(&self, logits: u64) -> f64 {
@@ -349,6 +446,10 @@ impl WorkerCost {
     /// The part of a step that depends only on the tokens `m` it pushes through the layers:
     /// layer GEMMs, all-reduces and elementwise kernels (whole model).
     fn dense_ns(&self, m: u64) -> f64 {
+        if self.moe.is_some() {
+            return self.gemm_all_layers_ns(m)
+                + (self.layer_allreduce_ns(m) + self.layer_elementwise_ns(m)) * self.layers;
+        }
         (self.layer_gemm_ns(m) + self.layer_allreduce_ns(m) + self.layer_elementwise_ns(m)) * self.layers
     }
 }
@@ -543,7 +644,8 @@ mod tests {
     fn h200_decodes_faster_than_h100_and_prefills_alike() {
         let m = ModelSpec::preset("llama-3.1-70b").unwrap();
         let step = |hw: &HardwareProfile, shape: &StepShape| {
-            WorkerCost::new(&m, hw, Dtype::Bf16, Dtype::Bf16, Parallelism::tp(4), Backend::Trtllm).step_ns(shape) as f64
+            WorkerCost::new(&m, hw, Dtype::Bf16, Dtype::Bf16, Parallelism::tp(4), Backend::Trtllm, ExpertLoad::DEFAULT)
+                .step_ns(shape) as f64
         };
         let decode = StepShape { decode_seqs: 64, decode_ctx_tok: 64 * 4096, ..Default::default() };
         let mut prefill = StepShape::default();
@@ -583,7 +685,7 @@ mod tests {
         for (backend, kv) in
             [(Backend::Vllm, Dtype::Fp8), (Backend::Trtllm, Dtype::Fp8), (Backend::Trtllm, Dtype::Bf16)]
         {
-            let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, kv, Parallelism::tp(2), backend);
+            let w = WorkerCost::new(&m, &h100(), Dtype::Fp8, kv, Parallelism::tp(2), backend, ExpertLoad::DEFAULT);
             let mut t = StepTimer::new(w.clone());
             for (seqs, ctx, pre) in [(1, 10, 0), (64, 64_000, 0), (3, 900, 2000), (0, 0, 70_000), (256, 500_000, 100)] {
                 let mut s = StepShape { decode_seqs: seqs, decode_ctx_tok: ctx, ..Default::default() };
@@ -601,7 +703,15 @@ mod tests {
     fn decode_is_memory_bound_and_prefill_compute_bound() {
         let m = ModelSpec::preset("llama-3.1-70b").unwrap();
         let hw = h100();
-        let w = WorkerCost::new(&m, &hw, Dtype::Bf16, Dtype::Bf16, Parallelism::tp(4), Backend::Trtllm);
+        let w = WorkerCost::new(
+            &m,
+            &hw,
+            Dtype::Bf16,
+            Dtype::Bf16,
+            Parallelism::tp(4),
+            Backend::Trtllm,
+            ExpertLoad::DEFAULT,
+        );
         let one = w.step(&StepShape { decode_seqs: 1, decode_ctx_tok: 1000, ..Default::default() });
         let weights_per_gpu = m.weight_bytes(Dtype::Bf16) as f64 / 4.0;
         let stream_ns = weights_per_gpu / hw.weight_stream_bf16_bytes_per_s * 1e9;
@@ -614,5 +724,55 @@ mod tests {
         b.add_prefill(8192, 0);
         let (ta, tb) = (w.step_ns(&a) as f64, w.step_ns(&b) as f64);
         assert!(tb / ta > 1.8 && tb / ta < 2.3, "{ta} {tb}");
+    }
+
+    /// A MoE model's decode step reads the experts its batch hits: Qwen3-235B-A22B (22B active of
+    /// 235B) at batch 1 costs more than a dense model of its active size and far less than one of
+    /// its total size; at a batch that hits every expert it approaches the whole weight read. Its
+    /// routed experts come from the calibrated fit on H100.
+    #[test]
+    fn moe_decode_reads_the_experts_the_batch_hits() {
+        let hw = HardwareProfile::by_name("h100-sxm").unwrap();
+        let m = ModelSpec::preset("qwen3-235b-a22b").unwrap();
+        let p = Parallelism::expert_parallel(4, 4).unwrap();
+        let w = WorkerCost::new(&m, &hw, Dtype::Fp8Block, Dtype::Fp8, p, Backend::Trtllm, ExpertLoad::Balanced);
+        assert_eq!(w.moe_is_fitted(), Some(true));
+        let gemm =
+            |b: u64| w.step(&StepShape { decode_seqs: b, decode_ctx_tok: b * 1000, ..Default::default() }).gemm_ns;
+        let stream = |params: u64| params as f64 / 4.0 / h100().weight_stream_fp8_bytes_per_s * 1e9;
+        let (active, total) = (stream(m.active_params()), stream(m.total_params()));
+        assert!(gemm(1) > active && gemm(1) < 0.5 * total, "{} not in ({active}, {})", gemm(1), 0.5 * total);
+        assert!(gemm(1) < gemm(8) && gemm(8) < gemm(64), "more experts hit");
+        assert!(gemm(256) > 0.6 * total && gemm(256) < 2.0 * total, "{} vs {total}", gemm(256));
+        // the memoized timer gives the same steps
+        let mut t = StepTimer::new(w.clone());
+        for b in [1, 7, 64, 300] {
+            let s = StepShape { decode_seqs: b, decode_ctx_tok: b * 900, ..Default::default() };
+            assert!((t.step_ns(&s) as f64 - w.step_ns(&s) as f64).abs() <= 2.0);
+        }
+        // without a calibrated profile the roofline stands in
+        let spec = HardwareProfile::by_name("h100-sxm-spec").unwrap();
+        let r = WorkerCost::new(&m, &spec, Dtype::Fp8Block, Dtype::Fp8, p, Backend::Trtllm, ExpertLoad::Balanced);
+        assert_eq!(r.moe_is_fitted(), Some(false));
+        assert!(r.step_ns(&StepShape { decode_seqs: 8, decode_ctx_tok: 8000, ..Default::default() }) > 0);
+    }
+
+    /// The same layer split differently: EP 4 with each expert whole beats experts split 4 ways by
+    /// columns at a prefill-sized batch (TensorRT-LLM's measured kernels: narrow column shards run
+    /// less efficiently), and the imbalanced default load costs more than a balanced one.
+    #[test]
+    fn expert_parallelism_and_load_change_the_moe_layer_time() {
+        let hw = HardwareProfile::by_name("h100-sxm").unwrap();
+        let m = ModelSpec::preset("qwen3-235b-a22b").unwrap();
+        let cost = |p, load| WorkerCost::new(&m, &hw, Dtype::Fp8Block, Dtype::Fp8, p, Backend::Trtllm, load);
+        let mut s = StepShape::default();
+        s.add_prefill(8192, 0);
+        let ep = cost(Parallelism::expert_parallel(4, 4).unwrap(), ExpertLoad::Balanced).step(&s).gemm_ns;
+        let pl = cost(Parallelism::expert_parallel(4, 4).unwrap(), ExpertLoad::PowerLaw12).step(&s).gemm_ns;
+        let tp = cost(Parallelism::tp(4), ExpertLoad::Balanced).step(&s).gemm_ns;
+        assert!(pl > ep, "the straggler rank sets the layer: {pl} vs {ep}");
+        // measured: 8192 tokens of this layer on one GPU, fp8_block balanced, 0.88 ms at EP 4 and
+        // 3.39 ms at MoE TP 4 (aiconfigurator moe_perf.trtllm-1.3.0rc20)
+        assert!(ep < 0.7 * tp, "whole experts beat column shards: {ep} vs {tp}");
     }
 }

@@ -128,14 +128,14 @@ pub fn configure(base: &Scenario, shape: Shape, prefill: u32, decode: u32) -> Op
     match &mut c.topology {
         Topology::Disaggregated { prefill: p, decode: d, .. } => {
             p.replicas = prefill;
-            p.parallelism.tp = shape.prefill_tp;
+            p.parallelism = p.parallelism.with_tp(shape.prefill_tp);
             d.replicas = decode;
-            d.parallelism.tp = shape.decode_tp;
+            d.parallelism = d.parallelism.with_tp(shape.decode_tp);
             d.max_batch_size = shape.decode_batch;
         }
         Topology::Aggregated(a) => {
             a.replicas = decode;
-            a.parallelism.tp = shape.decode_tp;
+            a.parallelism = a.parallelism.with_tp(shape.decode_tp);
             a.max_batch_size = shape.decode_batch;
             a.enable_chunked_context |= shape.chunked_context;
         }

@@ -240,8 +240,9 @@ impl<'a> Sim<'a> {
                 for _ in 0..d.replicas {
                     gen.push(tpl.new_gen_worker(c));
                 }
-                prefill_cost = Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.parallelism, c.backend)));
-                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.parallelism, c.backend));
+                prefill_cost =
+                    Some(StepTimer::new(WorkerCost::new(model, hw, wd, kd, p.parallelism, c.backend, c.expert_load)));
+                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, d.parallelism, c.backend, c.expert_load));
                 max_input = p.max_input_length;
                 max_output = d.max_output_length;
                 m.prefill_replicas = p.replicas;
@@ -271,7 +272,7 @@ impl<'a> Sim<'a> {
                     gen.push(tpl.new_gen_worker(c));
                 }
                 prefill_cost = None;
-                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.parallelism, c.backend));
+                gen_cost = StepTimer::new(WorkerCost::new(model, hw, wd, kd, a.parallelism, c.backend, c.expert_load));
                 // without chunked context a prompt must fit one step's token budget: TensorRT-LLM
                 // refuses a longer one ("The number of context tokens exceeds the limit value",
                 // `MicroBatchScheduler`)

@@ -1,6 +1,8 @@
 //! Plain, validated description of a deployment: what the `DynamoGraphDeploymentRequest` (or a real
 //! `DynamoGraphDeployment`) says, after defaults and `--set` overrides. Built by `scenario`.
 
+use crate::spec::model::ExpertLoad;
+
 /// Serving framework on every worker; selects its per-step overhead and all-reduce kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Backend {
@@ -121,19 +123,50 @@ pub struct FrontendConfig {
     pub request_timeout_ns: u64,
 }
 
-/// How one replica's model is split over its GPUs. Tensor parallelism today: each GPU holds `1/tp`
-/// of every layer and the layer's activations are all-reduced across them (one NVLink node).
-/// Pipeline, attention-data and expert parallelism belong here too, so that the pools, the memory
-/// plan, the step cost and the KV link take one value instead of a bare TP each.
+/// How one replica's model is split over its GPUs, as aiconfigurator's schema counts it. Tensor
+/// parallelism: each GPU holds `1/tp` of every attention layer (and dense MLP), and the layer's
+/// activations are all-reduced across them (one NVLink node). A mixture-of-experts model's routed
+/// experts are split `moe_tp` ways by columns and `moe_ep` ways by experts, with
+/// `moe_tp x moe_ep = tp` (every GPU of the group holds a shard of every MoE layer; the engines'
+/// TP-attention layout, where each GPU computes its experts for every token and one all-reduce
+/// after the layer combines them). Attention data parallelism and pipeline parallelism belong here
+/// too, so that the pools, the memory plan, the step cost and the KV link take one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Parallelism {
     pub tp: u32,
+    pub moe_tp: u32,
+    pub moe_ep: u32,
 }
 
 impl Parallelism {
-    /// Tensor parallelism over `tp` GPUs, nothing else.
+    /// Tensor parallelism over `tp` GPUs, experts split by columns too: the engines' default
+    /// without expert parallelism (TensorRT-LLM `moe_tensor_parallel_size` = tp, vLLM without
+    /// `--enable-expert-parallel`, SGLang `--ep-size 1`).
     pub const fn tp(tp: u32) -> Parallelism {
-        Parallelism { tp }
+        Parallelism { tp, moe_tp: tp, moe_ep: 1 }
+    }
+
+    /// `tp`-way attention with the routed experts over `moe_ep` expert-parallel ranks, each
+    /// `tp / moe_ep` ways by columns; `None` unless `moe_ep` divides `tp`.
+    pub const fn expert_parallel(tp: u32, moe_ep: u32) -> Option<Parallelism> {
+        if moe_ep == 0 || tp == 0 || tp % moe_ep != 0 {
+            return None;
+        }
+        Some(Parallelism { tp, moe_tp: tp / moe_ep, moe_ep })
+    }
+
+    /// The same layout at another TP: expert parallelism kept where `moe_ep` divides `tp`, else
+    /// none (experts split by columns).
+    pub const fn with_tp(self, tp: u32) -> Parallelism {
+        match Parallelism::expert_parallel(tp, self.moe_ep) {
+            Some(p) => p,
+            None => Parallelism::tp(tp),
+        }
+    }
+
+    /// Ways the routed experts are split: `moe_tp x moe_ep`.
+    pub const fn expert_shards(self) -> u32 {
+        self.moe_tp * self.moe_ep
     }
 
     /// GPUs one replica holds.
@@ -331,6 +364,8 @@ pub struct ClusterConfig {
     /// The engine's release, where pdsim models a default that changed (`None`: the release the
     /// validation rows measured; see `sim::batching`).
     pub backend_version: Option<EngineVersion>,
+    /// How a MoE model's routed tokens spread over its experts (dense models ignore it).
+    pub expert_load: ExpertLoad,
     pub frontend: FrontendConfig,
     pub router: RouterPolicy,
     pub kv_router: KvRouterConfig,
@@ -408,6 +443,7 @@ impl ClusterConfig {
         ClusterConfig {
             backend: Backend::Trtllm,
             backend_version: None,
+            expert_load: ExpertLoad::DEFAULT,
             frontend: FrontendConfig { max_concurrent_requests: 4096, request_timeout_ns: 600_000_000_000 },
             router: RouterPolicy::RoundRobin,
             kv_router: KvRouterConfig::default(),

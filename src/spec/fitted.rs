@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::spec::kernel_params::{
-    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, Peaks, TransferParams,
+    AllReduceParams, ContextAttentionParams, GemmParams, GenerationAttentionParams, MoeParams, Peaks, TransferParams,
 };
 
 /// How well a fit predicts rows it was not fitted on (absolute relative error).
@@ -96,6 +96,23 @@ pub struct OverheadFit {
     pub source: String,
 }
 
+/// The routed experts of one MoE layer on one GPU, fitted per framework, weight dtype and expert load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoeFit {
+    pub framework: String,
+    /// The measured kernel (`kernel_source`): of several per framework and dtype, the one with the
+    /// most rows.
+    pub kernel: String,
+    /// `bf16`, `fp8`, `fp8_block`.
+    pub dtype: String,
+    /// `balanced`, `power_law_1.01`, `power_law_1.2`.
+    pub load: String,
+    pub params: MoeParams,
+    pub source: String,
+    #[serde(flatten)]
+    pub error: FitError,
+}
+
 /// The whole profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -118,6 +135,8 @@ pub struct Calibration {
     pub kv_transfer: Vec<TransferFit>,
     #[serde(default)]
     pub overhead: Vec<OverheadFit>,
+    #[serde(default)]
+    pub moe: Vec<MoeFit>,
 }
 
 #[derive(Debug, Error)]
@@ -165,6 +184,12 @@ impl Calibration {
         self.gemm.iter().find(|g| g.framework == framework && g.dtype == dtype)
     }
 
+    /// The GEMM fit of `backend`'s own kernels for `dtype` where the profile has them (the H200
+    /// profile fits SGLang's tables), else of the framework that stands in for its kernels.
+    pub fn backend_gemm(&self, backend: &str, dtype: &str) -> Option<&GemmFit> {
+        self.gemm(backend, dtype).or_else(|| self.gemm(Self::kernel_framework(backend), dtype))
+    }
+
     pub fn context_attention(&self, framework: &str, attn_bytes: u64, kv_bytes: u64) -> Option<&ContextAttentionFit> {
         let all = || self.context_attention.iter().filter(|a| a.framework == framework);
         all()
@@ -194,6 +219,13 @@ impl Calibration {
     pub fn allreduce(&self, kernel: &str, gpus: u32) -> Option<&AllReduceFit> {
         let pick = |k: &str| self.allreduce.iter().filter(|a| a.kernel == k && a.gpus >= gpus).min_by_key(|a| a.gpus);
         pick(kernel).or_else(|| pick("nccl"))
+    }
+
+    /// The MoE fit of `backend`'s own kernels for this dtype and load, else of the framework that
+    /// stands in for its kernels ([`Self::kernel_framework`]).
+    pub fn moe(&self, backend: &str, dtype: &str, load: &str) -> Option<&MoeFit> {
+        let pick = |fw: &str| self.moe.iter().find(|m| m.framework == fw && m.dtype == dtype && m.load == load);
+        pick(backend).or_else(|| pick(Self::kernel_framework(backend)))
     }
 
     pub fn step_overhead_us(&self, backend: &str) -> Option<f64> {

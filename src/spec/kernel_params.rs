@@ -103,6 +103,44 @@ pub struct GenerationAttentionParams {
     pub floor_in_blend: bool,
 }
 
+/// Coefficients of the MoE routed-experts time model (`MoeParams::time_s` in `perf::kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MoeParams {
+    pub launch_us: f64,
+    pub compute_eff: f64,
+    pub mem_eff: f64,
+    pub blend_p: f64,
+    /// Pipeline prologue of each output tile, in k-steps (as [`GemmParams::k_prologue`]): what makes
+    /// an expert's down projection over a narrow column shard (small `k`) slow.
+    pub k_prologue: f64,
+    /// Fixed cost of each expert a GPU runs (its grouped-GEMM problem's setup and tail).
+    pub expert_us: f64,
+    /// Efficiency of the activation traffic (permuting tokens to experts, quantizing them, and
+    /// the weighted sum back), a pass of its own beside the grouped GEMMs.
+    pub act_eff: f64,
+    /// Smallest row tile of the grouped GEMM: an expert with fewer rows pays this many.
+    pub min_tile: u32,
+    /// The most loaded EP rank's pairs over the mean, `1 + imbalance (ep - 1)^imbalance_exp` (0 and
+    /// any exponent for a balanced load).
+    pub imbalance: f64,
+    pub imbalance_exp: f64,
+    /// Whether the pairs land on experts at random (power-law loads: `E_l (1 - exp(-P/E_l))` experts
+    /// hit) rather than spread evenly (balanced: `min(E_l, P)`).
+    pub random_hits: bool,
+}
+
+/// One MoE layer's routed experts on one GPU: `tokens` enter the layer, each routed to `topk` of
+/// `experts`; the GPU holds `experts / ep` of them, `inter_per_gpu` columns of each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoeShape {
+    pub tokens: f64,
+    pub hidden: f64,
+    pub inter_per_gpu: f64,
+    pub topk: f64,
+    pub experts: f64,
+    pub ep: f64,
+}
+
 /// Coefficients of the all-reduce time model (`AllReduceParams::time_s` in `perf::kernels`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AllReduceParams {

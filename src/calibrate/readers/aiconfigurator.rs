@@ -34,12 +34,22 @@
 //!   all-reduce it is the `implementation` column (`trtllm`), else the `backend` column (vLLM's
 //!   `vllm_graph` / `vllm_eager`, kept apart because the eager kernel is ~5x slower at small sizes),
 //!   else the lower-case framework. `gpus_per_node = gpus` (one 8-GPU HGX node).
+//! * **MoE** (`op_name, kernel_source, moe_dtype, num_tokens, hidden_size, inter_size, topk,
+//!   num_experts, moe_tp_size, moe_ep_size, distribution, latency`): one layer's routed experts on
+//!   one GPU (see [`MoeSample`]). `moe_dtype` as `gemm_dtype`; `distribution` `balanced`,
+//!   `power_law_1.01` or `power_law_1.2` ([`ExpertLoad`]). Skipped silently: other dtypes (int4,
+//!   MXFP4, NVFP4: no [`GemmDtype`] for them yet), other distributions, and kernels that are not
+//!   SwiGLU-gated (`kernel_source` with `nongated`, TensorRT-LLM's Relu2 path for Nemotron; or
+//!   `situ_as_silu`, Kimi-K3 rows run with another epilogue). `moe_ep_size` must divide
+//!   `num_experts`, `topk` must not exceed it. An `op_name` other than `moe` is an error.
 
 use super::super::data::{
     Collective, CollectiveSample, ContextAttentionSample, Dataset, GemmDtype, GemmSample, GenerationAttentionSample,
+    MoeSample,
 };
 use super::fields::{push_source, Records, Row, Table};
 use super::{CalibError, ValueProblem};
+use crate::spec::model::ExpertLoad;
 
 const MS: f64 = 1e3;
 const LATENCY_MS: &str = "a positive latency in ms";
@@ -51,6 +61,26 @@ fn framework(row: &Row, i: usize) -> Result<String, CalibError> {
         return Err(row.err(i, ValueProblem::UnknownName, "a framework name such as TRTLLM, VLLM, SGLANG"));
     }
     Ok(s.to_ascii_lowercase())
+}
+
+/// `gemm_dtype` / `moe_dtype`: the formats [`GemmDtype`] has (`None`: a row to skip).
+fn weight_dtype(s: &str) -> Option<GemmDtype> {
+    match s {
+        "bfloat16" | "bf16" => Some(GemmDtype::Bf16),
+        "fp8" => Some(GemmDtype::Fp8),
+        "fp8_block" => Some(GemmDtype::Fp8Block),
+        _ => None,
+    }
+}
+
+/// A table of one op: an `op_name` column, where there is one, names it on every row.
+fn expect_op(row: &Row, op: Option<usize>, name: &str) -> Result<(), CalibError> {
+    match op {
+        Some(op) if row.text(op)? != name => {
+            Err(row.err(op, ValueProblem::UnknownName, &format!("`{name}` in a {name} table")))
+        }
+        _ => Ok(()),
+    }
 }
 
 const GEMM_COLS: &str = "framework, gemm_dtype, m, n, k, latency (ms)";
@@ -65,17 +95,8 @@ pub(super) fn read_gemm(t: &Table, records: &mut Records, out: &mut Dataset) -> 
     let before = out.gemm.len();
     while let Some(rec) = records.next_record()? {
         let row = t.row(rec)?;
-        if let Some(op) = op {
-            if row.text(op)? != "gemm" {
-                return Err(row.err(op, ValueProblem::UnknownName, "`gemm` in a gemm table"));
-            }
-        }
-        let dtype = match row.text(dt)? {
-            "bfloat16" | "bf16" => GemmDtype::Bf16,
-            "fp8" => GemmDtype::Fp8,
-            "fp8_block" => GemmDtype::Fp8Block,
-            _ => continue,
-        };
+        expect_op(&row, op, "gemm")?;
+        let Some(dtype) = weight_dtype(row.text(dt)?) else { continue };
         out.gemm.push(GemmSample {
             framework: framework(&row, fw)?,
             dtype,
@@ -87,6 +108,55 @@ pub(super) fn read_gemm(t: &Table, records: &mut Records, out: &mut Dataset) -> 
         });
     }
     push_source(out, t.path, "gemm", out.gemm.len() - before);
+    Ok(())
+}
+
+const MOE_COLS: &str = "framework, kernel_source, moe_dtype, num_tokens, hidden_size, inter_size, topk, num_experts, \
+                        moe_tp_size, moe_ep_size, distribution, latency (ms)";
+
+pub(super) fn read_moe(t: &Table, records: &mut Records, out: &mut Dataset) -> Result<(), CalibError> {
+    let fmt = "aiconfigurator moe";
+    let col = |name: &str| t.require(name, fmt, MOE_COLS);
+    let (fw, kernel, dt, tokens) = (col("framework")?, col("kernel_source")?, col("moe_dtype")?, col("num_tokens")?);
+    let (hidden, inter, topk, experts) = (col("hidden_size")?, col("inter_size")?, col("topk")?, col("num_experts")?);
+    let (tp, ep, dist, lat) = (col("moe_tp_size")?, col("moe_ep_size")?, col("distribution")?, col("latency")?);
+    let op = t.find("op_name");
+    let before = out.moe.len();
+    while let Some(rec) = records.next_record()? {
+        let row = t.row(rec)?;
+        expect_op(&row, op, "moe")?;
+        let Some(dtype) = weight_dtype(row.text(dt)?) else { continue };
+        let Some(load) = ExpertLoad::parse(row.text(dist)?) else { continue };
+        let kernel_source = row.text(kernel)?;
+        if kernel_source.contains("nongated") || kernel_source.contains("situ_as_silu") {
+            continue;
+        }
+        let experts_v = row.count(experts, 1)?;
+        let ep_v = row.count(ep, 1)?;
+        if experts_v % ep_v != 0 {
+            return Err(row.err(ep, ValueProblem::OutOfRange, "an EP size dividing num_experts"));
+        }
+        let topk_v = row.count(topk, 1)?;
+        if topk_v > experts_v {
+            return Err(row.err(topk, ValueProblem::OutOfRange, "a top-k of at most num_experts"));
+        }
+        out.moe.push(MoeSample {
+            framework: framework(&row, fw)?,
+            kernel: kernel_source.to_string(),
+            dtype,
+            tokens: row.count(tokens, 1)?,
+            hidden: row.count(hidden, 1)?,
+            inter: row.count(inter, 1)?,
+            topk: topk_v,
+            experts: experts_v,
+            moe_tp: row.count(tp, 1)?,
+            moe_ep: ep_v,
+            load,
+            latency_s: row.positive(lat, MS, LATENCY_MS)?,
+            at: row.at(),
+        });
+    }
+    push_source(out, t.path, "moe", out.moe.len() - before);
     Ok(())
 }
 

@@ -194,6 +194,7 @@ pub(super) fn push_source(out: &mut Dataset, path: &Path, kind: &'static str, ro
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CsvFormat {
     Gemm,
+    Moe,
     Attention,
     Collective,
     VidurCompute,
@@ -216,10 +217,9 @@ pub(super) fn first_device(bytes: &[u8]) -> Option<String> {
     rec.get(col).map(|d| d.trim().to_string())
 }
 
-/// aiconfigurator's tables of kernel families pdsim does not fit yet (MoE, MLA, wide-EP): read by
+/// aiconfigurator's tables of kernel families pdsim does not fit yet (MLA, wide-EP): read by
 /// name and skipped, so a folder holding them still calibrates.
 const NOT_FITTED_YET: &[&str] = &[
-    "moe_perf",
     "context_mla_perf",
     "generation_mla_perf",
     "mla_bmm_perf",
@@ -238,6 +238,9 @@ fn detect(t: &Table) -> Option<CsvFormat> {
     }
     if t.has("gemm_dtype") || by_name("gemm_perf") {
         return Some(CsvFormat::Gemm);
+    }
+    if t.has("moe_dtype") || by_name("moe_perf") {
+        return Some(CsvFormat::Moe);
     }
     if t.has("num_key_value_heads") || by_name("context_attention_perf") || by_name("generation_attention_perf") {
         return Some(CsvFormat::Attention);
@@ -324,6 +327,7 @@ pub(super) fn read_csv(path: &Path, bytes: &[u8], out: &mut Dataset) -> Result<(
     let mut records = Records { rdr, rec: ByteRecord::new(), path, rows: 0 };
     match format {
         CsvFormat::Gemm => aiconfigurator::read_gemm(&table, &mut records, out)?,
+        CsvFormat::Moe => aiconfigurator::read_moe(&table, &mut records, out)?,
         CsvFormat::Attention => aiconfigurator::read_attention(&table, &mut records, out)?,
         CsvFormat::Collective => aiconfigurator::read_collective(&table, &mut records, out)?,
         CsvFormat::VidurCompute => vidur::read_compute(&table, &mut records, out)?,
