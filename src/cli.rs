@@ -131,9 +131,9 @@ struct ValidateArgs {
     /// aiconfigurator-style silicon_sample.csv with measured TTFT and TPOT.
     #[arg(long)]
     silicon: PathBuf,
-    /// Hardware profile: h100-sxm or h200-sxm (committed calibrations), h100-sxm-spec, h200-sxm-spec or b200-sxm-spec (datasheet
-    /// roofline), or a profile .toml. Rows measured on another GPU (the `system` column) are listed
-    /// as not simulated.
+    /// Hardware profile: h100-sxm, h200-sxm or b200-sxm (committed calibrations), <gpu>-spec
+    /// (datasheet roofline), or a profile .toml. Rows measured on another GPU (the `system` column)
+    /// are listed as not simulated.
     #[arg(long, default_value = "h100-sxm")]
     hardware: String,
     /// Write validation.csv, report.md and measured-vs-simulated plots here.

@@ -70,6 +70,17 @@ fn committed_h200_profile_is_reproduced_from_its_own_tables() {
 }
 
 #[test]
+fn committed_b200_profile_is_reproduced_from_its_own_tables() {
+    reproduces(
+        "b200-sxm",
+        "aiconfigurator-b200",
+        None,
+        "pdsim calibrate --data ../shared/calibration-data/aiconfigurator-b200 --gpu b200-sxm \
+         --overhead-from calibration/profiles/h100-sxm.toml --out calibration/profiles/b200-sxm.toml",
+    );
+}
+
+#[test]
 fn committed_profile_meets_the_accuracy_it_claims() {
     let cal = Calibration::from_toml(&committed(), "committed").unwrap();
     // GEMM shapes of the preset models: median held-out error <= 5%, except TensorRT-LLM's

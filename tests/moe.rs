@@ -75,6 +75,42 @@ fn h200_admits_more_sequences_than_h100_at_the_same_shape() {
     let expect = 4.0 * 0.9 * (h200.budget_per_gpu_bytes as f64 - h100.budget_per_gpu_bytes as f64) / 96_256.0;
     assert!(h200.kv_capacity_tok > 2 * h100.kv_capacity_tok, "{} vs {}", h200.kv_capacity_tok, h100.kv_capacity_tok);
     assert!((more / expect - 1.0).abs() < 0.15, "{more} vs {expect}");
+    // and the B200's 180 GiB more again
+    let b200 = plan(&HardwareProfile::b200_sxm());
+    assert_eq!(b200.weights_per_gpu_bytes, h200.weights_per_gpu_bytes);
+    assert!(b200.kv_capacity_tok > h200.kv_capacity_tok, "{} vs {}", b200.kv_capacity_tok, h200.kv_capacity_tok);
+}
+
+/// Decode is bound by memory bandwidth: on their committed calibrations the same MoE decode step is
+/// faster on the H200 (4.8 TB/s) than on the H100 (3.35), and faster again on the B200 (7.7).
+#[test]
+fn decode_step_follows_memory_bandwidth_across_gpus() {
+    let step_ms = |hw: &str| -> f64 {
+        let o = pdsim([
+            "cost",
+            "--model",
+            "qwen3-235b-a22b-fp8",
+            "--tp",
+            "4",
+            "--moe-ep",
+            "4",
+            "--phase",
+            "decode",
+            "--batch",
+            "64",
+            "--isl",
+            "2000",
+            "--hardware",
+            hw,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{hw}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((v["calibrated"].as_bool(), v["moe_fitted"].as_bool()), (Some(true), Some(true)), "{hw}");
+        v["time_ms"].as_f64().unwrap()
+    };
+    let (h100, h200, b200) = (step_ms("h100-sxm"), step_ms("h200-sxm"), step_ms("b200-sxm"));
+    assert!(b200 < h200 && h200 < h100, "{h100} {h200} {b200} ms");
 }
 
 /// The MoE validation rows: Qwen3-235B-A22B-FP8 on TensorRT-LLM, TPOT within 15% median where the

@@ -180,7 +180,15 @@ pub fn write(dir: &Path, cal: &Calibration, points: &[FitPoint]) -> Result<(), R
     for (family, title) in FAMILIES {
         let held: Vec<&FitPoint> = points.iter().filter(|p| p.family == *family && p.holdout && !p.fallback).collect();
         let xy: Vec<(f64, f64)> = held.iter().map(|p| (p.measured_s * 1e6, p.fitted_s * 1e6)).collect();
-        let groups: Vec<&str> = held.iter().map(|p| p.group.as_str()).collect();
+        // MoE fits are per framework, dtype and load: 18-24 series are more colours than a reader can
+        // tell apart, so its plot colours by framework and dtype and pools the loads
+        let groups: Vec<&str> = held
+            .iter()
+            .map(|p| match (*family, p.group.rsplit_once(' ')) {
+                ("moe", Some((fw_dtype, _load))) => fw_dtype,
+                _ => p.group.as_str(),
+            })
+            .collect();
         let chart = scatter_measured_vs_fitted(&format!("{title}: held-out rows"), "us", &xy, &groups);
         let encode = |e: crate::report::plot::PlotError| ReportError::Encode {
             path: dir.join(format!("{family}.png")),

@@ -14,6 +14,7 @@ use crate::spec::model::{ModelError, ModelSpec};
 const BUILT_IN_CALIBRATIONS: &[(&str, &str, &str)] = &[
     ("h100-sxm", "calibration/profiles/h100-sxm.toml", include_str!("../../calibration/profiles/h100-sxm.toml")),
     ("h200-sxm", "calibration/profiles/h200-sxm.toml", include_str!("../../calibration/profiles/h200-sxm.toml")),
+    ("b200-sxm", "calibration/profiles/b200-sxm.toml", include_str!("../../calibration/profiles/b200-sxm.toml")),
 ];
 
 fn built_in_calibration(gpu: &str) -> Option<std::sync::Arc<fitted::Calibration>> {
@@ -125,7 +126,11 @@ mod tests {
             assert_eq!(spec.gpu().map(|x| x.name), Some(g.name));
             assert_eq!(HardwareProfile::base_gpu(g.name).unwrap().name, g.name);
         }
-        assert!(built_in_calibration("h200-sxm").is_some() && built_in_calibration("b200-sxm").is_none());
+        // each built-in profile was fitted for the GPU it is filed under
+        for &(gpu, path, _) in BUILT_IN_CALIBRATIONS {
+            assert_eq!(built_in_calibration(gpu).unwrap().base_gpu, gpu, "{path}");
+        }
+        assert!(built_in_calibration("b200-sxm").is_some());
         assert_eq!(HardwareProfile::by_name("h100-sxm").unwrap().gpu().map(|g| g.name), Some("h100-sxm"));
         let e = HardwareProfile::by_name("a100").unwrap_err().to_string();
         assert!(e.contains("'a100'") && e.contains(&HardwareProfile::gpu_names()), "{e}");

@@ -1181,10 +1181,12 @@ fn a_gpu_without_a_list_price_needs_the_scenarios_own() {
     assert!(e.contains("pricing.usd_per_gpu_hour") && e.contains("h200-sxm-spec") && e.contains("s.yaml"), "{e}");
     let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]).unwrap();
     assert_eq!((s.hardware.name, s.usd_per_gpu_hour), ("h200-sxm-spec", 3.5));
-    // the B200 is not simulated on a roofline by its name alone: it has no calibration yet
+    // the B200 runs on its committed calibration and, like the H200, has no list price of pdsim's
     let sc = "kind: Scenario\nhardware: b200-sxm\nworkload: {rate: 2, isl: 100, osl: 10}\n";
-    let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]);
-    assert!(e.contains("no calibrated profile") && e.contains("b200-sxm-spec"), "{e}");
+    let e = err(&[("s.yaml", sc), ("dep.yaml", dgdr)], &[]);
+    assert!(e.contains("pricing.usd_per_gpu_hour") && e.contains("b200-sxm"), "{e}");
+    let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]).unwrap();
+    assert!(s.hardware.calibration.is_some() && s.hardware.name == "b200-sxm");
     let sc = "kind: Scenario\nhardware: h200-sxm\nworkload: {rate: 2, isl: 100, osl: 10}\n";
     let s = load_strs(&[("s.yaml", sc), ("dep.yaml", dgdr)], &["pricing.usd_per_gpu_hour=3.5"]).unwrap();
     assert!(s.hardware.calibration.is_some() && s.hardware.name == "h200-sxm");
