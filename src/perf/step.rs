@@ -22,13 +22,19 @@ pub fn gemm_ns(hw: &HardwareProfile, dtype: Dtype, m: u64, n: u64, k: u64) -> f6
     if m == 0 {
         return 0.0;
     }
-    let (peak, eff, stream) = match dtype {
-        Dtype::Bf16 => (hw.peaks.bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
-        Dtype::Fp8 | Dtype::Fp8Block => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
-    };
+    let (peak, eff, stream) = gemm_roofline_rates(hw, dtype);
     let compute = 2.0 * m as f64 * n as f64 * k as f64 / (peak * eff);
     let memory = (n * k * dtype.bytes()) as f64 / stream;
     (compute.max(memory) * 1e9).max(hw.gemm_floor_ns as f64)
+}
+
+/// The datasheet peak, measured GEMM efficiency and measured weight-streaming rate of `dtype`'s
+/// tensor-core path (fp8 per-tensor and block-scaled share it).
+fn gemm_roofline_rates(hw: &HardwareProfile, dtype: Dtype) -> (f64, f64, f64) {
+    match dtype {
+        Dtype::Bf16 => (hw.peaks.bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
+        Dtype::Fp8 | Dtype::Fp8Block => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
+    }
 }
 
 /// Routed experts of one MoE layer on one GPU without a fitted kernel, the GEMM roofline over the
@@ -39,10 +45,7 @@ pub fn moe_experts_roofline_ns(hw: &HardwareProfile, dtype: Dtype, s: &MoeShape)
     if s.tokens <= 0.0 {
         return 0.0;
     }
-    let (peak, eff, stream) = match dtype {
-        Dtype::Bf16 => (hw.peaks.bf16_flops, hw.gemm_eff_bf16, hw.weight_stream_bf16_bytes_per_s),
-        Dtype::Fp8 | Dtype::Fp8Block => (hw.peaks.fp8_flops, hw.gemm_eff_fp8, hw.weight_stream_fp8_bytes_per_s),
-    };
+    let (peak, eff, stream) = gemm_roofline_rates(hw, dtype);
     let pairs = s.tokens * s.topk / s.ep;
     let active = (s.experts / s.ep).min(pairs);
     let compute = 6.0 * pairs * s.hidden * s.inter_per_gpu / (peak * eff);
@@ -264,7 +267,6 @@ impl WorkerCost {
         let moe = model.moe.map(|m| {
             let moe_tp = parallelism.moe_tp.max(1) as u64;
             let cal = hw.calibration.as_deref();
-            let peaks = cal.map(|c| c.peaks);
             MoeLayers {
                 moe_layers: model.moe_layers() as f64,
                 dense_layers: model.dense_layers() as f64,
@@ -279,12 +281,14 @@ impl WorkerCost {
                     experts: m.experts as f64,
                     ep: parallelism.moe_ep.max(1) as f64,
                 },
-                fit: cal.zip(peaks).and_then(|(c, p)| {
-                    c.moe(backend.name(), weights.name(), load.name()).map(|f| (f.params, p.gemm_gpu(weights.is_fp8())))
+                fit: cal.and_then(|c| {
+                    let f = c.moe(backend.name(), weights.name(), load.name())?;
+                    Some((f.params, c.peaks.gemm_gpu(weights.is_fp8())))
                 }),
-                router_gemm: cal
-                    .zip(peaks)
-                    .and_then(|(c, p)| c.backend_gemm(backend.name(), "bf16").map(|g| (g.params, p.gemm_gpu(false)))),
+                router_gemm: cal.and_then(|c| {
+                    let g = c.backend_gemm(backend.name(), "bf16")?;
+                    Some((g.params, c.peaks.gemm_gpu(false)))
+                }),
             }
         });
         WorkerCost {
